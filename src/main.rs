@@ -1,0 +1,58 @@
+//! The `pitot` command: continuous benchmarking for asv projects.
+//!
+//! `main` only boots: it parses the command line, sets up logging and hands
+//! over to one subcommand module.
+
+mod compare_cmd;
+mod database;
+mod import_cmd;
+mod results_dir;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "pitot", version, about = "Continuous benchmarking for asv projects")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import an asv results folder (or a project folder with asv.conf.json) into the store.
+    Import(import_cmd::ImportArgs),
+    /// Compare two asv result sets, as `asv compare` does.
+    Compare(compare_cmd::CompareArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(database::DatabaseArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let outcome = match cli.command {
+        Command::Import(args) => import_cmd::run(args),
+        Command::Compare(args) => compare_cmd::run(args),
+        Command::Migrate(args) => database::run_migrate(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            // Exit status 2 is reserved for "a benchmark got worse", so a
+            // tool error never looks like a regression.
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PITOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
