@@ -41,9 +41,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            // Exit status 2 is reserved for "a benchmark got worse", so a
-            // tool error never looks like a regression.
-            ExitCode::from(1)
+            // Status 1 means "a benchmark got worse" (see `compare_cmd`), so a
+            // tool error uses 2, as clap does for a usage error, and never
+            // looks like a regression.
+            ExitCode::from(2)
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Reading an asv results folder from disk (placeholder, being written).
