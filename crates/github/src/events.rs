@@ -1,0 +1,235 @@
+//! The webhook events pitot acts on, parsed from a delivery's body.
+//!
+//! Only the fields pitot uses are read; GitHub adds fields often, so unknown
+//! fields are ignored. An event pitot does not handle parses to
+//! [`Event::Ignored`] rather than an error, so it can be acknowledged.
+
+use serde::Deserialize;
+
+/// A parsed webhook delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Sent once when a webhook is created.
+    Ping { hook_id: Option<i64> },
+    PullRequest(PullRequestEvent),
+    /// `installation` and `installation_repositories`: which repositories the App may act on.
+    Installation(InstallationEvent),
+    /// Any other event or action, acknowledged and not acted on.
+    Ignored { event: String, action: Option<String> },
+}
+
+/// Why a delivery's body could not be read as the event its header names.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error("the {event} payload is not valid JSON of the expected shape: {source}")]
+    InvalidPayload {
+        event: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A repository as webhook payloads describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RepoRef {
+    pub id: i64,
+    /// `owner/name`.
+    pub full_name: String,
+    pub clone_url: Option<String>,
+    pub default_branch: Option<String>,
+}
+
+/// What happened to a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PullRequestAction {
+    Labeled { label: String },
+    Unlabeled { label: String },
+    /// New commits were pushed to the head branch.
+    Synchronize,
+    Closed,
+    Other(String),
+}
+
+/// A `pull_request` delivery, reduced to what pitot needs to plan a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestEvent {
+    pub action: PullRequestAction,
+    pub repository: RepoRef,
+    pub number: i64,
+    /// The exact head commit at the time of the event; a job pins it.
+    pub head_sha: String,
+    pub head_ref: String,
+    /// Where to fetch the head commit from; `None` when the fork was deleted.
+    pub head_clone_url: Option<String>,
+    /// Whether the head branch lives in another repository (a fork).
+    pub from_fork: bool,
+    /// The branch the pull request targets.
+    pub base_ref: String,
+    pub base_sha: String,
+    pub installation_id: Option<i64>,
+}
+
+/// An `installation` or `installation_repositories` delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationEvent {
+    pub action: String,
+    pub installation_id: i64,
+    pub account: Option<String>,
+    /// Full names of repositories added to the installation (all of them for `created`).
+    pub added: Vec<String>,
+    /// Full names of repositories removed from it.
+    pub removed: Vec<String>,
+}
+
+impl Event {
+    /// Parses `body` as the event named by the `X-GitHub-Event` header.
+    pub fn parse(event: &str, body: &[u8]) -> Result<Event, EventError> {
+        let invalid = |source| EventError::InvalidPayload { event: event.to_string(), source };
+        match event {
+            "ping" => {
+                let ping: wire::Ping = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::Ping { hook_id: ping.hook_id })
+            }
+            "pull_request" => {
+                let payload: wire::PullRequestPayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::PullRequest(payload.into_event()))
+            }
+            "installation" | "installation_repositories" => {
+                let payload: wire::InstallationPayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::Installation(payload.into_event()))
+            }
+            other => {
+                let action = serde_json::from_slice::<wire::ActionOnly>(body)
+                    .ok()
+                    .and_then(|payload| payload.action);
+                Ok(Event::Ignored { event: other.to_string(), action })
+            }
+        }
+    }
+}
+
+/// The payload shapes as GitHub sends them.
+mod wire {
+    use serde::Deserialize;
+
+    use super::{InstallationEvent, PullRequestAction, PullRequestEvent, RepoRef};
+
+    #[derive(Deserialize)]
+    pub struct Ping {
+        pub hook_id: Option<i64>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ActionOnly {
+        pub action: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Label {
+        pub name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Branch {
+        #[serde(rename = "ref")]
+        pub branch: String,
+        pub sha: String,
+        /// `null` when the head repository (a fork) was deleted.
+        pub repo: Option<RepoRef>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PullRequest {
+        pub number: i64,
+        pub head: Branch,
+        pub base: Branch,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Installation {
+        pub id: i64,
+        pub account: Option<Account>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Account {
+        pub login: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PullRequestPayload {
+        pub action: String,
+        pub pull_request: PullRequest,
+        pub label: Option<Label>,
+        pub repository: RepoRef,
+        pub installation: Option<Installation>,
+    }
+
+    impl PullRequestPayload {
+        pub fn into_event(self) -> PullRequestEvent {
+            let label = self.label.map(|label| label.name).unwrap_or_default();
+            let action = match self.action.as_str() {
+                "labeled" => PullRequestAction::Labeled { label },
+                "unlabeled" => PullRequestAction::Unlabeled { label },
+                "synchronize" => PullRequestAction::Synchronize,
+                "closed" => PullRequestAction::Closed,
+                _ => PullRequestAction::Other(self.action),
+            };
+            let head = self.pull_request.head;
+            let from_fork = head
+                .repo
+                .as_ref()
+                .is_none_or(|repo| repo.id != self.repository.id);
+            PullRequestEvent {
+                action,
+                number: self.pull_request.number,
+                head_sha: head.sha,
+                head_ref: head.branch,
+                head_clone_url: head.repo.and_then(|repo| repo.clone_url),
+                from_fork,
+                base_ref: self.pull_request.base.branch,
+                base_sha: self.pull_request.base.sha,
+                installation_id: self.installation.map(|installation| installation.id),
+                repository: self.repository,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct NamedRepo {
+        pub full_name: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct InstallationPayload {
+        pub action: String,
+        pub installation: Installation,
+        #[serde(default)]
+        pub repositories: Vec<NamedRepo>,
+        #[serde(default)]
+        pub repositories_added: Vec<NamedRepo>,
+        #[serde(default)]
+        pub repositories_removed: Vec<NamedRepo>,
+    }
+
+    impl InstallationPayload {
+        pub fn into_event(self) -> InstallationEvent {
+            let names = |repos: Vec<NamedRepo>| repos.into_iter().map(|repo| repo.full_name).collect::<Vec<_>>();
+            let mut added = names(self.repositories_added);
+            let mut removed = names(self.repositories_removed);
+            // `installation` events list the repositories in `repositories`:
+            // all of them are granted on `created` and revoked on `deleted`.
+            match self.action.as_str() {
+                "deleted" => removed.extend(names(self.repositories)),
+                _ => added.extend(names(self.repositories)),
+            }
+            InstallationEvent {
+                action: self.action,
+                installation_id: self.installation.id,
+                account: self.installation.account.map(|account| account.login),
+                added,
+                removed,
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Parsing real GitHub webhook payloads (fixtures copied from octokit/webhooks).
+
+use std::path::PathBuf;
+
+use pitot_github::{Event, PullRequestAction};
+
+#[track_caller]
+fn fixture(relative: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/webhooks").join(relative);
+    std::fs::read(&path).unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()))
+}
+
+#[track_caller]
+fn parse_pull_request(relative: &str) -> pitot_github::PullRequestEvent {
+    match Event::parse("pull_request", &fixture(relative)).expect("payload parses") {
+        Event::PullRequest(event) => event,
+        other => panic!("expected a pull_request event, got {other:?}"),
+    }
+}
+
+#[test]
+fn labeled_pull_request_reads_label_and_shas() {
+    let event = parse_pull_request("pull_request/labeled.payload.json");
+
+    assert_eq!(event.action, PullRequestAction::Labeled { label: "bug".into() });
+    assert_eq!(event.number, 2);
+    assert_eq!(event.repository.full_name, "Codertocat/Hello-World");
+    assert_eq!(event.head_sha, "ec26c3e57ca3a959ca5aad62de7213c562f8c821");
+    assert_eq!(event.head_ref, "changes");
+    assert_eq!(event.base_ref, "master");
+    assert_eq!(event.base_sha, "f95f852bd8fca8fcc58a9a2d6c842781e32a215e");
+    assert_eq!(event.head_clone_url.as_deref(), Some("https://github.com/Codertocat/Hello-World.git"));
+    assert!(!event.from_fork);
+    assert_eq!(event.installation_id, Some(1));
+}
+
+#[test]
+fn pull_request_actions_are_recognised() {
+    let cases = [
+        ("pull_request/unlabeled.payload.json", PullRequestAction::Unlabeled { label: "bug".into() }),
+        ("pull_request/synchronize.payload.json", PullRequestAction::Synchronize),
+        ("pull_request/closed.payload.json", PullRequestAction::Closed),
+        ("pull_request/opened.payload.json", PullRequestAction::Other("opened".into())),
+    ];
+
+    for (file, expected) in cases {
+        assert_eq!(parse_pull_request(file).action, expected, "file: {file}");
+    }
+}
+
+#[test]
+fn deleted_fork_has_no_clone_url() {
+    let mut payload: serde_json::Value = serde_json::from_slice(&fixture("pull_request/labeled.payload.json")).unwrap();
+    payload["pull_request"]["head"]["repo"] = serde_json::Value::Null;
+
+    let event = match Event::parse("pull_request", &serde_json::to_vec(&payload).unwrap()).unwrap() {
+        Event::PullRequest(event) => event,
+        other => panic!("expected a pull_request event, got {other:?}"),
+    };
+
+    assert_eq!(event.head_clone_url, None);
+    assert!(event.from_fork);
+}
+
+#[test]
+fn fork_pull_request_is_marked() {
+    let mut payload: serde_json::Value = serde_json::from_slice(&fixture("pull_request/labeled.payload.json")).unwrap();
+    payload["pull_request"]["head"]["repo"]["id"] = 42.into();
+    payload["pull_request"]["head"]["repo"]["clone_url"] = "https://github.com/someone/Hello-World.git".into();
+
+    let event = match Event::parse("pull_request", &serde_json::to_vec(&payload).unwrap()).unwrap() {
+        Event::PullRequest(event) => event,
+        other => panic!("expected a pull_request event, got {other:?}"),
+    };
+
+    assert!(event.from_fork);
+    assert_eq!(event.head_clone_url.as_deref(), Some("https://github.com/someone/Hello-World.git"));
+}
+
+#[test]
+fn ping_reads_hook_id() {
+    let event = Event::parse("ping", &fixture("ping/payload.json")).unwrap();
+
+    assert_eq!(event, Event::Ping { hook_id: Some(109948940) });
+}
+
+#[test]
+fn installation_created_adds_its_repositories() {
+    let Event::Installation(event) = Event::parse("installation", &fixture("installation/created.payload.json")).unwrap() else {
+        panic!("expected an installation event");
+    };
+
+    assert_eq!(event.action, "created");
+    assert_eq!(event.account.as_deref(), Some("Codertocat"));
+    assert!(event.added.contains(&"Codertocat/Hello-World".to_string()));
+    assert!(event.removed.is_empty());
+}
+
+#[test]
+fn installation_deleted_removes_its_repositories() {
+    let Event::Installation(event) = Event::parse("installation", &fixture("installation/deleted.payload.json")).unwrap() else {
+        panic!("expected an installation event");
+    };
+
+    assert_eq!(event.action, "deleted");
+    assert!(event.added.is_empty());
+    assert!(!event.removed.is_empty());
+}
+
+#[test]
+fn other_events_are_ignored_with_their_action() {
+    let push = Event::parse("push", &fixture("push/payload.json")).unwrap();
+    let workflow_run = Event::parse("workflow_run", &fixture("workflow_run/completed.payload.json")).unwrap();
+
+    assert_eq!(push, Event::Ignored { event: "push".into(), action: None });
+    assert_eq!(workflow_run, Event::Ignored { event: "workflow_run".into(), action: Some("completed".into()) });
+}
+
+#[test]
+fn malformed_payloads_are_errors() {
+    let cases: [(&str, &[u8]); 4] = [
+        ("truncated", br#"{"action": "labeled", "pull_request": {"#),
+        ("not utf-8", b"\xff\xfe{}"),
+        ("missing pull_request", br#"{"action": "labeled", "repository": {"id": 1, "full_name": "a/b"}}"#),
+        ("number as string", br#"{"action": "closed", "pull_request": {"number": "2"}}"#),
+    ];
+
+    for (case, body) in cases {
+        let error = Event::parse("pull_request", body).expect_err(case);
+        assert!(error.to_string().contains("pull_request payload"), "case {case}: {error}");
+    }
+}
