@@ -89,8 +89,9 @@ pub struct ResultsFile {
     pub schema_version: u32,
     /// `params.machine`.
     pub machine: String,
-    /// `env_name`, or the name asv rebuilds from `python` and the non-null
-    /// requirements when the file has none.
+    /// `env_name`, or, for a schema-1 file without one, the name asv rebuilds
+    /// from `python` and `requirements` (a requirement whose version is null
+    /// or empty adds its bare name).
     pub env_name: String,
     pub commit_hash: String,
     /// The commit's date in milliseconds since the Unix epoch (not the run time).
@@ -104,6 +105,15 @@ pub struct ResultsFile {
     /// Environment setup durations in seconds, such as `<build>`.
     pub durations: BTreeMap<String, f64>,
     pub benchmarks: Vec<BenchmarkResult>,
+}
+
+impl ResultsFile {
+    /// Returns the results of the benchmark called `name`, if the file has them.
+    pub fn benchmark(&self, name: &str) -> Option<&BenchmarkResult> {
+        self.benchmarks
+            .iter()
+            .find(|benchmark| benchmark.name == name)
+    }
 }
 
 /// The kind of a benchmark, from the `type` field of `benchmarks.json`.
@@ -140,6 +150,7 @@ pub struct BenchmarkSuite {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MachineInfo {
     pub machine: String,
+    /// Every other field except `version`, such as `arch`, `cpu`, `os` and `ram`.
     pub fields: BTreeMap<String, String>,
 }
 
@@ -149,7 +160,8 @@ pub struct AsvConfig {
     pub project: Option<String>,
     pub repo: Option<String>,
     pub branches: Vec<String>,
-    /// `results_dir`, relative to the config file; asv's default is `.asv/results`.
+    /// `results_dir`, relative to the config file. asv's default is `results`;
+    /// `asv quickstart` writes `.asv/results`.
     pub results_dir: String,
     pub show_commit_url: Option<String>,
 }
