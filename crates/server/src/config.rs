@@ -1,0 +1,285 @@
+//! pitot's configuration: one TOML file plus environment variables, loaded
+//! once at start-up into typed values.
+//!
+//! Every key, its environment variable and its default are listed in
+//! `docs/configuration.md`; keep the two in step. An environment variable
+//! wins over the file, and the file wins over the default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub github: GitHubConfig,
+    pub jobs: JobsConfig,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// The URL people reach pitot at, used for links in comments and check runs.
+    pub public_url: String,
+    /// Largest request body accepted, in bytes (GitHub caps webhook payloads at 25 MB).
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".to_string(),
+            max_body_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// The PostgreSQL database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connection URL; without one pitot starts its embedded PostgreSQL server.
+    pub url: Option<SecretString>,
+    /// Folder for pitot's own data, such as the embedded server's files.
+    pub pitot_home: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, pitot_home: None, max_connections: 16 }
+    }
+}
+
+/// GitHub access and webhook handling.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitHubConfig {
+    /// REST API base URL: `https://HOST/api/v3` for GitHub Enterprise Server.
+    pub api_url: String,
+    /// The secret GitHub signs webhook deliveries with.
+    pub webhook_secret: Option<SecretString>,
+    /// GitHub App id; with `private_key_path` (or `private_key`) pitot acts as the App.
+    pub app_id: Option<u64>,
+    pub private_key_path: Option<PathBuf>,
+    pub private_key: Option<SecretString>,
+    /// A personal access token, used when no App is configured (check runs need an App).
+    pub token: Option<SecretString>,
+    /// The pull request label that asks for a benchmark run.
+    pub label: String,
+    /// Whether a push to a labelled pull request starts a new run by itself.
+    /// Off by default: new, unreviewed code runs only when someone labels it again.
+    pub run_on_push: bool,
+}
+
+impl Default for GitHubConfig {
+    fn default() -> Self {
+        GitHubConfig {
+            api_url: "https://api.github.com".to_string(),
+            webhook_secret: None,
+            app_id: None,
+            private_key_path: None,
+            private_key: None,
+            token: None,
+            label: "run-benchmarks".to_string(),
+            run_on_push: false,
+        }
+    }
+}
+
+/// The job queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How long a claimed job stays with its runner without a heartbeat.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// How many times a job is handed out before it fails for good.
+    pub max_attempts: i32,
+    /// Longest an asv run may take before the runner stops it.
+    #[serde(with = "humantime_serde")]
+    pub run_timeout: Duration,
+    /// Whether `pitot serve` runs a benchmark agent in its own process.
+    /// Default: on, so the embedded default works alone; turn it off when
+    /// dedicated `pitot agent` machines do the runs.
+    pub in_process_agent: bool,
+    /// The asv machine name of the in-process agent.
+    pub machine: String,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            lease: Duration::from_secs(120),
+            max_attempts: 3,
+            run_timeout: Duration::from_secs(60 * 60),
+            in_process_agent: true,
+            machine: "pitot-local".to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` (if any), then applies environment variables.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("failed to read the configuration file {}", path.display()))?;
+                Config::from_toml(&text).with_context(|| format!("invalid configuration file {}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Parses a configuration from TOML text; missing keys take their defaults.
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// Applies the environment variables listed in `docs/configuration.md`,
+    /// read through `lookup` so tests need not change the process environment.
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let secret = |name: &str| lookup(name).filter(|v| !v.is_empty()).map(SecretString::from);
+
+        if let Some(value) = lookup("PITOT_LISTEN") {
+            self.server.listen = value
+                .parse()
+                .with_context(|| format!("PITOT_LISTEN={value:?} is not an address: expected HOST:PORT, such as 0.0.0.0:8080"))?;
+        }
+        if let Some(value) = lookup("PITOT_PUBLIC_URL") {
+            self.server.public_url = value;
+        }
+        if let Some(url) = secret("DATABASE_URL") {
+            self.database.url = Some(url);
+        }
+        if let Some(value) = lookup("PITOT_HOME") {
+            self.database.pitot_home = Some(PathBuf::from(value));
+        }
+        if let Some(value) = lookup("PITOT_GITHUB_API_URL") {
+            self.github.api_url = value;
+        }
+        if let Some(value) = secret("PITOT_WEBHOOK_SECRET") {
+            self.github.webhook_secret = Some(value);
+        }
+        if let Some(value) = lookup("PITOT_GITHUB_APP_ID") {
+            let app_id = value
+                .parse()
+                .with_context(|| format!("PITOT_GITHUB_APP_ID={value:?} is not a number: use the App's numeric id"))?;
+            self.github.app_id = Some(app_id);
+        }
+        if let Some(value) = lookup("PITOT_GITHUB_PRIVATE_KEY_PATH") {
+            self.github.private_key_path = Some(PathBuf::from(value));
+        }
+        if let Some(value) = secret("PITOT_GITHUB_PRIVATE_KEY") {
+            self.github.private_key = Some(value);
+        }
+        if let Some(value) = secret("PITOT_GITHUB_TOKEN") {
+            self.github.token = Some(value);
+        }
+        if let Some(value) = lookup("PITOT_LABEL") {
+            self.github.label = value;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = Config::from_toml("").unwrap();
+
+        assert_eq!(config.github.label, "run-benchmarks");
+        assert_eq!(config.jobs.lease, Duration::from_secs(120));
+        assert_eq!(config.server.max_body_bytes, 25 * 1024 * 1024);
+        assert!(!config.github.run_on_push);
+    }
+
+    #[test]
+    fn file_values_are_read() {
+        let text = r#"
+            [server]
+            listen = "0.0.0.0:9000"
+            [github]
+            label = "benchmark"
+            run_on_push = true
+            [jobs]
+            lease = "30s"
+            max_attempts = 5
+        "#;
+
+        let config = Config::from_toml(text).unwrap();
+
+        assert_eq!(config.server.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.github.label, "benchmark");
+        assert!(config.github.run_on_push);
+        assert_eq!(config.jobs.lease, Duration::from_secs(30));
+        assert_eq!(config.jobs.max_attempts, 5);
+    }
+
+    #[test]
+    fn environment_wins_over_file() {
+        let mut config = Config::from_toml("[github]\nlabel = \"from-file\"").unwrap();
+
+        config
+            .apply_env(|name| match name {
+                "PITOT_LABEL" => Some("from-env".into()),
+                "PITOT_WEBHOOK_SECRET" => Some("s3cret".into()),
+                _ => None,
+            })
+            .unwrap();
+
+        assert_eq!(config.github.label, "from-env");
+        assert_eq!(config.github.webhook_secret.unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("unknown key", "[server]\nlisen = \"x\"", "lisen"),
+            ("bad duration", "[jobs]\nlease = \"soon\"", "lease"),
+            ("bad address", "[server]\nlisten = \"here\"", "listen"),
+        ];
+
+        for (case, text, expected) in cases {
+            let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "case {case}: {error}");
+        }
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let mut config = Config::default();
+
+        let error = config.apply_env(|name| (name == "PITOT_LISTEN").then(|| "nowhere".into())).unwrap_err();
+
+        assert!(error.to_string().contains("PITOT_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut config = Config::default();
+        config.apply_env(|name| (name == "PITOT_GITHUB_TOKEN").then(|| "ghp_topsecret".into())).unwrap();
+
+        let printed = format!("{config:?}");
+
+        assert!(!printed.contains("ghp_topsecret"), "{printed}");
+    }
+}
