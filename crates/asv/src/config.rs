@@ -10,6 +10,8 @@ pub const DEFAULT_RESULTS_DIR: &str = "results";
 
 /// Parses `asv.conf.json`. Comments (`//` and `/* */`) and trailing commas
 /// are accepted, because asv reads this file with the `json5` package.
+/// NOTE: other JSON5 syntax (single-quoted strings, unquoted keys, hex
+/// numbers) is rejected as invalid JSON here, although asv accepts it.
 ///
 /// Unlike asv, a config without `version` or `repo` is accepted: pitot only
 /// needs it to find the results folder and to describe the project.
