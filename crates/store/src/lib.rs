@@ -1,1 +1,104 @@
-//! placeholder
+//! PostgreSQL storage for pitot: ingesting asv results files, the benchmark
+//! suite and machine descriptions, and reading runs and series back.
+//!
+//! This crate owns the SQL and the schema's invariants. It has no code for
+//! HTTP, GitHub or the command line, and takes its inputs as the typed values
+//! of `pitot_asv`. Every public method returns `StoreError`.
+//!
+//! Queries go through sqlx's checked macros; their metadata is committed in
+//! `.sqlx/` at the workspace root, so building needs no database. After
+//! changing a query or a migration, run `scripts/sqlx-prepare`.
+
+mod catalog;
+mod commit_sha;
+mod copy;
+mod error;
+mod history;
+mod ingest;
+mod load;
+mod prepare;
+mod repo_name;
+mod suite;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+pub use error::StoreError;
+pub use history::{SeriesKey, SeriesPoint};
+pub use ingest::IngestOutcome;
+pub use repo_name::{InvalidRepoName, RepoName};
+
+/// Returns the SHA-256 of a results file's bytes, the `raw_sha256` that
+/// `Store::ingest` expects.
+pub fn file_sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Connections `Store::connect` opens at most. Ingest uses one per file
+/// being written; a handful is enough to keep a 2- to 8-core server busy.
+const DEFAULT_MAX_CONNECTIONS: u32 = 8;
+
+/// A handle to pitot's database: a connection pool plus the ingest settings.
+/// Cloning is cheap and shares the pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    asynchronous_commit: bool,
+}
+
+impl Store {
+    /// Connects to `database_url` with a pool of up to 8 connections.
+    pub async fn connect(database_url: &str) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(DEFAULT_MAX_CONNECTIONS)
+            .connect(database_url)
+            .await?;
+        Ok(Store::from_pool(pool))
+    }
+
+    /// Wraps an existing pool.
+    pub fn from_pool(pool: PgPool) -> Store {
+        Store {
+            pool,
+            asynchronous_commit: false,
+        }
+    }
+
+    /// Returns the connection pool, for callers that run their own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Sets whether `ingest` commits without waiting for the WAL flush.
+    ///
+    /// With `synchronous_commit = off` a commit returns before its WAL record
+    /// reaches the disk, so a server crash can lose the last few hundred
+    /// milliseconds of committed ingests (PostgreSQL bounds it at three times
+    /// `wal_writer_delay`). It never corrupts data or leaves a run half
+    /// written: each file is still one atomic transaction. A bulk import can
+    /// afford that, because it is idempotent and re-running it restores what
+    /// was lost; a webhook-driven ingest should keep the default.
+    pub fn with_asynchronous_commit(mut self, enabled: bool) -> Store {
+        self.asynchronous_commit = enabled;
+        self
+    }
+
+    /// Applies the pending migrations from the workspace's `migrations/` folder.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("../../migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Updates the planner statistics and the visibility map of the results
+    /// tables, so history queries can be served from the index alone.
+    ///
+    /// Autovacuum does the same eventually; a bulk import calls this so that
+    /// queries are fast right after it.
+    pub async fn vacuum_analyze(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql("VACUUM (ANALYZE) results, run_benchmarks, series, runs, commits")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
