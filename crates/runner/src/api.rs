@@ -1,10 +1,10 @@
 //! The agent API: the HTTP endpoints a `pitot agent` calls on the server,
 //! and the JSON bodies they exchange.
 //!
-//! Every request carries `Authorization: Bearer <agent token>`; the server
-//! answers `401 Unauthorized` when the token is missing or unknown. Bodies
-//! are JSON in both directions. The server implements these endpoints; the
-//! agent's side is `client::ServerClient`.
+//! Every request carries `Authorization: Bearer <agent token>`. The server
+//! responds `401 Unauthorized` when the token is missing or unknown. Bodies
+//! are JSON in both directions. The server implements these endpoints, and
+//! [`crate::client::ServerClient`] calls them.
 //!
 //! | endpoint | request body | responses |
 //! |---|---|---|
@@ -13,8 +13,8 @@
 //! | `POST /api/agent/jobs/{job_id}/report` | [`ReportRequest`] | `200`, `409` lease lost, `413` body too large |
 //!
 //! A job is claimed under a lease of [`ClaimedJob::lease_seconds`]. Each
-//! heartbeat renews it; when it expires the server may hand the job to
-//! another agent as a new attempt, and calls made with the old
+//! heartbeat renews it. When it expires, the server may hand the job to
+//! another agent as a new attempt, and then calls made with the old
 //! [`ClaimedJob::attempt`] get `409 Conflict`. The agent retries a request
 //! that failed with a connection error or a 5xx status, so the server must
 //! treat a repeated heartbeat or report for the same attempt as harmless.
@@ -34,10 +34,10 @@ pub fn report_path(job_id: i64) -> String {
     format!("/api/agent/jobs/{job_id}/report")
 }
 
-/// Body of `POST /api/agent/claim`: the agent that asks for work.
+/// Body of `POST /api/agent/claim`: the agent that requests work.
 ///
-/// The server holds the request open for up to about 25 seconds (the
-/// long-poll window) and answers as soon as a job is queued for this
+/// The server keeps the request open for up to about 25 seconds (the
+/// long-poll window) and responds as soon as a job is queued for this
 /// machine, so an idle agent picks up new work without a polling delay.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimRequest {
@@ -49,12 +49,12 @@ pub struct ClaimRequest {
     pub machine: String,
 }
 
-/// Body of a `200` answer to a claim: one job the agent now holds a lease on.
+/// Body of a `200` response to a claim: one job the agent now has a lease on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimedJob {
     /// The job's id, used in the heartbeat and report paths.
     pub job_id: i64,
-    /// Which attempt at the job this is, starting at 1. Heartbeats and the
+    /// The attempt number, starting at 1. Heartbeats and the
     /// report send it back so the server can reject calls from an agent
     /// whose lease expired.
     pub attempt: i32,
@@ -113,7 +113,7 @@ fn default_factor() -> f64 {
     1.1
 }
 
-/// What the agent is doing, sent with each heartbeat.
+/// The step of the job the agent is in, sent with each heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
@@ -133,14 +133,14 @@ pub enum Phase {
 pub struct HeartbeatRequest {
     /// The attempt from [`ClaimedJob::attempt`].
     pub attempt: i32,
-    /// What the agent is doing now.
+    /// The current step.
     pub phase: Phase,
     /// The merge-base the agent benchmarks against, once it is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_sha: Option<String>,
 }
 
-/// Body of a `200` answer to a heartbeat.
+/// Body of a `200` response to a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatResponse {
     /// True when the job was cancelled (for example the label was removed
@@ -149,13 +149,13 @@ pub struct HeartbeatResponse {
     pub cancelled: bool,
 }
 
-/// How a job ended, in a report.
+/// The end state of a job, sent in its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum JobOutcome {
     /// asv wrote results for both commits.
     Completed,
-    /// The job could not produce results for both commits; `error` says why.
+    /// The job could not produce results for both commits; `error` gives the reason.
     Failed,
 }
 
@@ -173,7 +173,7 @@ pub struct ResultFile {
 ///
 /// A report is sent for completed and failed runs. No report is sent when
 /// the job was cancelled, when its lease was lost, or when the agent shut
-/// down in the middle of it; the server then lets the lease expire.
+/// down in the middle of it. The server then lets the lease expire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportRequest {
     /// The attempt from [`ClaimedJob::attempt`].
@@ -194,10 +194,10 @@ pub struct ReportRequest {
     /// stderr. Long logs keep their beginning and end, with a marker line
     /// where the middle was cut.
     pub log: String,
-    /// How the job ended.
+    /// The end state of the job.
     pub outcome: JobOutcome,
-    /// Why the job failed, as one sentence for people; absent when it
-    /// completed.
+    /// The reason the job failed, as one sentence for people. Absent when
+    /// the job completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
