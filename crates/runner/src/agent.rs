@@ -23,7 +23,9 @@ const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// On shutdown an idle agent stops at once. A running job is abandoned:
 /// asv and everything it started are killed, no report is sent, and the
-/// server hands the job out again when the lease expires.
+/// server hands the job out again when the lease expires. Cancel
+/// `shutdown` and await the returned future rather than dropping it: a
+/// future dropped during a job leaves asv's own child processes running.
 ///
 /// # Errors
 ///

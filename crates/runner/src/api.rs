@@ -196,8 +196,8 @@ pub struct ReportRequest {
     pub log: String,
     /// The end state of the job.
     pub outcome: JobOutcome,
-    /// The reason the job failed, as one sentence for people. Absent when
-    /// the job completed.
+    /// The reason the job failed, for people: one sentence, followed by the
+    /// last lines of the log when asv ran. Absent when the job completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

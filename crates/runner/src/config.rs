@@ -38,7 +38,8 @@ pub struct AgentConfig {
     pub machine: Option<String>,
     /// The folder for checkouts, job logs and asv's virtual environment.
     /// Required. It needs room for one clone of each repository plus asv's
-    /// environments for it.
+    /// environments for it. Each agent needs its own folder, because jobs
+    /// reuse the checkouts in it without locking them.
     pub work_dir: PathBuf,
     /// Rewrites applied to each job's clone URL before fetching, in order;
     /// the first whose prefix matches is used. Default: none.
