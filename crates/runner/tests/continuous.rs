@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{demo_job, demo_remote, processes_left_in, require_asv, rewrite_to, test_root, work_dir};
+use common::{
+    demo_job, demo_remote, processes_in, processes_left_in, require_asv, rewrite_to, test_root, work_dir,
+};
 use pitot_asv::{parse_results, ResultsFile};
 use pitot_runner::continuous::{ContinuousRun, RunError, RunResult};
 use pitot_runner::demo::DemoRepo;
@@ -231,10 +233,12 @@ async fn cancellation_kills_asv_and_says_so() {
     let Some(asv) = require_asv().await else { return };
     let dir = work_dir();
     let stop = StopSignal::new();
-    // Cancel a few seconds after asv started, as a heartbeat response would.
+    // Cancel a few seconds after asv started, as a heartbeat response would,
+    // and list the processes that ran in the checkout at that moment.
     let stopper = tokio::spawn({
         let stop = stop.clone();
         let log_path = dir.path().join("job.log");
+        let checkout_dir = dir.path().join("repos/octo/demo");
         async move {
             loop {
                 let text = std::fs::read_to_string(&log_path).unwrap_or_default();
@@ -244,13 +248,15 @@ async fn cancellation_kills_asv_and_says_so() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             tokio::time::sleep(Duration::from_secs(4)).await;
+            let running = processes_in(&checkout_dir);
             stop.stop(StopReason::Cancelled);
+            running
         }
     });
 
     let (checkout_dir, log, result) = run_demo_in(dir.path(), &asv, 600, &stop).await;
 
-    stopper.await.expect("stopper");
+    let running_at_stop = stopper.await.expect("stopper");
     let error = result.expect_err("a stopped run has no result");
     assert!(
         matches!(error, RunError::Command(CommandError::Stopped { reason: StopReason::Cancelled, .. })),
@@ -258,7 +264,7 @@ async fn cancellation_kills_asv_and_says_so() {
     );
     assert!(error.to_string().contains("the job was cancelled on the server"), "{error}");
     let text = log.read_all().expect("log");
-    assert!(text.contains("Creating environments"), "asv was stopped before it began:\n{text}");
+    assert!(!running_at_stop.is_empty(), "asv was not running when stopped:\n{text}");
     let left = processes_left_in(&checkout_dir);
     assert!(left.is_empty(), "processes left behind: {left:#?}");
 }
