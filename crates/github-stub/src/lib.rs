@@ -1,0 +1,197 @@
+//! A local stand-in for the part of GitHub's REST API that pitot calls, for
+//! tests: issue comments, check runs and GitHub App installation tokens.
+//!
+//! It responds as GitHub does (status codes, JSON shapes, `Link` pagination,
+//! rate-limit headers), stores what clients create, records every request for
+//! assertions, and can be scripted to fail the next matching requests in the
+//! ways GitHub fails (server errors, slow responses, rate limits, expired
+//! tokens).
+//!
+//! It listens on 127.0.0.1 on a port the system picks and stops when the
+//! [`GitHubStub`] is dropped. It is a test dependency only: it checks what
+//! pitot relies on and no more, so passing against it does not prove a
+//! request would pass against GitHub.
+
+// Steps of a handler return axum's `Response` as their error, the usual
+// axum shape; its size does not matter in a test stand-in.
+#[expect(
+    clippy::result_large_err,
+    reason = "handler steps return axum's Response as the error"
+)]
+mod auth;
+mod failure;
+mod model;
+#[expect(
+    clippy::result_large_err,
+    reason = "handler steps return axum's Response as the error"
+)]
+mod routes;
+mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use auth::IssuedToken;
+pub use failure::{Failure, RequestMatch};
+pub use model::{CheckRun, CheckRunOutput, Comment, RecordedRequest, User};
+
+use state::StubState;
+
+/// The App id the stand-in trusts; JWTs must carry it as `iss`.
+pub const TEST_APP_ID: u64 = 424_242;
+
+/// An installation of the test App that exists on the stand-in.
+pub const TEST_INSTALLATION_ID: u64 = 31_337;
+
+/// A personal access token the stand-in accepts; it acts as [`TEST_USER_LOGIN`].
+pub const TEST_PERSONAL_TOKEN: &str = "ghp_pitotStubPersonalAccessToken0000000";
+
+/// The login of the user behind [`TEST_PERSONAL_TOKEN`].
+pub const TEST_USER_LOGIN: &str = "pitot-tester";
+
+/// The login GitHub shows for comments made with an installation token.
+pub const TEST_APP_BOT_LOGIN: &str = "pitot-test[bot]";
+
+/// The test App's private key (PKCS#1 PEM). Test-only: it is public in this repository.
+pub const TEST_APP_PRIVATE_KEY: &str = include_str!("../testdata/app-private-key.pem");
+
+/// An RSA private key the stand-in does not trust, for tests of rejected JWTs.
+pub const UNTRUSTED_PRIVATE_KEY: &str = include_str!("../testdata/other-private-key.pem");
+
+/// A running stand-in for GitHub's REST API; stops when dropped.
+pub struct GitHubStub {
+    url: String,
+    state: Arc<StubState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+}
+
+impl GitHubStub {
+    /// Starts the stand-in on 127.0.0.1 on a free port.
+    ///
+    /// Panics when no port can be bound, which only happens when the test
+    /// machine is broken.
+    pub async fn start() -> GitHubStub {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0 for the GitHub stand-in");
+        let address = listener.local_addr().expect("the bound socket has an address");
+        let url = format!("http://{address}");
+        let state = Arc::new(StubState::new(url.clone()));
+
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let router = routes::router(state.clone());
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+                let _ = stop.await;
+            });
+            if let Err(error) = serve.await {
+                eprintln!("the GitHub stand-in stopped with an error: {error}");
+            }
+        });
+
+        GitHubStub {
+            url,
+            state,
+            shutdown: Some(shutdown),
+            server,
+        }
+    }
+
+    /// Returns the base URL, `http://127.0.0.1:PORT`, to use as the API base.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Returns every request received so far, oldest first, including those
+    /// that got an injected failure.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests()
+    }
+
+    /// Returns the requests received so far that `matcher` matches, oldest first.
+    pub fn requests_matching(&self, matcher: &RequestMatch) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|request| matcher.matches(&request.method, &request.path))
+            .collect()
+    }
+
+    /// Returns the comments on issue or pull request `number` of `repo`
+    /// (`owner/name`), oldest first.
+    pub fn comments(&self, repo: &str, number: u64) -> Vec<Comment> {
+        self.state.comments(repo, number)
+    }
+
+    /// Returns the check runs created in `repo` (`owner/name`), oldest first.
+    pub fn check_runs(&self, repo: &str) -> Vec<CheckRun> {
+        self.state.check_runs(repo)
+    }
+
+    /// Fails the next `times` requests that `matcher` matches with `failure`.
+    ///
+    /// Failures queue up because a request takes the earliest planned failure
+    /// that matches it: `fail_next(m, A, 1)` then `fail_next(m, B, 1)` fails
+    /// the next two matching requests with A, then B.
+    pub fn fail_next(&self, matcher: RequestMatch, failure: Failure, times: usize) {
+        self.state.plan_failure(matcher, failure, times);
+    }
+
+    /// Adds comments by the user `octocat` to issue or pull request `number`
+    /// of `repo`, in order, and returns their ids.
+    pub fn seed_comments<I, S>(&self, repo: &str, number: u64, bodies: I) -> Vec<u64>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let author = User::octocat();
+        bodies
+            .into_iter()
+            .map(|body| self.state.add_comment(repo, number, body.into(), author.clone()).id)
+            .collect()
+    }
+
+    /// Deletes a comment as a person would in the web interface; returns
+    /// whether it existed.
+    pub fn delete_comment(&self, comment_id: u64) -> bool {
+        self.state.delete_comment(comment_id)
+    }
+
+    /// Sets how long installation tokens minted from now on stay valid
+    /// (GitHub's is one hour, the default).
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.state.set_token_lifetime(lifetime);
+    }
+
+    /// Makes every installation token minted so far invalid, as when GitHub
+    /// revokes tokens; requests with them get 401.
+    pub fn revoke_tokens(&self) {
+        self.state.revoke_tokens();
+    }
+
+    /// Returns the installation tokens minted so far, oldest first.
+    pub fn issued_tokens(&self) -> Vec<IssuedToken> {
+        self.state.issued_tokens()
+    }
+
+    /// Makes `installation_id` an installation of the test App, so tokens
+    /// can be minted for it. [`TEST_INSTALLATION_ID`] exists from the start.
+    pub fn add_installation(&self, installation_id: u64) {
+        self.state.add_installation(installation_id);
+    }
+}
+
+impl Drop for GitHubStub {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        // Graceful shutdown waits for open connections, and a client may
+        // keep one alive; the test is over, so stop the server outright.
+        self.server.abort();
+    }
+}
