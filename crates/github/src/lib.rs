@@ -1,13 +1,30 @@
-//! GitHub's side of pitot: webhook signature verification and the webhook
-//! events pitot acts on.
+//! GitHub's side of pitot: webhook signature verification, the webhook
+//! events pitot acts on, and the REST client that writes results back (the
+//! sticky pull request comment and check runs).
 //!
-//! This crate knows GitHub, not PostgreSQL: it parses what GitHub sends into
-//! typed values and leaves storing and acting on them to the server.
+//! This crate deals with GitHub only, never PostgreSQL: it parses what GitHub sends
+//! into typed values, writes back through the REST API, and leaves storing
+//! and acting on events to the server.
 
+mod auth;
+mod check_runs;
+mod client;
+mod comments;
+mod error;
 mod events;
+mod retry;
 mod signature;
+mod transport;
 
 pub use events::{
     Event, EventError, InstallationEvent, PullRequestAction, PullRequestEvent, RepoRef,
 };
 pub use signature::{sign, verify_signature, SignatureError};
+
+pub use auth::Credentials;
+pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatus, NewCheckRun};
+pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};
+pub use comments::{sticky_marker, CommentRef};
+pub use error::{GitHubError, TransportError};
+pub use retry::RetryPolicy;
+pub use secrecy::SecretString;

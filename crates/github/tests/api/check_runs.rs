@@ -1,0 +1,186 @@
+//! Check runs on the pull request's head commit.
+
+use std::time::Duration;
+
+use pitot_github::{CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubError, NewCheckRun};
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch};
+
+use crate::{app_client, request_lines, token_client, REPO};
+
+const HEAD_SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+fn new_run<'a>(output: &'a CheckRunOutput) -> NewCheckRun<'a> {
+    NewCheckRun {
+        head_sha: HEAD_SHA,
+        name: "pitot / asv benchmarks",
+        status: CheckRunStatus::InProgress,
+        details_url: Some("https://pitot.example/jobs/42"),
+        external_id: "job-42",
+        output: Some(output),
+    }
+}
+
+fn running() -> CheckRunOutput {
+    CheckRunOutput {
+        title: "Benchmarks running".into(),
+        summary: "asv continuous is running".into(),
+        text: None,
+    }
+}
+
+#[tokio::test]
+async fn check_run_created_then_completed() {
+    let stub = GitHubStub::start().await;
+    let client = app_client(&stub);
+    let running = running();
+    let finished = CheckRunOutput {
+        title: "No significant changes".into(),
+        summary: "312 benchmarks compared".into(),
+        text: Some("| benchmark | ratio |".into()),
+    };
+
+    let created = client
+        .create_check_run(REPO, &new_run(&running))
+        .await
+        .unwrap()
+        .unwrap();
+    let updated = client
+        .update_check_run(
+            REPO,
+            created.id,
+            CheckRunStatus::Completed(CheckConclusion::Success),
+            Some(&finished),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+
+    assert_eq!(updated.id, created.id);
+    assert!(created.html_url.is_some());
+    let runs = stub.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
+    let run = &runs[0];
+    assert_eq!(run.name, "pitot / asv benchmarks");
+    assert_eq!(run.head_sha, HEAD_SHA);
+    assert_eq!(run.external_id.as_deref(), Some("job-42"));
+    assert_eq!(run.details_url.as_deref(), Some("https://pitot.example/jobs/42"));
+    assert_eq!(run.status, "completed");
+    assert_eq!(run.conclusion.as_deref(), Some("success"));
+    assert_eq!(run.output.title.as_deref(), Some("No significant changes"));
+    assert_eq!(run.output.text.as_deref(), Some("| benchmark | ratio |"));
+    assert!(run.completed_at.is_some());
+}
+
+#[tokio::test]
+async fn first_status_is_sent_as_given() {
+    let stub = GitHubStub::start().await;
+    let client = app_client(&stub);
+    let output = running();
+    let cases = [
+        (CheckRunStatus::Queued, "queued", None),
+        (CheckRunStatus::InProgress, "in_progress", None),
+        (
+            CheckRunStatus::Completed(CheckConclusion::TimedOut),
+            "completed",
+            Some("timed_out"),
+        ),
+    ];
+
+    for (index, (status, expected_status, expected_conclusion)) in cases.into_iter().enumerate() {
+        let external_id = format!("job-{index}");
+        let run = NewCheckRun {
+            status,
+            external_id: &external_id,
+            ..new_run(&output)
+        };
+
+        let created = client.create_check_run(REPO, &run).await.unwrap().unwrap();
+
+        let stored = stub
+            .check_runs(REPO)
+            .into_iter()
+            .find(|run| run.id == created.id)
+            .unwrap();
+        assert_eq!(stored.status, expected_status, "{expected_status}");
+        assert_eq!(stored.conclusion.as_deref(), expected_conclusion, "{expected_status}");
+    }
+}
+
+#[tokio::test]
+async fn token_client_skips_check_runs() {
+    let stub = GitHubStub::start().await;
+    let client = token_client(&stub);
+    let output = running();
+
+    let created = client.create_check_run(REPO, &new_run(&output)).await.unwrap();
+    let updated = client
+        .update_check_run(REPO, 1, CheckRunStatus::InProgress, None)
+        .await
+        .unwrap();
+
+    assert_eq!(created, None);
+    assert_eq!(updated, None);
+    assert!(!client.supports_check_runs());
+    assert!(stub.requests().is_empty(), "requests: {:#?}", request_lines(&stub));
+}
+
+#[tokio::test]
+async fn check_run_timeout_after_store_creates_no_duplicate() {
+    let stub = GitHubStub::start().await;
+    let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
+    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(2)), 1);
+    let client = app_client(&stub);
+    let output = running();
+
+    let created = client.create_check_run(REPO, &new_run(&output)).await.unwrap().unwrap();
+
+    let runs = stub.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
+    assert_eq!(created.id, runs[0].id);
+    assert_eq!(stub.requests_matching(&post).len(), 1);
+}
+
+#[tokio::test]
+async fn updating_a_missing_run_is_not_found() {
+    let stub = GitHubStub::start().await;
+    let client = app_client(&stub);
+
+    let result = client
+        .update_check_run(REPO, 123, CheckRunStatus::InProgress, None)
+        .await;
+
+    assert!(matches!(result, Err(GitHubError::NotFound { .. })), "{result:?}");
+}
+
+#[tokio::test]
+async fn invalid_check_run_inputs_send_nothing() {
+    let stub = GitHubStub::start().await;
+    let client = app_client(&stub);
+    let output = running();
+    let cases = [
+        (
+            "short sha",
+            NewCheckRun {
+                head_sha: "ec26c3e",
+                ..new_run(&output)
+            },
+        ),
+        (
+            "empty external id",
+            NewCheckRun {
+                external_id: "",
+                ..new_run(&output)
+            },
+        ),
+    ];
+
+    for (case, run) in cases {
+        let result = client.create_check_run(REPO, &run).await;
+
+        assert!(
+            matches!(result, Err(GitHubError::InvalidInput(_))),
+            "{case}: {result:?}"
+        );
+    }
+    assert!(stub.requests().is_empty());
+}
