@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -175,8 +175,6 @@ async fn list_comments_by_repository_id(
     };
     comments_page(&state, &repo, number, &query, request_query.0.as_deref(), &headers)
 }
-
-type RawQuery = axum::extract::RawQuery;
 
 fn comments_page(
     state: &StubState,
@@ -480,13 +478,13 @@ fn link_header(path: &str, raw_query: Option<&str>, page: usize, last_page: usiz
     if last_page <= 1 {
         return None;
     }
-    let kept: Vec<&str> = raw_query
+    let other_params: Vec<&str> = raw_query
         .unwrap_or("")
         .split('&')
         .filter(|pair| !pair.is_empty() && !pair.starts_with("page="))
         .collect();
     let url = |target: usize| {
-        let mut query = kept.clone();
+        let mut query = other_params.clone();
         let page_pair = format!("page={target}");
         query.push(&page_pair);
         format!("<{path}?{}>", query.join("&"))

@@ -325,10 +325,10 @@ mod tests {
         let marker = "<!-- pitot:sticky o/r/1 -->";
 
         let appended = with_marker("results", marker);
-        let kept = with_marker(&appended, marker);
+        let unchanged = with_marker(&appended, marker);
 
         assert_eq!(appended, "results\n\n<!-- pitot:sticky o/r/1 -->\n");
-        assert_eq!(kept, appended);
+        assert_eq!(unchanged, appended);
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn token_inside_refresh_margin_is_not_reused() {
 #[tokio::test]
 async fn token_is_replaced_after_it_expires() {
     let stub = GitHubStub::start().await;
-    stub.set_token_lifetime(Duration::from_secs(2));
+    stub.set_token_lifetime(Duration::from_secs(3));
     let mut settings = fast_settings(&stub);
     settings.token_refresh_margin = Duration::ZERO;
     let client = app_client_with(settings);
@@ -90,7 +90,7 @@ async fn token_is_replaced_after_it_expires() {
         .unwrap();
     let minted_while_valid = stub.issued_tokens().len();
 
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     client
         .upsert_sticky_comment(REPO, PR, Some(first.id), &marker(), "run 3")
         .await

@@ -128,7 +128,7 @@ async fn token_client_skips_check_runs() {
 async fn check_run_timeout_after_store_creates_no_duplicate() {
     let stub = GitHubStub::start().await;
     let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
-    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(2)), 1);
+    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(3)), 1);
     let client = app_client(&stub);
     let output = running();
 

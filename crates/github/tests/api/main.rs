@@ -20,11 +20,12 @@ use pitot_github_stub::{
 pub const REPO: &str = "octo-org/widgets";
 pub const PR: u64 = 17;
 
-/// Settings for the stand-in with short backoffs and a short timeout.
+/// Returns settings for the stand-in with short backoffs and a one-second
+/// timeout, which the stand-in's injected delays (three seconds) exceed.
 pub fn fast_settings(stub: &GitHubStub) -> ClientSettings {
     ClientSettings {
         base_url: stub.url().to_owned(),
-        request_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(2),
         retry: RetryPolicy {
             max_attempts: 4,

@@ -40,7 +40,7 @@ async fn bad_gateway_then_rate_limit_posts_once() {
 async fn timeout_after_store_creates_no_duplicate() {
     let stub = GitHubStub::start().await;
     let post = RequestMatch::post(&comments_path());
-    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(2)), 1);
+    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(3)), 1);
     let client = app_client(&stub);
 
     let written = client
@@ -63,7 +63,7 @@ async fn timeout_after_store_creates_no_duplicate() {
 async fn timeout_before_store_posts_again() {
     let stub = GitHubStub::start().await;
     let post = RequestMatch::post(&comments_path());
-    stub.fail_next(post.clone(), Failure::DelayWithoutHandling(Duration::from_secs(2)), 1);
+    stub.fail_next(post.clone(), Failure::DelayWithoutHandling(Duration::from_secs(3)), 1);
     let client = app_client(&stub);
 
     let written = client
@@ -88,7 +88,7 @@ async fn server_errors_on_reads_and_edits_are_retried() {
         (
             "timeout on list",
             RequestMatch::get(&comments_path()),
-            Failure::DelayWithoutHandling(Duration::from_secs(2)),
+            Failure::DelayWithoutHandling(Duration::from_secs(3)),
         ),
     ];
 
