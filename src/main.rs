@@ -5,6 +5,7 @@
 
 mod compare_cmd;
 mod database;
+mod embedded_pg;
 mod import_cmd;
 mod results_dir;
 
