@@ -181,9 +181,9 @@ fn compare_rejects_bad_input() {
             "/nonexistent/results",
         ),
         (
-            "the store is not wired yet",
-            &["22b920c6", "fcf8c079", "--repo", "owner/name"],
-            "--repo owner/name: comparing commits stored in pitot's database is not available yet",
+            "invalid store repository",
+            &["22b920c6", "fcf8c079", "--repo", "no-slash", "--machine", "cheetah"],
+            "--repo",
         ),
         (
             "benchmarks.json not found",
