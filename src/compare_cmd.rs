@@ -28,6 +28,9 @@ use crate::results_dir::ResultsDir;
 benchmarks, a `+` row), 2 when the comparison could not be made."
 )]
 pub struct CompareArgs {
+    #[command(flatten)]
+    database: crate::database::DatabaseArgs,
+
     /// The baseline: an asv results file, or a commit hash or prefix (with --results).
     #[arg(value_name = "BEFORE")]
     before: String,
@@ -176,10 +179,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
 
 fn read_inputs(args: &CompareArgs) -> anyhow::Result<Inputs> {
     if let Some(repo) = &args.repo {
-        bail!(
-            "--repo {repo}: comparing commits stored in pitot's database is not available yet; \
-             compare two results files, or two commits in an asv results folder with --results DIR"
-        );
+        return read_store_inputs(args, repo);
     }
     let before_is_file = Path::new(&args.before).is_file();
     let after_is_file = Path::new(&args.after).is_file();
@@ -203,6 +203,40 @@ fn read_inputs(args: &CompareArgs) -> anyhow::Result<Inputs> {
             args.before
         ),
     }
+}
+
+/// Loads both commits from pitot's store: `--repo R --machine M [--env E]`.
+fn read_store_inputs(args: &CompareArgs, repo: &str) -> anyhow::Result<Inputs> {
+    let repo: pitot_store::RepoName = repo.parse().with_context(|| format!("--repo {repo:?}"))?;
+    let machine = args
+        .machine
+        .clone()
+        .context("--machine is required with --repo: name the machine whose results to compare")?;
+    let env = match args.envs.as_slice() {
+        [] => None,
+        [env] => Some(env.clone()),
+        _ => bail!("--repo takes at most one --env"),
+    };
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let database = crate::database::Database::open(&args.database).await?;
+        let loaded = async {
+            let suite = database.store.load_suite(&repo).await?;
+            let before = database.store.load_commit(&repo, &machine, env.as_deref(), &args.before).await?;
+            let after = database.store.load_commit(&repo, &machine, env.as_deref(), &args.after).await?;
+            anyhow::Ok((suite, before, after))
+        }
+        .await;
+        database.close().await;
+        let (suite, before, after) = loaded?;
+        Ok(Inputs {
+            before_hash: before.first().map(|file| file.commit_hash.clone()).unwrap_or_default(),
+            after_hash: after.first().map(|file| file.commit_hash.clone()).unwrap_or_default(),
+            before,
+            after,
+            suite,
+        })
+    })
 }
 
 fn read_file_inputs(args: &CompareArgs) -> anyhow::Result<Inputs> {

@@ -18,6 +18,7 @@ use pitot_store::{IngestOutcome, RepoName, Store, StoreError};
 use rayon::prelude::*;
 use tokio::sync::{mpsc, Mutex};
 
+use crate::database::{Database, DatabaseArgs};
 use crate::results_dir::{self, ResultPath, ResultsDir, Skip};
 
 /// Parsed files waiting for a connection. Small, so memory stays bounded
@@ -38,6 +39,9 @@ pub struct ImportArgs {
     /// Database connections that write at the same time.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub connections: u32,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Runs `pitot import`.
@@ -56,26 +60,18 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the store from `DATABASE_URL` and applies the migrations.
-// TODO: switch to `crate::database::open_store`, which also starts the
-// embedded PostgreSQL when DATABASE_URL is unset, once it exists.
-async fn open_store(connections: u32) -> anyhow::Result<Store> {
-    let url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL is not set: set it to a PostgreSQL URL such as postgres://user@localhost/pitot")?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(connections + 1)
-        .connect(&url)
-        .await
-        .context("failed to connect to the database at DATABASE_URL")?;
-    let store = Store::from_pool(pool);
-    store.migrate().await.context("failed to apply database migrations")?;
-    Ok(store)
-}
-
 async fn import(args: &ImportArgs, dir: &ResultsDir, repo: &RepoName) -> anyhow::Result<Totals> {
     // A crash during an import loses at most the last few commits, and
     // running the import again restores them; see `with_asynchronous_commit`.
-    let store = open_store(args.connections).await?.with_asynchronous_commit(true);
+    let mut database_args = args.database.clone();
+    database_args.max_connections = args.connections + 1;
+    let database = Database::open(&database_args).await?;
+    let result = import_into(args, dir, repo, database.store.clone().with_asynchronous_commit(true)).await;
+    database.close().await;
+    result
+}
+
+async fn import_into(args: &ImportArgs, dir: &ResultsDir, repo: &RepoName, store: Store) -> anyhow::Result<Totals> {
 
     if let Some(suite) = dir.benchmarks()? {
         store.upsert_suite(repo, &suite).await.context("failed to store benchmarks.json")?;
