@@ -20,6 +20,15 @@ mod prepare;
 mod repo_name;
 mod suite;
 
+// The job queue, webhook deliveries, installations and agent tokens.
+pub mod agent_tokens;
+pub mod deliveries;
+pub mod installations;
+pub mod job_reports;
+pub mod jobs;
+pub mod pull_requests;
+pub mod schema_status;
+
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
