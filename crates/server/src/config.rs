@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Largest request body accepted, in bytes (GitHub caps webhook payloads at 25 MB).
     pub max_body_bytes: usize,
+    /// Largest agent API request body accepted, in bytes: a report carries
+    /// asv's results files for both commits and the run's log.
+    pub max_report_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +44,10 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".to_string(),
             max_body_bytes: 25 * 1024 * 1024,
+            // NOTE: an estimate: a results file with samples for a suite of a
+            // few thousand benchmarks is several megabytes, and a report contains
+            // two of them plus a log that the agent truncates.
+            max_report_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -116,6 +123,10 @@ pub struct JobsConfig {
     pub in_process_agent: bool,
     /// The asv machine name of the in-process agent.
     pub machine: String,
+    /// How long an agent's claim request waits for a job before the server
+    /// responds 204; a job queued meanwhile is returned at once.
+    #[serde(with = "humantime_serde")]
+    pub claim_wait: Duration,
 }
 
 impl Default for JobsConfig {
@@ -126,6 +137,9 @@ impl Default for JobsConfig {
             run_timeout: Duration::from_secs(60 * 60),
             in_process_agent: true,
             machine: "pitot-local".to_string(),
+            // Below the 30 to 60 seconds after which common proxies and load
+            // balancers drop an idle request.
+            claim_wait: Duration::from_secs(25),
         }
     }
 }

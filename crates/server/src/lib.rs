@@ -4,5 +4,28 @@
 //! Handlers stay thin: they verify, parse into domain types, call one step
 //! of the store and answer. Slow work (GitHub calls, asv runs, rendering)
 //! happens in workers, never on the request path.
+//!
+//! Handlers return [`AppError`]; workers and start-up code use `anyhow`.
+//! This crate depends on `pitot-store` for SQL, `pitot-github` for webhook
+//! verification and events, and `pitot-runner` only for the agent API types.
 
+pub mod agent_tokens;
 pub mod config;
+pub mod pipeline;
+pub mod workers;
+
+mod agent_api;
+mod blocking;
+mod error;
+mod health;
+mod queue_events;
+mod routes;
+mod serve;
+mod state;
+mod webhook;
+
+pub use error::AppError;
+pub use queue_events::QueueEvents;
+pub use routes::router;
+pub use serve::serve;
+pub use state::AppState;

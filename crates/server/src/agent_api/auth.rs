@@ -1,0 +1,45 @@
+//! The `Authorization: Bearer <agent token>` check of every agent call.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::agent_tokens;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The agent a request's token belongs to; extracting it rejects the
+/// request with 401 when the token is missing, unknown or revoked.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// The token's name, recorded as the job's agent.
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "missing agent token: send Authorization: Bearer <token>".into(),
+                )
+            })?;
+        let identity = agent_tokens::authenticate(&state.pool, token.trim())
+            .await?
+            .ok_or_else(|| {
+                AppError::Unauthorized("invalid agent token: it is unknown or was revoked".into())
+            })?;
+        Ok(Agent {
+            name: identity.name,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Waking waiting claims when a job is queued.
+//!
+//! Enqueueing sends `pg_notify` in its transaction, so the notification
+//! arrives when the job is committed, from any server replica. One
+//! listener task per process receives it and wakes every waiting claim;
+//! they race for the job and `SKIP LOCKED` gives it to one of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pitot_store::jobs::JOB_QUEUED_CHANNEL;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long the listener waits before connecting again after a failure.
+const RECONNECT_DELAY: Duration = Duration::from_secs(2);
+
+/// A broadcast of "a job may be waiting"; cheap to clone.
+#[derive(Clone, Default)]
+pub struct QueueEvents {
+    notify: Arc<Notify>,
+}
+
+impl QueueEvents {
+    /// Returns a future that completes at the next wake-up. Pin it and call
+    /// `enable` before checking the queue, so a wake-up that comes between
+    /// the check and the `await` is not lost.
+    pub fn notified(&self) -> Notified<'_> {
+        self.notify.notified()
+    }
+
+    /// Wakes every waiting claim.
+    pub fn wake_all(&self) {
+        self.notify.notify_waiters();
+    }
+}
+
+/// Listens for job-queued notifications until `shutdown`, waking claims on
+/// each, and reconnects after connection failures.
+pub async fn run_listener(pool: PgPool, events: QueueEvents, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        let mut listener = match connect(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(error = %error, "failed to listen for queued jobs; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(RECONNECT_DELAY) => continue,
+                }
+            }
+        };
+        // Jobs may have been queued while there was no listener.
+        events.wake_all();
+        loop {
+            let received = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(_)) => events.wake_all(),
+                // The connection was lost and re-established; notifications
+                // sent in between are gone, so let the claims look again.
+                Ok(None) => events.wake_all(),
+                Err(error) => {
+                    tracing::warn!(error = %error, "lost the queued-job listener; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(JOB_QUEUED_CHANNEL).await?;
+    Ok(listener)
+}

@@ -1,0 +1,54 @@
+//! The state every handler and worker shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::queue_events::QueueEvents;
+
+/// The state shared by handlers and workers; cloning it is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    /// Wakes claims that wait for a job; fed by the listener worker.
+    pub queue_events: QueueEvents,
+    /// Cancelled when the server shuts down: waiting claims return at once
+    /// and workers stop.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// Creates the state for `pool` and `config`.
+    pub fn new(pool: PgPool, config: Config) -> AppState {
+        AppState {
+            pool,
+            config: Arc::new(config),
+            queue_events: QueueEvents::default(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Returns the lease a claim grants, in seconds.
+    pub(crate) fn lease_seconds(&self) -> f64 {
+        self.config.jobs.lease.as_secs_f64()
+    }
+
+    /// Returns how often the worker looks for expired leases: a quarter of
+    /// the lease, kept within 1 to 30 seconds, so a dead agent's job waits at
+    /// most a quarter longer than the lease itself.
+    pub(crate) fn lease_check_interval(&self) -> Duration {
+        (self.config.jobs.lease / 4).clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,242 @@
+//! Acting on a verified delivery: one transaction records the delivery and
+//! changes the jobs, so a delivery is either fully applied or not at all.
+
+use anyhow::Context as _;
+use pitot_github::{Event, InstallationEvent, PullRequestAction, PullRequestEvent};
+use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
+use pitot_store::jobs::{self, NewPullRequestJob};
+use pitot_store::pull_requests::{self, PullRequestHead};
+use pitot_store::{installations, RepoName};
+use sqlx::PgConnection;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The result of recording a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The delivery id was recorded before; nothing was done again.
+    Redelivery,
+    New {
+        outcome: DeliveryOutcome,
+        job_id: Option<i64>,
+    },
+}
+
+/// Records the delivery and applies its event in one transaction.
+pub async fn record_delivery(
+    state: &AppState,
+    delivery_id: &str,
+    event_name: &str,
+    event: &Event,
+) -> Result<Recorded, AppError> {
+    let (repository, pr_number) = match event {
+        Event::PullRequest(pull_request) => (
+            Some(pull_request.repository.full_name.as_str()),
+            Some(pull_request.number),
+        ),
+        _ => (None, None),
+    };
+    let delivery = NewDelivery {
+        delivery_id,
+        event: event_name,
+        action: super::action_name(event),
+        repository,
+        pr_number,
+    };
+
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .context("failed to start the delivery's transaction")?;
+    let Some(row_id) = deliveries::insert_delivery(&mut *tx, &delivery).await? else {
+        tracing::debug!("delivery was recorded before; nothing to do");
+        return Ok(Recorded::Redelivery);
+    };
+
+    let (outcome, job_id) = match event {
+        Event::PullRequest(pull_request) => {
+            apply_pull_request(&mut tx, state, pull_request).await?
+        }
+        Event::Installation(installation) => {
+            apply_installation(&mut tx, installation).await?;
+            (DeliveryOutcome::InstallationUpdated, None)
+        }
+        Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
+        Event::Ignored { event, action } => {
+            tracing::debug!(event, action, "event is not one pitot acts on");
+            (DeliveryOutcome::Ignored, None)
+        }
+    };
+
+    deliveries::set_delivery_outcome(&mut *tx, row_id, outcome, job_id).await?;
+    tx.commit().await.context("failed to commit the delivery")?;
+    if outcome != DeliveryOutcome::Ignored {
+        tracing::info!(
+            outcome = outcome.as_str(),
+            job_id,
+            "webhook delivery applied"
+        );
+    }
+    Ok(Recorded::New { outcome, job_id })
+}
+
+/// Applies a `pull_request` event.
+///
+/// The pull request's row is written first in every branch, so concurrent
+/// deliveries for one pull request take their row locks in the same order
+/// (pull request, then jobs) and serialize instead of deadlocking.
+async fn apply_pull_request(
+    conn: &mut PgConnection,
+    state: &AppState,
+    event: &PullRequestEvent,
+) -> Result<(DeliveryOutcome, Option<i64>), AppError> {
+    let label = &state.config.github.label;
+    let is_trigger = |name: &str| name.to_lowercase() == label.to_lowercase();
+    let relevant = match &event.action {
+        PullRequestAction::Labeled { label } | PullRequestAction::Unlabeled { label } => {
+            is_trigger(label)
+        }
+        PullRequestAction::Synchronize | PullRequestAction::Closed => true,
+        PullRequestAction::Other(action) => action == "reopened",
+    };
+    if !relevant {
+        tracing::debug!("pull request event does not concern the trigger label");
+        return Ok((DeliveryOutcome::Ignored, None));
+    }
+
+    let repository: RepoName =
+        event
+            .repository
+            .full_name
+            .parse()
+            .map_err(|error: pitot_store::InvalidRepoName| {
+                AppError::BadRequest(format!("repository.full_name: {error}"))
+            })?;
+    let repository_id = pull_requests::ensure_repository(conn, &repository).await?;
+    let head = PullRequestHead {
+        repository_id,
+        number: event.number,
+        head_sha: &event.head_sha,
+        base_ref: &event.base_ref,
+    };
+
+    match &event.action {
+        PullRequestAction::Labeled { .. } => {
+            pull_requests::record_label(&mut *conn, &head, true).await?;
+            let (outcome, job_id) = enqueue_head(conn, state, event, repository_id).await?;
+            Ok((outcome, Some(job_id)))
+        }
+        PullRequestAction::Unlabeled { .. } => {
+            pull_requests::record_label(&mut *conn, &head, false).await?;
+            let reason = format!("the {label} label was removed");
+            jobs::cancel_pull_request_jobs(&mut *conn, repository_id, event.number, &reason)
+                .await?;
+            Ok((DeliveryOutcome::JobsCancelled, None))
+        }
+        PullRequestAction::Closed => {
+            pull_requests::record_closed(&mut *conn, &head, true).await?;
+            let reason = "the pull request was closed";
+            jobs::cancel_pull_request_jobs(&mut *conn, repository_id, event.number, reason).await?;
+            Ok((DeliveryOutcome::JobsCancelled, None))
+        }
+        PullRequestAction::Synchronize => {
+            let labelled = pull_requests::record_push(&mut *conn, &head).await?;
+            jobs::supersede_queued_jobs(&mut *conn, repository_id, event.number, &event.head_sha)
+                .await?;
+            if state.config.github.run_on_push && labelled {
+                let (outcome, job_id) = enqueue_head(conn, state, event, repository_id).await?;
+                return Ok((outcome, Some(job_id)));
+            }
+            Ok((DeliveryOutcome::MarkedStale, None))
+        }
+        PullRequestAction::Other(_) => {
+            // Only `reopened` gets here: the pull request is open again, and
+            // its jobs stay as the close left them until someone labels it.
+            pull_requests::record_closed(&mut *conn, &head, false).await?;
+            Ok((DeliveryOutcome::Ignored, None))
+        }
+    }
+}
+
+/// Makes sure the head of the pull request has a queued or active job: a
+/// new one, the same row queued again when it had finished, or the one that
+/// is already queued or running. Returns what happened and the job's id.
+async fn enqueue_head(
+    conn: &mut PgConnection,
+    state: &AppState,
+    event: &PullRequestEvent,
+    repository_id: i32,
+) -> Result<(DeliveryOutcome, i64), AppError> {
+    let clone_url = event.repository.clone_url.as_deref().ok_or_else(|| {
+        AppError::BadRequest("repository.clone_url is missing from the payload".into())
+    })?;
+    // GitHub publishes every pull request's head as `refs/pull/N/head` on the
+    // base repository, also for heads in forks and deleted forks, so the
+    // base repository's URL is enough to fetch it.
+    let head_fetch_ref = format!("refs/pull/{}/head", event.number);
+    let job = NewPullRequestJob {
+        repository_id,
+        pr_number: event.number,
+        head_sha: &event.head_sha,
+        base_ref: &event.base_ref,
+        clone_url,
+        head_fetch_ref: Some(&head_fetch_ref),
+        installation_id: event.installation_id,
+        max_attempts: state.config.jobs.max_attempts,
+    };
+
+    if let Some(job_id) = jobs::insert_pull_request_job(&mut *conn, &job).await? {
+        jobs::notify_job_queued(&mut *conn, job_id).await?;
+        return Ok((DeliveryOutcome::JobQueued, job_id));
+    }
+    if let Some(job_id) = jobs::requeue_finished_job(&mut *conn, &job).await? {
+        jobs::notify_job_queued(&mut *conn, job_id).await?;
+        return Ok((DeliveryOutcome::JobRequeued, job_id));
+    }
+    let (job_id, _) =
+        jobs::find_pull_request_job(&mut *conn, repository_id, event.number, &event.head_sha)
+            .await?
+            .context("the head's job was neither inserted, re-queued nor found")?;
+    Ok((DeliveryOutcome::JobUnchanged, job_id))
+}
+
+/// Applies an `installation` or `installation_repositories` event.
+async fn apply_installation(
+    conn: &mut PgConnection,
+    event: &InstallationEvent,
+) -> Result<(), AppError> {
+    let id = event.installation_id;
+    // Every event carries the installation, so its row is created by
+    // whichever event pitot receives first.
+    installations::upsert_installation(&mut *conn, id, event.account.as_deref()).await?;
+    match event.action.as_str() {
+        "deleted" => {
+            installations::remove_installation_repositories(&mut *conn, id).await?;
+            installations::mark_installation_deleted(&mut *conn, id).await?;
+        }
+        "suspend" => installations::mark_installation_suspended(&mut *conn, id).await?,
+        _ => {
+            for name in &event.added {
+                installations::add_installation_repository(conn, id, &parse_repository(name)?)
+                    .await?;
+            }
+            for name in &event.removed {
+                installations::remove_installation_repository(
+                    &mut *conn,
+                    id,
+                    &parse_repository(name)?,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_repository(name: &str) -> Result<RepoName, AppError> {
+    name.parse().map_err(|error: pitot_store::InvalidRepoName| {
+        AppError::BadRequest(format!("installation repository: {error}"))
+    })
+}

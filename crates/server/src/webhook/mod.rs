@@ -1,0 +1,128 @@
+//! `POST /webhooks/github`: GitHub webhook deliveries.
+//!
+//! Follows GitHub's "Validating webhook deliveries" and "Best practices for
+//! using webhooks": the HMAC is checked over the raw body before anything is
+//! parsed, the response is sent within GitHub's 10-second limit without
+//! calling GitHub or running anything, and `X-GitHub-Delivery` makes
+//! redeliveries harmless.
+
+mod apply;
+mod payload;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use pitot_github::{verify_signature, Event, PullRequestAction};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use tracing::instrument;
+
+use crate::blocking::run_blocking;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub use apply::Recorded;
+
+const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+const DELIVERY_HEADER: &str = "x-github-delivery";
+const EVENT_HEADER: &str = "x-github-event";
+
+/// The maximum length of a delivery id or event name. GitHub sends a GUID
+/// and a short snake_case word.
+const MAX_HEADER_LEN: usize = 100;
+
+/// Verifies, records and acts on one delivery, then responds `202 Accepted`.
+#[instrument(skip_all, fields(delivery_id, event, repo, pr))]
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let body = body
+        .map_err(|rejection| payload::body_error(&rejection, state.config.server.max_body_bytes))?;
+    verify(&state, &headers, &body)?;
+
+    let delivery_id = required_header(&headers, DELIVERY_HEADER)?;
+    let event_name = required_header(&headers, EVENT_HEADER)?;
+    let span = tracing::Span::current();
+    span.record("delivery_id", delivery_id);
+    span.record("event", event_name);
+
+    let payload = payload::json_bytes(&headers, body)?;
+    let parse_name = event_name.to_owned();
+    let event = run_blocking(move || payload::parse_event(&parse_name, &payload)).await??;
+    if let Event::PullRequest(pull_request) = &event {
+        span.record("repo", pull_request.repository.full_name.as_str());
+        span.record("pr", pull_request.number);
+    }
+
+    let recorded = apply::record_delivery(&state, delivery_id, event_name, &event).await?;
+    Ok((StatusCode::ACCEPTED, Json(response_body(&recorded))))
+}
+
+/// Checks `X-Hub-Signature-256` against the configured secret.
+fn verify(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
+    let Some(secret) = &state.config.github.webhook_secret else {
+        return Err(AppError::Unavailable(
+            "webhooks are disabled because no webhook secret is configured: set PITOT_WEBHOOK_SECRET".into(),
+        ));
+    };
+    let header = match headers.get(SIGNATURE_HEADER) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            AppError::Unauthorized(
+                "the X-Hub-Signature-256 header is malformed: it is not ASCII".into(),
+            )
+        })?),
+    };
+    verify_signature(secret.expose_secret().as_bytes(), body, header)
+        .map_err(|error| AppError::Unauthorized(error.to_string()))
+}
+
+/// Returns a header that every delivery carries, or a 400 naming it.
+fn required_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, AppError> {
+    let display = match name {
+        DELIVERY_HEADER => "X-GitHub-Delivery",
+        _ => "X-GitHub-Event",
+    };
+    let value = headers
+        .get(name)
+        .ok_or_else(|| AppError::BadRequest(format!("the {display} header is missing")))?;
+    let value = value
+        .to_str()
+        .ok()
+        .filter(|value| !value.is_empty() && value.len() <= MAX_HEADER_LEN && value.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "the {display} header is invalid: expected 1 to {MAX_HEADER_LEN} printable ASCII characters"
+            ))
+        })?;
+    Ok(value)
+}
+
+fn response_body(recorded: &Recorded) -> Value {
+    match recorded {
+        Recorded::Redelivery => json!({ "outcome": "redelivery" }),
+        Recorded::New { outcome, job_id } => {
+            json!({ "outcome": outcome.as_str(), "job_id": job_id })
+        }
+    }
+}
+
+/// Returns the payload's `action` as GitHub spells it.
+fn action_name(event: &Event) -> Option<&str> {
+    match event {
+        Event::PullRequest(pull_request) => Some(match &pull_request.action {
+            PullRequestAction::Labeled { .. } => "labeled",
+            PullRequestAction::Unlabeled { .. } => "unlabeled",
+            PullRequestAction::Synchronize => "synchronize",
+            PullRequestAction::Closed => "closed",
+            PullRequestAction::Other(action) => action.as_str(),
+        }),
+        Event::Installation(installation) => Some(installation.action.as_str()),
+        Event::Ignored { action, .. } => action.as_deref(),
+        Event::Ping { .. } => None,
+    }
+}
