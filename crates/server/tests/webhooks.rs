@@ -1,0 +1,634 @@
+//! `POST /webhooks/github` against the real router and a real database,
+//! with payloads copied from octokit/webhooks.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use common::*;
+use pitot_store::pull_requests;
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn labelled_pull_request_queues_one_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+
+    let response = app
+        .deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    assert_eq!(response["outcome"], "job_queued");
+    let job_id = response["job_id"].as_i64().expect("a job id");
+    let job = pitot_store::jobs::load_job(&app.pool, job_id)
+        .await
+        .unwrap()
+        .expect("the job exists");
+    assert_eq!(app.count("jobs").await, 1);
+    assert_eq!(job.state, pitot_store::jobs::JobState::Queued);
+    assert_eq!(job.head_sha, FIXTURE_HEAD);
+    assert_eq!(job.repository, "Codertocat/Hello-World");
+    assert_eq!(job.pr_number, Some(2));
+    assert_eq!(job.base_ref, "master");
+    assert_eq!(
+        job.base_sha, None,
+        "the merge-base is recorded by the runner"
+    );
+    assert_eq!(
+        job.clone_url,
+        "https://github.com/Codertocat/Hello-World.git"
+    );
+    assert_eq!(job.head_fetch_ref.as_deref(), Some("refs/pull/2/head"));
+    assert_eq!(job.installation_id, Some(1));
+    assert_eq!(job.attempt, 0);
+    assert_eq!(
+        app.delivery("d-1").await,
+        ("job_queued".to_string(), Some(job_id))
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn other_label_queues_nothing(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let payload = fixture("pull_request/labeled.payload.json"); // labelled "bug"
+
+    let response = app.deliver("pull_request", "d-1", &payload).await;
+
+    assert_eq!(response["outcome"], "ignored");
+    assert_eq!(app.count("jobs").await, 0);
+    assert_eq!(app.delivery("d-1").await, ("ignored".to_string(), None));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn trigger_label_matches_without_case(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let mut payload = pull_request("labeled");
+    payload["label"]["name"] = "Run-Benchmarks".into();
+
+    let response = app.deliver("pull_request", "d-1", &payload).await;
+
+    assert_eq!(response["outcome"], "job_queued");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn redelivery_is_one_delivery_and_one_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let payload = pull_request("labeled");
+
+    app.deliver("pull_request", "d-1", &payload).await;
+    let second = app.deliver("pull_request", "d-1", &payload).await;
+
+    assert_eq!(second["outcome"], "redelivery");
+    assert_eq!(app.count("deliveries").await, 1);
+    assert_eq!(app.count("jobs").await, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_redeliveries_are_one_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let body = serde_json::to_vec(&pull_request("labeled")).unwrap();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let router = app.router.clone();
+        let request = webhook_request("pull_request", "d-storm", &body)
+            .header(
+                "x-hub-signature-256",
+                pitot_github::sign(SECRET.as_bytes(), &body),
+            )
+            .body(Body::from(body.clone()))
+            .unwrap();
+        tasks.spawn(async move {
+            tower::ServiceExt::oneshot(router, request)
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let statuses = tasks.join_all().await;
+
+    assert!(
+        statuses
+            .iter()
+            .all(|status| *status == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    assert_eq!(app.count("deliveries").await, 1);
+    assert_eq!(app.count("jobs").await, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn same_event_under_two_ids_is_one_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let payload = pull_request("labeled");
+
+    let first = app.deliver("pull_request", "hook-a", &payload).await;
+    let second = app.deliver("pull_request", "hook-b", &payload).await;
+
+    assert_eq!(second["outcome"], "job_unchanged");
+    assert_eq!(second["job_id"], first["job_id"]);
+    assert_eq!(app.count("deliveries").await, 2);
+    assert_eq!(app.count("jobs").await, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn removed_label_cancels_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let response = app
+        .deliver("pull_request", "d-2", &pull_request("unlabeled"))
+        .await;
+
+    assert_eq!(response["outcome"], "jobs_cancelled");
+    let jobs = app.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].1, "cancelled");
+    let job = pitot_store::jobs::load_job(&app.pool, jobs[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        job.error.as_deref(),
+        Some("the run-benchmarks label was removed")
+    );
+    assert!(job.finished_at.is_some());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn removing_another_label_changes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let response = app
+        .deliver(
+            "pull_request",
+            "d-2",
+            &fixture("pull_request/unlabeled.payload.json"),
+        )
+        .await;
+
+    assert_eq!(response["outcome"], "ignored");
+    assert_eq!(app.jobs().await[0].1, "queued");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn label_added_again_requeues_same_row(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let first = app
+        .deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+    app.deliver("pull_request", "d-2", &pull_request("unlabeled"))
+        .await;
+
+    let again = app
+        .deliver("pull_request", "d-3", &pull_request("labeled"))
+        .await;
+
+    assert_eq!(again["outcome"], "job_requeued");
+    assert_eq!(again["job_id"], first["job_id"]);
+    let jobs = app.jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].1, "queued");
+    let job = pitot_store::jobs::load_job(&app.pool, jobs[0].0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.error, None);
+    assert_eq!(job.finished_at, None);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn closed_cancels_jobs(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let response = app
+        .deliver("pull_request", "d-2", &pull_request("closed"))
+        .await;
+
+    assert_eq!(response["outcome"], "jobs_cancelled");
+    assert_eq!(app.jobs().await[0].1, "cancelled");
+    let repository_id = repository_id(&app).await;
+    let stored = pull_requests::find_pull_request(&app.pool, repository_id, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.closed);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn push_marks_stale_and_queues_nothing(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let response = app
+        .deliver(
+            "pull_request",
+            "d-2",
+            &with_head(pull_request("synchronize"), NEW_HEAD),
+        )
+        .await;
+
+    assert_eq!(response["outcome"], "marked_stale");
+    let jobs = app.jobs().await;
+    assert_eq!(jobs.len(), 1, "no job for the new head");
+    assert_eq!(jobs[0].1, "superseded", "the old head's queued job");
+    let stored = pull_requests::find_pull_request(&app.pool, repository_id(&app).await, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.stale);
+    assert!(stored.labelled);
+    assert_eq!(stored.head_sha, NEW_HEAD);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn push_queues_new_head_with_run_on_push(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.github.run_on_push = true);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let response = app
+        .deliver(
+            "pull_request",
+            "d-2",
+            &with_head(pull_request("synchronize"), NEW_HEAD),
+        )
+        .await;
+
+    assert_eq!(response["outcome"], "job_queued");
+    let job_id = response["job_id"].as_i64().unwrap();
+    let job = pitot_store::jobs::load_job(&app.pool, job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.head_sha, NEW_HEAD);
+    let states: Vec<String> = app
+        .jobs()
+        .await
+        .into_iter()
+        .map(|(_, state)| state)
+        .collect();
+    assert_eq!(states, ["superseded", "queued"]);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn push_to_unlabelled_pull_request_queues_nothing(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.github.run_on_push = true);
+
+    let response = app
+        .deliver(
+            "pull_request",
+            "d-1",
+            &with_head(pull_request("synchronize"), NEW_HEAD),
+        )
+        .await;
+
+    assert_eq!(response["outcome"], "marked_stale");
+    assert_eq!(app.count("jobs").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn bad_signatures_are_rejected(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let body = serde_json::to_vec(&pull_request("labeled")).unwrap();
+    let other_secret = pitot_github::sign(b"another secret", &body);
+    let other_body = pitot_github::sign(SECRET.as_bytes(), b"{}");
+    let sha1_only = "sha1=0a4d55a8d778e5022fab701977c5d840bbc486d0";
+    let cases: [(&str, &str, Option<&str>, &str); 5] = [
+        ("missing", "x-hub-signature-256", None, "missing"),
+        (
+            "signed with another secret",
+            "x-hub-signature-256",
+            Some(&other_secret),
+            "does not match",
+        ),
+        (
+            "signature of another body",
+            "x-hub-signature-256",
+            Some(&other_body),
+            "does not match",
+        ),
+        ("SHA-1 only", "x-hub-signature", Some(sha1_only), "missing"),
+        (
+            "SHA-1 in the SHA-256 header",
+            "x-hub-signature-256",
+            Some(sha1_only),
+            "malformed",
+        ),
+    ];
+
+    for (case, header, value, expected) in cases {
+        let mut request = webhook_request("pull_request", "d-1", &body);
+        if let Some(value) = value {
+            request = request.header(header, value);
+        }
+        let response = app
+            .send(request.body(Body::from(body.clone())).unwrap())
+            .await;
+
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "case: {case}");
+        assert!(
+            response.error().contains(expected),
+            "case {case}: {}",
+            response.error()
+        );
+    }
+    assert_eq!(app.count("deliveries").await, 0);
+    assert_eq!(app.count("jobs").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn missing_secret_rejects_every_delivery(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.github.webhook_secret = None);
+
+    let response = app
+        .webhook(
+            "ping",
+            "d-1",
+            &serde_json::to_vec(&fixture("ping/payload.json")).unwrap(),
+        )
+        .await;
+
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        response.error().contains("PITOT_WEBHOOK_SECRET"),
+        "{}",
+        response.error()
+    );
+    assert_eq!(app.count("deliveries").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn form_encoded_delivery_queues_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let json = serde_json::to_string(&pull_request("labeled")).unwrap();
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &json)
+        .finish();
+    let mut request = webhook_request("pull_request", "d-form", body.as_bytes())
+        .header(
+            "x-hub-signature-256",
+            pitot_github::sign(SECRET.as_bytes(), body.as_bytes()),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    request.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+
+    let response = app.send(request).await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    assert_eq!(response.json()["outcome"], "job_queued");
+    assert_eq!(app.count("jobs").await, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn oversized_body_is_413(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let limit = app.state.config.server.max_body_bytes;
+    let body = vec![b' '; limit + 1];
+
+    let response = app.webhook("pull_request", "d-big", &body).await;
+
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        response.error().contains(&limit.to_string()),
+        "{}",
+        response.error()
+    );
+    assert_eq!(app.count("deliveries").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn body_at_the_limit_is_read(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.server.max_body_bytes = 64 * 1024);
+    // Valid JSON padded with spaces to exactly the limit.
+    let mut body = serde_json::to_vec(&fixture("ping/payload.json")).unwrap();
+    body.resize(64 * 1024, b' ');
+
+    let response = app.webhook("ping", "d-1", &body).await;
+
+    assert_eq!(
+        response.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn malformed_deliveries_are_400(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let labelled = serde_json::to_vec(&pull_request("labeled")).unwrap();
+    let cases: [(&str, &str, &[u8], &str); 4] = [
+        (
+            "truncated JSON",
+            "pull_request",
+            b"{\"action\": \"labeled\"",
+            "not valid JSON",
+        ),
+        (
+            "JSON of the wrong shape",
+            "pull_request",
+            b"{\"action\": \"labeled\"}",
+            "expected shape",
+        ),
+        (
+            "truncated JSON of an ignored event",
+            "push",
+            b"{\"ref\":",
+            "not valid JSON",
+        ),
+        (
+            "repository name with a space",
+            "pull_request",
+            &[],
+            "repository.full_name",
+        ),
+    ];
+
+    for (index, (case, event, body, expected)) in cases.into_iter().enumerate() {
+        let body = if body.is_empty() {
+            String::from_utf8(labelled.clone())
+                .unwrap()
+                .replace("\"Codertocat/Hello-World\"", "\"Codertocat/Hello World\"")
+                .into_bytes()
+        } else {
+            body.to_vec()
+        };
+
+        let response = app.webhook(event, &format!("d-{index}"), &body).await;
+
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "case: {case}");
+        assert!(
+            response.error().contains(expected),
+            "case {case}: {}",
+            response.error()
+        );
+    }
+    assert_eq!(app.count("deliveries").await, 0);
+    assert_eq!(app.count("jobs").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn missing_headers_are_400_naming_them(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let body = serde_json::to_vec(&fixture("ping/payload.json")).unwrap();
+    let signature = pitot_github::sign(SECRET.as_bytes(), &body);
+    let cases = [
+        ("x-github-delivery", "X-GitHub-Delivery"),
+        ("x-github-event", "X-GitHub-Event"),
+    ];
+
+    for (header, name) in cases {
+        let mut request = webhook_request("ping", "d-1", &body)
+            .header("x-hub-signature-256", &signature)
+            .body(Body::from(body.clone()))
+            .unwrap();
+        request.headers_mut().remove(header);
+
+        let response = app.send(request).await;
+
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "without {name}");
+        assert!(
+            response.error().contains(name),
+            "without {name}: {}",
+            response.error()
+        );
+    }
+    assert_eq!(app.count("deliveries").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn unknown_content_type_is_415(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let body = serde_json::to_vec(&fixture("ping/payload.json")).unwrap();
+    let mut request = webhook_request("ping", "d-1", &body)
+        .header(
+            "x-hub-signature-256",
+            pitot_github::sign(SECRET.as_bytes(), &body),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("content-type", "text/plain".parse().unwrap());
+
+    let response = app.send(request).await;
+
+    assert_eq!(response.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        response.error().contains("text/plain"),
+        "{}",
+        response.error()
+    );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn ping_and_other_events_are_accepted(pool: PgPool) {
+    let app = TestApp::new(pool);
+
+    let ping = app
+        .deliver("ping", "d-ping", &fixture("ping/payload.json"))
+        .await;
+    let push = app
+        .deliver("push", "d-push", &fixture("push/payload.json"))
+        .await;
+
+    assert_eq!(ping["outcome"], "ignored");
+    assert_eq!(push["outcome"], "ignored");
+    assert_eq!(app.count("deliveries").await, 2);
+    assert_eq!(app.count("jobs").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn installation_events_keep_repositories(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let created = fixture("installation/created.payload.json");
+    let installation_id = created["installation"]["id"].as_i64().unwrap();
+    let mut deleted = fixture("installation/deleted.payload.json");
+    deleted["installation"]["id"] = installation_id.into();
+
+    app.deliver("installation", "d-1", &created).await;
+    let after_create =
+        pitot_store::installations::list_installation_repositories(&app.pool, installation_id)
+            .await
+            .unwrap();
+    app.deliver("installation", "d-2", &deleted).await;
+    let after_delete =
+        pitot_store::installations::list_installation_repositories(&app.pool, installation_id)
+            .await
+            .unwrap();
+
+    assert_eq!(after_create, ["Codertocat/Hello-World"]);
+    assert!(after_delete.is_empty(), "{after_delete:?}");
+    let deleted_at: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT deleted_at FROM installations WHERE id = $1")
+            .bind(installation_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(deleted_at.is_some());
+}
+
+/// Checks that a failure halfway through a delivery leaves no rows and
+/// reveals nothing internal, so GitHub's redelivery of the same id succeeds.
+#[sqlx::test(migrations = "../../migrations")]
+async fn failed_delivery_is_rolled_back(pool: PgPool) {
+    let app = TestApp::new(pool);
+    sqlx::raw_sql(
+        "CREATE FUNCTION sabotage() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'sabotaged jobs insert'; END $$;
+         CREATE TRIGGER sabotage BEFORE INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION sabotage();",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let body = serde_json::to_vec(&pull_request("labeled")).unwrap();
+
+    let failed = app.webhook("pull_request", "d-1", &body).await;
+
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        !failed.error().contains("sabotage"),
+        "5xx leaks the cause: {}",
+        failed.error()
+    );
+    assert_eq!(
+        app.count("deliveries").await,
+        0,
+        "the delivery row was rolled back"
+    );
+    assert_eq!(
+        app.count("pull_requests").await,
+        0,
+        "the pull request row was rolled back"
+    );
+
+    sqlx::raw_sql("DROP TRIGGER sabotage ON jobs")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let redelivered = app.webhook("pull_request", "d-1", &body).await;
+
+    assert_eq!(redelivered.status, StatusCode::ACCEPTED);
+    assert_eq!(app.count("jobs").await, 1);
+}
+
+async fn repository_id(app: &TestApp) -> i32 {
+    sqlx::query_scalar("SELECT id FROM repositories WHERE name = 'Codertocat/Hello-World'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the repository has a row")
+}
