@@ -17,7 +17,7 @@ mod tabulate;
 
 pub use asv_text::render_asv;
 pub use json::{render_json, JSON_VERSION};
-pub use markdown::{code_span, render_markdown};
+pub use markdown::{code_block, code_span, render_markdown};
 pub use options::{CommitLabel, RenderOptions, SortOrder};
 pub use summary::{selected_rows, Change, Summary};
 pub use tabulate::github_table;

@@ -7,6 +7,8 @@
 //! mentions, issue references or emphasis. The other cells are produced by
 //! pitot and contain only digits, units and fixed words.
 
+use std::borrow::Cow;
+
 use pitot_stats::{Comparison, Row};
 
 use crate::asv_text::{ratio_text, side_text};
@@ -95,18 +97,13 @@ fn table(rows: &[&Row], multiple_environments: bool) -> String {
         "|:--|--:|--:|--:|:--|".to_owned(),
     ];
     for row in rows {
-        let mut name = code_span(&row.name);
-        if multiple_environments {
-            name.push(' ');
-            name.push_str(&code_span(&row.environment()));
-        }
         lines.push(format!(
             "| {} | {} | {} | {} | {} |",
             change_text(row),
             side_text(&row.before, row.unit.as_deref()),
             side_text(&row.after, row.unit.as_deref()),
             ratio_text(row),
-            name,
+            benchmark_cell(row, multiple_environments, usize::MAX),
         ));
     }
     let mut table = lines.join("\n");
@@ -114,7 +111,24 @@ fn table(rows: &[&Row], multiple_environments: bool) -> String {
     table
 }
 
-fn change_text(row: &Row) -> &'static str {
+/// Returns the benchmark column of a table row: the name with its
+/// parameters, cut to `max_name_chars` characters, and, when the comparison
+/// spans several machines or environments, `machine/env`, each in a code
+/// span.
+pub(crate) fn benchmark_cell(
+    row: &Row,
+    multiple_environments: bool,
+    max_name_chars: usize,
+) -> String {
+    let mut cell = code_span(&truncate_chars(&row.name, max_name_chars));
+    if multiple_environments {
+        cell.push(' ');
+        cell.push_str(&code_span(&row.environment()));
+    }
+    cell
+}
+
+pub(crate) fn change_text(row: &Row) -> &'static str {
     use pitot_stats::Mark;
     match (Change::of(row), row.mark) {
         (Change::Worse, Mark::NewFailure) => "**new failure**",
@@ -165,6 +179,51 @@ pub fn code_span(text: &str) -> String {
     }
 }
 
+/// Returns the text cut to at most `max_chars` characters, the last of
+/// them an ellipsis when anything was cut.
+pub(crate) fn truncate_chars(text: &str, max_chars: usize) -> Cow<'_, str> {
+    if text.chars().count() <= max_chars {
+        return Cow::Borrowed(text);
+    }
+    let mut cut: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    if max_chars > 0 {
+        cut.push('…');
+    }
+    Cow::Owned(cut)
+}
+
+/// Puts untrusted text in a fenced code block that the text cannot close,
+/// ending with a line break.
+///
+/// GitHub renders no HTML, links, mentions or issue references inside the
+/// block. The fence is a run of backticks longer than any backtick run in
+/// the text (at least three), because only a backtick fence at least as
+/// long as the opening one closes the block. `\r\n` and lone `\r` become
+/// line breaks, and other control characters except tabs become spaces.
+pub fn code_block(text: &str) -> String {
+    let mut body = String::with_capacity(text.len() + 1);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() != Some(&'\n') {
+                    body.push('\n');
+                }
+            }
+            '\n' | '\t' => body.push(c),
+            c if c.is_control() => body.push(' '),
+            c => body.push(c),
+        }
+    }
+    if !body.is_empty() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+
+    let longest_run = body.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat((longest_run + 1).max(3));
+    format!("{fence}text\n{body}{fence}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +257,34 @@ mod tests {
         ];
         for (text, expected, what) in cases {
             assert_eq!(code_span(text), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn code_block_survives_backtick_fences() {
+        let cases = [
+            ("plain", "```text\nplain\n```\n", "plain text"),
+            ("", "```text\n```\n", "empty"),
+            ("a\n", "```text\na\n```\n", "trailing line break kept once"),
+            (
+                "```\n@octocat",
+                "````text\n```\n@octocat\n````\n",
+                "fence in the text",
+            ),
+            (
+                "x`````y",
+                "``````text\nx`````y\n``````\n",
+                "long backtick run",
+            ),
+            ("a\r\nb\rc", "```text\na\nb\nc\n```\n", "carriage returns"),
+            (
+                "a\u{1b}[31mb\tc",
+                "```text\na [31mb\tc\n```\n",
+                "escape sequence",
+            ),
+        ];
+        for (text, expected, what) in cases {
+            assert_eq!(code_block(text), expected, "{what}");
         }
     }
 }
