@@ -152,10 +152,21 @@ pub(crate) fn change_text(row: &Row) -> &'static str {
 ///   the text, with a space on each side when the text starts or ends with
 ///   a backtick or a space (CommonMark strips one such space again).
 pub fn code_span(text: &str) -> String {
+    code_span_with(text, true)
+}
+
+/// Puts untrusted text in a Markdown code span for use outside a table,
+/// where an escaped pipe would show its backslash. Otherwise the same as
+/// [`code_span`].
+pub(crate) fn code_span_outside_table(text: &str) -> String {
+    code_span_with(text, false)
+}
+
+fn code_span_with(text: &str, escape_pipes: bool) -> String {
     let mut body = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '|' => {
+            '|' if escape_pipes => {
                 if body.ends_with('\\') {
                     body.push('\u{200B}');
                 }
@@ -258,6 +269,11 @@ mod tests {
         for (text, expected, what) in cases {
             assert_eq!(code_span(text), expected, "{what}");
         }
+    }
+
+    #[test]
+    fn code_span_outside_table_keeps_pipes() {
+        assert_eq!(code_span_outside_table("a|b`c"), "``a|b`c``");
     }
 
     #[test]

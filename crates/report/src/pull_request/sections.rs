@@ -1,0 +1,193 @@
+//! The tables of a pull-request comment, one for each [`Section`].
+
+use pitot_stats::{Comparison, Measurement, Row};
+
+use super::fit::{Block, Table};
+use super::verdict::{badness, Section};
+use crate::asv_text::{ratio_text, side_text};
+use crate::markdown::{benchmark_cell, change_text};
+
+/// The maximum length of a benchmark name, parameters included, that a
+/// table shows in full. A longer name is cut, so one hostile name cannot
+/// use up the comment's length limit.
+const MAX_NAME_CHARS: usize = 500;
+
+/// Returns the heading and table of each section that has rows, except
+/// the unchanged one, in the order the comment shows them.
+pub(crate) fn notable_sections(comparison: &Comparison) -> Vec<Block> {
+    let mut blocks = Vec::new();
+
+    let mut changed = rows_in(comparison, &[Section::Worse, Section::Better]);
+    // Stable, so rows of equal badness keep the comparison's name order.
+    changed.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
+    push_section(
+        &mut blocks,
+        "Significant changes, worst first",
+        "| Change | Base | Head | Ratio | Benchmark |\n|:--|--:|--:|--:|:--|\n",
+        "changed benchmark",
+        &changed,
+        |row, cell| {
+            format!(
+                "| {} | {} | {} | {} | {cell} |",
+                change_text(row),
+                before_text(row),
+                after_text(row),
+                ratio_text(row),
+            )
+        },
+        comparison,
+    );
+
+    push_section(
+        &mut blocks,
+        "Failed on head",
+        "| Status | Base | Head | Benchmark |\n|:--|--:|--:|:--|\n",
+        "failed benchmark",
+        &rows_in(comparison, &[Section::Failed]),
+        |row, cell| {
+            format!(
+                "| {} | {} | failed | {cell} |",
+                failure_status(row),
+                before_text(row),
+            )
+        },
+        comparison,
+    );
+
+    push_section(
+        &mut blocks,
+        "New benchmarks, on head only",
+        "| Head | Benchmark |\n|--:|:--|\n",
+        "new benchmark",
+        &rows_in(comparison, &[Section::New]),
+        |row, cell| format!("| {} | {cell} |", after_text(row)),
+        comparison,
+    );
+
+    push_section(
+        &mut blocks,
+        "Removed benchmarks, on base only",
+        "| Base | Benchmark |\n|--:|:--|\n",
+        "removed benchmark",
+        &rows_in(comparison, &[Section::Removed]),
+        |row, cell| format!("| {} | {cell} |", before_text(row)),
+        comparison,
+    );
+
+    push_section(
+        &mut blocks,
+        "Not comparable",
+        "| Reason | Base | Head | Benchmark |\n|:--|--:|--:|:--|\n",
+        "benchmark that is not comparable",
+        &rows_in(comparison, &[Section::NotComparable]),
+        |row, cell| {
+            format!(
+                "| {} | {} | {} | {cell} |",
+                not_comparable_reason(row),
+                before_text(row),
+                after_text(row),
+            )
+        },
+        comparison,
+    );
+
+    blocks
+}
+
+/// Returns the table of the unchanged rows, in the comparison's order.
+pub(crate) fn unchanged_table(comparison: &Comparison) -> Table {
+    let rows = rows_in(comparison, &[Section::Unchanged]);
+    table(
+        "| Base | Head | Ratio | Benchmark |\n|--:|--:|--:|:--|\n",
+        "unchanged benchmark",
+        &rows,
+        |row, cell| {
+            format!(
+                "| {} | {} | {} | {cell} |",
+                before_text(row),
+                after_text(row),
+                ratio_text(row),
+            )
+        },
+        comparison,
+    )
+}
+
+/// Returns the rows of the given sections, in the comparison's order.
+pub(crate) fn rows_in<'a>(comparison: &'a Comparison, sections: &[Section]) -> Vec<&'a Row> {
+    comparison
+        .rows
+        .iter()
+        .filter(|row| sections.contains(&Section::of(row)))
+        .collect()
+}
+
+/// Appends a bold heading with the row count and the table, when there are
+/// rows.
+fn push_section(
+    blocks: &mut Vec<Block>,
+    title: &str,
+    head: &str,
+    noun: &'static str,
+    rows: &[&Row],
+    format_row: impl Fn(&Row, String) -> String,
+    comparison: &Comparison,
+) {
+    if rows.is_empty() {
+        return;
+    }
+    blocks.push(Block::Text(format!("\n**{title} ({})**\n\n", rows.len())));
+    blocks.push(Block::Table(table(
+        head, noun, rows, format_row, comparison,
+    )));
+}
+
+/// Builds a table; `format_row` receives each row with its benchmark cell.
+fn table(
+    head: &str,
+    noun: &'static str,
+    rows: &[&Row],
+    format_row: impl Fn(&Row, String) -> String,
+    comparison: &Comparison,
+) -> Table {
+    let multiple_environments = comparison.has_multiple_environments();
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let cell = benchmark_cell(row, multiple_environments, MAX_NAME_CHARS);
+            format_row(row, cell)
+        })
+        .collect();
+    Table {
+        head: head.to_owned(),
+        rows,
+        noun,
+    }
+}
+
+fn before_text(row: &Row) -> String {
+    side_text(&row.before, row.unit.as_deref())
+}
+
+fn after_text(row: &Row) -> String {
+    side_text(&row.after, row.unit.as_deref())
+}
+
+fn failure_status(row: &Row) -> &'static str {
+    match row.before.measurement {
+        Measurement::Failed => "failed on base too",
+        Measurement::Missing => "new benchmark",
+        Measurement::Value(_) | Measurement::Skipped => "**new failure**",
+    }
+}
+
+fn not_comparable_reason(row: &Row) -> &'static str {
+    let before_skipped = row.before.measurement == Measurement::Skipped;
+    let after_skipped = row.after.measurement == Measurement::Skipped;
+    match (before_skipped, after_skipped) {
+        (true, true) => "skipped on base and head",
+        (false, true) => "skipped on head",
+        (true, false) => "skipped on base",
+        (false, false) => "benchmark version changed",
+    }
+}
