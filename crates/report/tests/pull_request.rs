@@ -450,6 +450,25 @@ fn removed_failing_benchmark_not_improved() {
     );
 }
 
+/// `asv continuous` runs the head's suite on both commits, so a benchmark
+/// a pull request adds fails on base; asv marks it improved, pitot new.
+#[test]
+fn benchmark_failing_on_base_only_is_new() {
+    let mut base = conda_base();
+    fail(benchmark(&mut base, "run_versus_activate.time_conda_run"));
+    let head = conda_base();
+    let comparison = compare_files(base, head, &conda_suite());
+
+    let body = render_pull_request_comment(&comparison, &context("cheetah"));
+
+    // The conda file has benchmarks that fail on both sides, so the verdict
+    // is "benchmarks failed"; it must not be "improved".
+    assert_eq!(Verdict::of(&comparison), Verdict::BenchmarksFailed);
+    assert!(section_rows(&body, "Significant changes").is_empty(), "{body}");
+    let new = section_rows(&body, "New benchmarks");
+    assert!(mentions(&new, "run_versus_activate.time_conda_run"), "{body}");
+}
+
 #[test]
 fn unchanged_rows_inside_details() {
     let comparison = edited_comparison();

@@ -56,7 +56,7 @@ pub(crate) fn notable_sections(comparison: &Comparison) -> Vec<Block> {
 
     push_section(
         &mut blocks,
-        "New benchmarks, on head only",
+        "New benchmarks, with a result on head only",
         "| Head | Benchmark |\n|--:|:--|\n",
         "new benchmark",
         &rows_in(comparison, &[Section::New]),

@@ -12,11 +12,15 @@ pub(crate) enum Section {
     /// Both sides measured and the head value is significantly worse, by
     /// the benchmark's direction.
     Worse,
-    /// Significantly better, or failed on base and measured on head.
+    /// Both sides measured and the head value is significantly better.
     Better,
     /// The benchmark failed on head, whatever happened on base.
     Failed,
-    /// The benchmark has results on head only.
+    /// The benchmark has a result on head only: it is missing on base, or
+    /// it failed there. `asv continuous` runs the head's benchmark suite on
+    /// both commits, so a benchmark added by the pull request usually
+    /// fails on base (the code it measures does not exist yet); asv marks
+    /// that as an improvement, which a reviewer would misread.
     New,
     /// The benchmark has results on base only.
     Removed,
@@ -39,7 +43,9 @@ impl Section {
         if row.after.measurement == Measurement::Missing {
             return Section::Removed;
         }
-        if row.before.measurement == Measurement::Missing {
+        if matches!(row.before.measurement, Measurement::Missing | Measurement::Failed)
+            && row.after.measurement != Measurement::Skipped
+        {
             return Section::New;
         }
         if row.mark == Mark::NotComparable
