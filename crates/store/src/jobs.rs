@@ -203,7 +203,8 @@ pub async fn insert_pull_request_job(
 /// when the head has no job or its job is not finished.
 ///
 /// The attempt number keeps rising, so a late call from an agent of the
-/// previous run is rejected. The limit moves up by `max_attempts`.
+/// previous run is rejected. The limit moves up by `max_attempts`. The new
+/// run gets a check run of its own (see `reporting`).
 pub async fn requeue_finished_job(
     executor: impl PgExecutor<'_>,
     job: &NewPullRequestJob<'_>,
@@ -216,6 +217,7 @@ pub async fn requeue_finished_job(
         UPDATE jobs
         SET state = 'queued', attempt_limit = attempt + $8, base_ref = $4, base_sha = NULL,
             clone_url = $5, head_fetch_ref = $6, installation_id = $7, error = NULL,
+            check_run_id = NULL, github_synced = NULL,
             queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
         WHERE repository_id = $1 AND pr_number = $2 AND head_sha = $3
           AND state IN ('reported', 'failed', 'cancelled')

@@ -27,6 +27,7 @@ pub mod installations;
 pub mod job_reports;
 pub mod jobs;
 pub mod pull_requests;
+pub mod reporting;
 pub mod schema_status;
 
 use sqlx::postgres::PgPoolOptions;

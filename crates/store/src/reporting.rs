@@ -1,0 +1,274 @@
+//! What the reporter needs from the job queue: which jobs GitHub has not
+//! heard about yet, and recording what was written to it.
+//!
+//! The columns are described in the migration that adds `github_synced`.
+//! A job is pending while it belongs to a pull request and its
+//! `github_synced` is not `completed`:
+//!
+//! * queued or running with nothing written: its check run must be created
+//!   as in progress ([`jobs_without_check_run`]);
+//! * ingesting, failed, cancelled or superseded: its comment and its check
+//!   run's conclusion must be written ([`lock_next_to_report`]).
+
+use sqlx::PgExecutor;
+
+use crate::jobs::JobState;
+use crate::StoreError;
+
+/// A pull request job as the reporter sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportTask {
+    pub job_id: i64,
+    pub repository_id: i32,
+    /// `owner/name`.
+    pub repository: String,
+    pub pr_number: i64,
+    pub head_sha: String,
+    pub base_sha: Option<String>,
+    pub installation_id: Option<i64>,
+    pub state: JobState,
+    pub attempt: i32,
+    pub machine: Option<String>,
+    pub error: Option<String>,
+    pub check_run_id: Option<i64>,
+    /// The pull request's stored comment id, from an earlier report.
+    pub comment_id: Option<i64>,
+}
+
+/// Returns up to `limit` queued or running pull request jobs that have no
+/// check run yet, oldest change first. Rows are not locked: agents claim
+/// these jobs meanwhile, and [`record_check_run`] only applies when nothing
+/// was written for the run since.
+pub async fn jobs_without_check_run(
+    executor: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<ReportTask>, StoreError> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
+               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
+               jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
+               pull_requests.comment_id AS "comment_id?"
+        FROM jobs
+        JOIN repositories ON repositories.id = jobs.repository_id
+        LEFT JOIN pull_requests
+          ON pull_requests.repository_id = jobs.repository_id AND pull_requests.number = jobs.pr_number
+        WHERE jobs.pr_number IS NOT NULL AND jobs.github_synced IS NULL
+          AND jobs.state IN ('queued', 'running')
+        ORDER BY jobs.updated_at, jobs.id
+        LIMIT $1
+        "#,
+        limit,
+    )
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ReportTask {
+                job_id: row.id,
+                repository_id: row.repository_id,
+                repository: row.repository,
+                pr_number: row.pr_number,
+                head_sha: row.head_sha,
+                base_sha: row.base_sha,
+                installation_id: row.installation_id,
+                state: row.state.parse()?,
+                attempt: row.attempt,
+                machine: row.machine,
+                error: row.error,
+                check_run_id: row.check_run_id,
+                comment_id: row.comment_id,
+            })
+        })
+        .collect()
+}
+
+/// Locks the oldest pull request job whose outcome GitHub has not been
+/// told, skipping jobs another reporter holds, and returns it. The lock
+/// lasts until the caller's transaction ends, so each outcome is written
+/// once even with several server processes.
+pub async fn lock_next_to_report(
+    executor: impl PgExecutor<'_>,
+) -> Result<Option<ReportTask>, StoreError> {
+    // `FOR UPDATE OF jobs` locks the job row only, not the pull request's.
+    let row = sqlx::query!(
+        r#"
+        SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
+               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
+               jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
+               pull_requests.comment_id AS "comment_id?"
+        FROM jobs
+        JOIN repositories ON repositories.id = jobs.repository_id
+        LEFT JOIN pull_requests
+          ON pull_requests.repository_id = jobs.repository_id AND pull_requests.number = jobs.pr_number
+        WHERE jobs.pr_number IS NOT NULL AND jobs.github_synced IS DISTINCT FROM 'completed'
+          AND jobs.state IN ('ingesting', 'failed', 'cancelled', 'superseded')
+        ORDER BY jobs.updated_at, jobs.id
+        LIMIT 1
+        FOR UPDATE OF jobs SKIP LOCKED
+        "#,
+    )
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| {
+        Ok(ReportTask {
+            job_id: row.id,
+            repository_id: row.repository_id,
+            repository: row.repository,
+            pr_number: row.pr_number,
+            head_sha: row.head_sha,
+            base_sha: row.base_sha,
+            installation_id: row.installation_id,
+            state: row.state.parse()?,
+            attempt: row.attempt,
+            machine: row.machine,
+            error: row.error,
+            check_run_id: row.check_run_id,
+            comment_id: row.comment_id,
+        })
+    })
+    .transpose()
+}
+
+/// Records the in-progress check run of a job's current run. Returns false,
+/// and changes nothing, when the reporter already wrote something for this
+/// run (the job finished while the check run was being created) or the job
+/// was queued again since `attempt`.
+pub async fn record_check_run(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    check_run_id: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs SET check_run_id = $2, github_synced = 'in_progress'
+        WHERE id = $1 AND github_synced IS NULL
+        RETURNING id
+        "#,
+        job_id,
+        check_run_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
+}
+
+/// How the reporter ends a job it has written to GitHub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedOutcome<'a> {
+    /// `Reported` or `Failed` for an ingesting job; a job that was already
+    /// failed, cancelled or superseded keeps its state whatever this says.
+    pub state: JobState,
+    /// The reason for `Failed`; kept when the job already has one.
+    pub error: Option<&'a str>,
+    pub check_run_id: Option<i64>,
+    pub comment_body: Option<&'a str>,
+}
+
+/// Marks the job's current run as written to GitHub and, for an ingesting
+/// job, moves it to its final state. The caller holds the row lock from
+/// [`lock_next_to_report`].
+pub async fn finish_report(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    outcome: &ReportedOutcome<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"
+        UPDATE jobs
+        SET state = CASE WHEN state = 'ingesting' THEN $2 ELSE state END,
+            error = COALESCE(error, $3),
+            check_run_id = COALESCE($4, check_run_id),
+            comment_body = COALESCE($5, comment_body),
+            github_synced = 'completed',
+            finished_at = COALESCE(finished_at, now()),
+            updated_at = now()
+        WHERE id = $1
+        "#,
+        job_id,
+        outcome.state.as_str(),
+        outcome.error,
+        outcome.check_run_id,
+        outcome.comment_body,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Stores the id of pitot's comment on a pull request.
+pub async fn record_comment_id(
+    executor: impl PgExecutor<'_>,
+    repository_id: i32,
+    pr_number: i64,
+    comment_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE pull_requests SET comment_id = $3 WHERE repository_id = $1 AND number = $2",
+        repository_id,
+        pr_number,
+        comment_id,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// A job's state and what the reporter wrote for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    pub state: JobState,
+    /// Whether the comment and the check run's conclusion are written.
+    pub reported: bool,
+    pub comment_body: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Returns a job's [`JobOutcome`], for callers that wait for a report
+/// (`pitot demo`, tests), or `None` when no job has that id.
+pub async fn job_outcome(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<Option<JobOutcome>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT state, github_synced IS NOT DISTINCT FROM 'completed' AS "reported!", comment_body, error
+        FROM jobs WHERE id = $1
+        "#,
+        job_id
+    )
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| {
+        Ok(JobOutcome {
+            state: row.state.parse()?,
+            reported: row.reported,
+            comment_body: row.comment_body,
+            error: row.error,
+        })
+    })
+    .transpose()
+}
+
+/// Returns the id of the job for a pull request head, looked up by the
+/// repository's `owner/name`.
+pub async fn pull_request_job_id(
+    executor: impl PgExecutor<'_>,
+    repository: &str,
+    pr_number: i64,
+    head_sha: &str,
+) -> Result<Option<i64>, StoreError> {
+    let head_sha = crate::commit_sha::full_sha(head_sha)?;
+    let id = sqlx::query_scalar!(
+        r#"
+        SELECT jobs.id FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE repositories.name = $1 AND jobs.pr_number = $2 AND jobs.head_sha = $3
+        "#,
+        repository,
+        pr_number,
+        head_sha,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(id)
+}

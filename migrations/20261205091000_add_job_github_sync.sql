@@ -1,0 +1,24 @@
+-- What pitot has told GitHub about a job, so that the reporter can catch up
+-- after a restart and never reports the same run twice.
+--
+-- `check_run_id` is the check run on the job's head commit, created when
+-- the reporter first sees the job queued or running. `github_synced` is the
+-- last thing written for the current run:
+--
+--   NULL          nothing yet
+--   'in_progress' the check run exists and shows the run as in progress
+--   'completed'   the comment and the check run's conclusion are written
+--
+-- Queuing a finished job again clears both, so the new run gets its own
+-- check run; the pull request's comment is edited in place either way.
+ALTER TABLE jobs
+    ADD COLUMN check_run_id bigint,
+    ADD COLUMN github_synced text,
+    -- The latest comment body rendered for the job, kept for the dashboard
+    -- and for `pitot demo`, which prints it.
+    ADD COLUMN comment_body text,
+    ADD CONSTRAINT jobs_github_synced_valid CHECK (github_synced IN ('in_progress', 'completed'));
+
+-- The reporter looks for jobs whose GitHub state lags behind their own.
+CREATE INDEX jobs_github_pending ON jobs (updated_at, id)
+    WHERE pr_number IS NOT NULL AND github_synced IS DISTINCT FROM 'completed';
