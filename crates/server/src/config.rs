@@ -123,6 +123,16 @@ pub struct JobsConfig {
     pub in_process_agent: bool,
     /// The asv machine name of the in-process agent.
     pub machine: String,
+    /// The in-process agent's work folder (checkouts, logs, asv's
+    /// environments). Default: `agent` under pitot's home folder.
+    pub agent_work_dir: Option<PathBuf>,
+    /// Clone URL rewrites for the in-process agent, such as a local mirror:
+    /// `[[jobs.url_rewrites]]` tables with `prefix` and `replacement`.
+    pub url_rewrites: Vec<pitot_runner::config::UrlRewrite>,
+    /// The asv program the in-process agent runs. Default: `asv` on `PATH`,
+    /// else a virtual environment with asv 0.6.6 from PyPI that the agent
+    /// creates in its work folder.
+    pub asv_program: Option<PathBuf>,
     /// How long an agent's claim request waits for a job before the server
     /// responds 204; a job queued meanwhile is returned at once.
     #[serde(with = "humantime_serde")]
@@ -137,6 +147,9 @@ impl Default for JobsConfig {
             run_timeout: Duration::from_secs(60 * 60),
             in_process_agent: true,
             machine: "pitot-local".to_string(),
+            agent_work_dir: None,
+            url_rewrites: Vec::new(),
+            asv_program: None,
             // Below the 30 to 60 seconds after which common proxies and load
             // balancers drop an idle request.
             claim_wait: Duration::from_secs(25),

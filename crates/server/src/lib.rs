@@ -11,7 +11,9 @@
 
 pub mod agent_tokens;
 pub mod config;
-pub mod pipeline;
+mod job_page;
+pub mod reporter;
+pub mod service;
 pub mod workers;
 
 mod agent_api;

@@ -1,4 +1,5 @@
-//! Waking waiting claims when a job is queued.
+//! Waking waiting claims when a job is queued, and the reporter when a job
+//! is queued or a report stored.
 //!
 //! Enqueueing sends `pg_notify` in its transaction, so the notification
 //! arrives when the job is committed, from any server replica. One
@@ -8,12 +9,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pitot_store::job_reports::REPORT_STORED_CHANNEL;
 use pitot_store::jobs::JOB_QUEUED_CHANNEL;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use crate::reporter::ReporterWake;
 
 /// How long the listener waits before connecting again after a failure.
 const RECONNECT_DELAY: Duration = Duration::from_secs(2);
@@ -38,9 +42,14 @@ impl QueueEvents {
     }
 }
 
-/// Listens for job-queued notifications until `shutdown`, waking claims on
-/// each, and reconnects after connection failures.
-pub async fn run_listener(pool: PgPool, events: QueueEvents, shutdown: CancellationToken) {
+/// Listens for job-queued and report-stored notifications until `shutdown`,
+/// waking claims and the reporter, and reconnects after connection failures.
+pub async fn run_listener(
+    pool: PgPool,
+    events: QueueEvents,
+    reporter: ReporterWake,
+    shutdown: CancellationToken,
+) {
     while !shutdown.is_cancelled() {
         let mut listener = match connect(&pool).await {
             Ok(listener) => listener,
@@ -54,16 +63,26 @@ pub async fn run_listener(pool: PgPool, events: QueueEvents, shutdown: Cancellat
         };
         // Jobs may have been queued while there was no listener.
         events.wake_all();
+        reporter.wake();
         loop {
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 received = listener.try_recv() => received,
             };
             match received {
-                Ok(Some(_)) => events.wake_all(),
+                Ok(Some(notification)) => {
+                    // A queued job needs a check run, a stored report its comment.
+                    reporter.wake();
+                    if notification.channel() == JOB_QUEUED_CHANNEL {
+                        events.wake_all();
+                    }
+                }
                 // The connection was lost and re-established; notifications
-                // sent in between are gone, so let the claims look again.
-                Ok(None) => events.wake_all(),
+                // sent in between are gone, so let everyone look again.
+                Ok(None) => {
+                    events.wake_all();
+                    reporter.wake();
+                }
                 Err(error) => {
                     tracing::warn!(error = %error, "lost the queued-job listener; reconnecting");
                     break;
@@ -75,6 +94,6 @@ pub async fn run_listener(pool: PgPool, events: QueueEvents, shutdown: Cancellat
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(JOB_QUEUED_CHANNEL).await?;
+    listener.listen_all([JOB_QUEUED_CHANNEL, REPORT_STORED_CHANNEL]).await?;
     Ok(listener)
 }

@@ -13,7 +13,7 @@ use tracing::Level;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{agent_api, health, webhook};
+use crate::{agent_api, health, job_page, webhook};
 
 /// Builds pitot's HTTP router on `state`; `pitot serve` and the tests use
 /// this same function.
@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/jobs/{job_id}", get(job_page::job_page))
         .merge(webhooks)
         .merge(agent_api)
         .fallback(not_found)

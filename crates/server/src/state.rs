@@ -7,7 +7,10 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use pitot_github::GitHubClient;
+
 use crate::queue_events::QueueEvents;
+use crate::reporter::ReporterWake;
 
 /// The state shared by handlers and workers; cloning it is cheap.
 #[derive(Clone)]
@@ -16,6 +19,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wakes claims that wait for a job; fed by the listener worker.
     pub queue_events: QueueEvents,
+    /// Wakes the reporter when a report is stored or a job queued.
+    pub reporter_wake: ReporterWake,
+    /// The GitHub client the reporter writes comments and check runs with;
+    /// `None` when no credentials are configured, and then comments are
+    /// only stored.
+    pub github: Option<GitHubClient>,
     /// Cancelled when the server shuts down: waiting claims return at once
     /// and workers stop.
     pub shutdown: CancellationToken,
@@ -28,8 +37,16 @@ impl AppState {
             pool,
             config: Arc::new(config),
             queue_events: QueueEvents::default(),
+            reporter_wake: ReporterWake::default(),
+            github: None,
             shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Sets the GitHub client the reporter uses.
+    pub fn with_github(mut self, github: GitHubClient) -> AppState {
+        self.github = Some(github);
+        self
     }
 
     /// Returns the lease a claim grants, in seconds.

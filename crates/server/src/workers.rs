@@ -1,5 +1,5 @@
-//! Background work of the server process: the queued-job listener and the
-//! lease expiry. Both stop when the state's shutdown token is cancelled.
+//! Background work of the server process: the notification listener, the
+//! lease expiry and the reporter. Both stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -19,9 +19,11 @@ pub fn spawn_workers(state: &AppState) -> Workers {
     tasks.spawn(queue_events::run_listener(
         state.pool.clone(),
         state.queue_events.clone(),
+        state.reporter_wake.clone(),
         state.shutdown.clone(),
     ));
     tasks.spawn(run_lease_expiry(state.clone()));
+    tasks.spawn(crate::reporter::run_reporter(state.clone()));
     Workers { tasks }
 }
 
@@ -72,6 +74,9 @@ pub async fn expire_leases(state: &AppState) -> anyhow::Result<Vec<ExpiredLease>
         .await
         .context("failed to commit the lease expiry")?;
 
+    if expired.iter().any(|lease| lease.state == JobState::Failed) {
+        state.reporter_wake.wake();
+    }
     for lease in &expired {
         let agent = lease.agent.as_deref().unwrap_or("unknown");
         match lease.state {

@@ -14,11 +14,10 @@ use tracing::instrument;
 
 use super::{check_name, lease_lost, Agent, JsonBody};
 use crate::error::AppError;
-use crate::pipeline;
 use crate::state::AppState;
 
 /// Stores the report and its files, moves the job to `ingesting` and hands
-/// it to the pipeline. A repeated report for the same attempt is accepted
+/// it to the reporter (see `crate::reporter`). A repeated report for the same attempt is accepted
 /// and changes nothing.
 #[instrument(skip_all, fields(agent = %agent.name, job_id, attempt))]
 pub async fn report(
@@ -77,7 +76,8 @@ pub async fn report(
         "report stored"
     );
 
-    pipeline::on_report_stored(&state, job_id);
+    // Other processes hear of it through the NOTIFY sent at commit.
+    state.reporter_wake.wake();
     Ok(Json(json!({ "stored": true })))
 }
 

@@ -1,0 +1,537 @@
+//! The reporter: turns stored agent reports into the pull request's sticky
+//! comment and check run.
+//!
+//! One task per server process. It wakes when a report is stored or a job
+//! is queued (both announced with `NOTIFY`, so any process may receive
+//! them) and at a fixed interval, which also retries work that failed on a
+//! GitHub error. Each round:
+//!
+//! 1. creates an in-progress check run for queued and running jobs that
+//!    have none;
+//! 2. takes pending outcomes one at a time under a row lock
+//!    (`FOR UPDATE SKIP LOCKED`): an ingesting job is ingested, compared and
+//!    reported, a failed one reported as a failed run, and a cancelled or
+//!    superseded one gets its check run closed.
+//!
+//! The row lock is held across the GitHub calls, so two processes never
+//! write the same outcome; the sticky comment is found again by its marker,
+//! so a crash between writing and committing edits the same comment on the
+//! next try instead of adding one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
+use pitot_asv::{parse_benchmarks, parse_results, BenchmarkSuite, ResultsFile};
+use pitot_github::{
+    sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
+};
+use pitot_report::{PullRequestContext, Verdict};
+use pitot_stats::{CompareOptions, DEFAULT_FACTOR};
+use pitot_store::job_reports::{self, JobReport};
+use pitot_store::jobs::JobState;
+use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
+use pitot_store::{file_sha256, RepoName, Store};
+use tokio::sync::Notify;
+
+use crate::state::AppState;
+
+/// The name of pitot's check run on GitHub.
+pub const CHECK_RUN_NAME: &str = "pitot benchmarks";
+
+/// How often the reporter looks for work without being woken.
+const SCAN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Wakes the reporter; cheap to clone. A wake-up while the reporter is busy
+/// is kept, so the next round starts right after the current one.
+#[derive(Clone, Default)]
+pub struct ReporterWake {
+    notify: Arc<Notify>,
+}
+
+impl ReporterWake {
+    pub fn wake(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// Runs the reporter until the state's shutdown token is cancelled.
+pub async fn run_reporter(state: AppState) {
+    loop {
+        if let Err(error) = report_pending(&state).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "reporting to GitHub failed; retrying in {} seconds",
+                SCAN_INTERVAL.as_secs()
+            );
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            _ = state.reporter_wake.notify.notified() => {}
+            _ = tokio::time::sleep(SCAN_INTERVAL) => {}
+        }
+    }
+}
+
+/// Does one round of the reporter's work and returns how many outcomes it
+/// wrote. Tests call it directly to run the reporter without waiting.
+pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
+    open_check_runs(state).await?;
+    let mut written = 0;
+    while !state.shutdown.is_cancelled() {
+        let mut tx = state
+            .pool
+            .begin()
+            .await
+            .context("failed to start the report transaction")?;
+        let Some(task) = reporting::lock_next_to_report(&mut *tx).await? else {
+            break;
+        };
+        let outcome = write_outcome(state, &mut tx, &task)
+            .await
+            .with_context(|| format!("failed to report job {} of {}#{}", task.job_id, task.repository, task.pr_number))?;
+        reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
+            .await
+            .context("failed to record the report")?;
+        tx.commit().await.context("failed to commit the report")?;
+        tracing::info!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            pr = task.pr_number,
+            state = %outcome.state,
+            "job reported"
+        );
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Creates an in-progress check run for each queued or running job that
+/// has none.
+async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
+    let Some(github) = &state.github else {
+        return Ok(());
+    };
+    if !github.supports_check_runs() {
+        return Ok(());
+    }
+    for task in reporting::jobs_without_check_run(&state.pool, 20).await? {
+        let client = installation_client(github, &task)?;
+        let external_id = external_id(&task);
+        let output = CheckRunOutput {
+            title: "Benchmarks are running".to_owned(),
+            summary: format!(
+                "pitot is running the benchmarks of `{}` against its merge-base.",
+                short_sha(&task.head_sha)
+            ),
+            text: None,
+        };
+        let details_url = run_url(state, task.job_id);
+        let created = client
+            .create_check_run(
+                &task.repository,
+                &NewCheckRun {
+                    head_sha: &task.head_sha,
+                    name: CHECK_RUN_NAME,
+                    status: CheckRunStatus::InProgress,
+                    details_url: details_url.as_deref(),
+                    external_id: &external_id,
+                    output: Some(&output),
+                },
+            )
+            .await
+            .with_context(|| format!("failed to create the check run of job {}", task.job_id))?;
+        if let Some(check_run) = created {
+            let id = i64::try_from(check_run.id).context("check run id out of range")?;
+            reporting::record_check_run(&state.pool, task.job_id, id).await?;
+        }
+    }
+    Ok(())
+}
+
+/// What the reporter decided and wrote for one job.
+struct Outcome {
+    state: JobState,
+    error: Option<String>,
+    check_run_id: Option<i64>,
+    comment_body: Option<String>,
+}
+
+impl Outcome {
+    fn as_stored(&self) -> ReportedOutcome<'_> {
+        ReportedOutcome {
+            state: self.state,
+            error: self.error.as_deref(),
+            check_run_id: self.check_run_id,
+            comment_body: self.comment_body.as_deref(),
+        }
+    }
+}
+
+/// The comment and check run contents for one job's outcome.
+struct Rendered {
+    body: String,
+    title: String,
+    summary: String,
+    conclusion: CheckConclusion,
+}
+
+async fn write_outcome(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    task: &ReportTask,
+) -> anyhow::Result<Outcome> {
+    if matches!(task.state, JobState::Cancelled | JobState::Superseded) {
+        let check_run_id = close_cancelled_check_run(state, task).await?;
+        return Ok(Outcome {
+            state: task.state,
+            error: None,
+            check_run_id,
+            comment_body: None,
+        });
+    }
+
+    let report = job_reports::latest_job_report(&mut *tx, task.job_id).await?;
+    let (rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
+        Ok(rendered) => (rendered, None),
+        Err(failure) => {
+            let error = format!("{failure:#}");
+            let log = report.as_ref().map(|report| report.log.as_str()).unwrap_or("");
+            (render_failure(state, task, report.as_ref(), &error, log), Some(error))
+        }
+    };
+    let final_state = if error.is_some() {
+        JobState::Failed
+    } else {
+        JobState::Reported
+    };
+
+    let mut check_run_id = task.check_run_id;
+    if let Some(github) = &state.github {
+        let client = installation_client(github, task)?;
+        let marker = sticky_marker(&task.repository, pr_number(task)?);
+        let comment = client
+            .upsert_sticky_comment(
+                &task.repository,
+                pr_number(task)?,
+                task.comment_id.and_then(|id| u64::try_from(id).ok()),
+                &marker,
+                &rendered.body,
+            )
+            .await
+            .context("failed to write the pull request comment")?;
+        let comment_id = i64::try_from(comment.id).context("comment id out of range")?;
+        reporting::record_comment_id(&mut *tx, task.repository_id, task.pr_number, comment_id).await?;
+        check_run_id = conclude_check_run(state, &client, task, &rendered).await?;
+    } else {
+        tracing::info!(
+            job_id = task.job_id,
+            "no GitHub credentials configured; the comment is stored but not posted"
+        );
+    }
+
+    Ok(Outcome {
+        state: final_state,
+        error,
+        check_run_id,
+        comment_body: Some(rendered.body),
+    })
+}
+
+/// Ingests the job's results, compares head against base and renders the
+/// report. An error means the run cannot be reported as a comparison; its
+/// text becomes the failure's reason.
+async fn render_job(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    task: &ReportTask,
+    report: Option<&JobReport>,
+) -> anyhow::Result<Rendered> {
+    if let Some(error) = &task.error {
+        return Err(anyhow!("{error}"));
+    }
+    let report = report.ok_or_else(|| anyhow!("the agent sent no report for this job"))?;
+    if let Some(error) = &report.error {
+        return Err(anyhow!("{error}"));
+    }
+    let base_sha = task
+        .base_sha
+        .as_deref()
+        .or(report.base_sha.as_deref())
+        .ok_or_else(|| anyhow!("the agent did not report the merge-base"))?;
+
+    let files = job_reports::load_report_files(&mut *tx, report.id).await?;
+    let mut results = Vec::new();
+    for file in &files {
+        if file.path.ends_with("/machine.json") || file.path == "machine.json" {
+            continue;
+        }
+        let parsed = parse_results(file.content.as_bytes())
+            .with_context(|| format!("the results file {:?} from the agent is not valid asv output", file.path))?;
+        results.push((parsed, file_sha256(file.content.as_bytes())));
+    }
+    let suite = match &report.benchmarks_json {
+        Some(text) => parse_benchmarks(text.as_bytes())
+            .context("the benchmarks.json from the agent is not valid asv output")?,
+        None => BenchmarkSuite::default(),
+    };
+
+    let repo: RepoName = task
+        .repository
+        .parse()
+        .with_context(|| format!("repository name {:?}", task.repository))?;
+    let store = Store::from_pool(state.pool.clone());
+    if report.benchmarks_json.is_some() {
+        store.upsert_suite(&repo, &suite).await.context("failed to store benchmarks.json")?;
+    }
+    for (file, digest) in &results {
+        store
+            .ingest(&repo, file, *digest)
+            .await
+            .with_context(|| format!("failed to store the results of commit {}", file.commit_hash))?;
+    }
+
+    let (base, head) = split_by_commit(results.into_iter().map(|(file, _)| file), base_sha, &task.head_sha);
+    if head.is_empty() {
+        return Err(anyhow!(
+            "asv wrote no results for the head commit {}; see the log",
+            short_sha(&task.head_sha)
+        ));
+    }
+    if base.is_empty() {
+        return Err(anyhow!(
+            "asv wrote no results for the merge-base {}; see the log",
+            short_sha(base_sha)
+        ));
+    }
+    let options = CompareOptions {
+        factor: DEFAULT_FACTOR,
+        use_stats: true,
+    };
+    let comparison = pitot_stats::compare(&base, &head, &suite, &options).context("cannot compare the results")?;
+
+    let machine = task.machine.clone().unwrap_or_else(|| report.machine.clone());
+    let context = pr_context(state, task, base_sha, &machine);
+    let verdict = Verdict::of(&comparison);
+    Ok(Rendered {
+        body: pitot_report::render_pull_request_comment(&comparison, &context.borrow()),
+        title: verdict.title().to_owned(),
+        summary: pitot_report::render_check_summary(&comparison, &context.borrow()),
+        conclusion: conclusion_of(verdict),
+    })
+}
+
+fn render_failure(
+    state: &AppState,
+    task: &ReportTask,
+    report: Option<&JobReport>,
+    error: &str,
+    log: &str,
+) -> Rendered {
+    let base_sha = task
+        .base_sha
+        .as_deref()
+        .or(report.and_then(|report| report.base_sha.as_deref()))
+        .unwrap_or("");
+    let machine = task
+        .machine
+        .clone()
+        .or_else(|| report.map(|report| report.machine.clone()))
+        .unwrap_or_default();
+    let context = pr_context(state, task, base_sha, &machine);
+    let body = pitot_report::render_pull_request_failure(error, log, &context.borrow());
+    Rendered {
+        summary: body.clone(),
+        body,
+        title: Verdict::RunFailed.title().to_owned(),
+        conclusion: conclusion_of(Verdict::RunFailed),
+    }
+}
+
+/// Maps a verdict to a check run conclusion. The title tells the failures
+/// apart; a failure of pitot or asv is neutral, because it says nothing
+/// about the pull request.
+fn conclusion_of(verdict: Verdict) -> CheckConclusion {
+    match verdict {
+        Verdict::Regressed | Verdict::BenchmarksFailed => CheckConclusion::Failure,
+        Verdict::RunFailed => CheckConclusion::Neutral,
+        Verdict::Improved | Verdict::NoSignificantChange => CheckConclusion::Success,
+    }
+}
+
+async fn conclude_check_run(
+    state: &AppState,
+    client: &GitHubClient,
+    task: &ReportTask,
+    rendered: &Rendered,
+) -> anyhow::Result<Option<i64>> {
+    let output = CheckRunOutput {
+        title: rendered.title.clone(),
+        summary: rendered.summary.clone(),
+        text: None,
+    };
+    let status = CheckRunStatus::Completed(rendered.conclusion);
+    let check_run = match task.check_run_id.and_then(|id| u64::try_from(id).ok()) {
+        Some(id) => client
+            .update_check_run(&task.repository, id, status, Some(&output))
+            .await
+            .context("failed to complete the check run")?,
+        None => {
+            let details_url = run_url(state, task.job_id);
+            client
+                .create_check_run(
+                    &task.repository,
+                    &NewCheckRun {
+                        head_sha: &task.head_sha,
+                        name: CHECK_RUN_NAME,
+                        status,
+                        details_url: details_url.as_deref(),
+                        external_id: &external_id(task),
+                        output: Some(&output),
+                    },
+                )
+                .await
+                .context("failed to create the check run")?
+        }
+    };
+    Ok(check_run.and_then(|run| i64::try_from(run.id).ok()))
+}
+
+async fn close_cancelled_check_run(state: &AppState, task: &ReportTask) -> anyhow::Result<Option<i64>> {
+    let (Some(github), Some(id)) = (&state.github, task.check_run_id) else {
+        return Ok(task.check_run_id);
+    };
+    let client = installation_client(github, task)?;
+    let reason = if task.state == JobState::Superseded {
+        "A push replaced the commit before it was benchmarked."
+    } else {
+        "The benchmark run was cancelled: the label was removed or the pull request closed."
+    };
+    let output = CheckRunOutput {
+        title: "Cancelled".to_owned(),
+        summary: reason.to_owned(),
+        text: None,
+    };
+    client
+        .update_check_run(
+            &task.repository,
+            u64::try_from(id).context("check run id out of range")?,
+            CheckRunStatus::Completed(CheckConclusion::Cancelled),
+            Some(&output),
+        )
+        .await
+        .context("failed to cancel the check run")?;
+    Ok(Some(id))
+}
+
+/// Splits results files into those of the merge-base and those of the head.
+fn split_by_commit(
+    files: impl Iterator<Item = ResultsFile>,
+    base_sha: &str,
+    head_sha: &str,
+) -> (Vec<ResultsFile>, Vec<ResultsFile>) {
+    let mut base = Vec::new();
+    let mut head = Vec::new();
+    for file in files {
+        if file.commit_hash.eq_ignore_ascii_case(head_sha) {
+            head.push(file);
+        } else if file.commit_hash.eq_ignore_ascii_case(base_sha) {
+            base.push(file);
+        } else {
+            tracing::warn!(commit = %file.commit_hash, "ignoring a results file of neither the base nor the head");
+        }
+    }
+    (base, head)
+}
+
+/// The owned parts of a [`PullRequestContext`].
+struct ContextParts {
+    repository: String,
+    web_url: String,
+    base_sha: String,
+    head_sha: String,
+    machine: String,
+    dashboard_url: Option<String>,
+    marker: String,
+}
+
+impl ContextParts {
+    fn borrow(&self) -> PullRequestContext<'_> {
+        PullRequestContext {
+            repository: &self.repository,
+            web_url: &self.web_url,
+            base_sha: &self.base_sha,
+            head_sha: &self.head_sha,
+            machine: &self.machine,
+            dashboard_url: self.dashboard_url.as_deref(),
+            marker: &self.marker,
+        }
+    }
+}
+
+fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str) -> ContextParts {
+    ContextParts {
+        repository: task.repository.clone(),
+        web_url: web_url(&state.config.github.api_url),
+        base_sha: base_sha.to_owned(),
+        head_sha: task.head_sha.clone(),
+        machine: machine.to_owned(),
+        dashboard_url: run_url(state, task.job_id),
+        marker: sticky_marker(&task.repository, u64::try_from(task.pr_number).unwrap_or_default()),
+    }
+}
+
+/// Returns the web address for an API base URL: `https://github.com` for
+/// `https://api.github.com`, `https://HOST` for GitHub Enterprise's
+/// `https://HOST/api/v3`, and the URL itself otherwise.
+pub fn web_url(api_url: &str) -> String {
+    let trimmed = api_url.trim_end_matches('/');
+    if let Some(rest) = trimmed.strip_prefix("https://api.") {
+        return format!("https://{rest}");
+    }
+    trimmed.strip_suffix("/api/v3").unwrap_or(trimmed).to_owned()
+}
+
+/// The job's page on the dashboard, when a public URL is configured.
+fn run_url(state: &AppState, job_id: i64) -> Option<String> {
+    let base = state.config.server.public_url.trim_end_matches('/');
+    (!base.is_empty()).then(|| format!("{base}/jobs/{job_id}"))
+}
+
+fn external_id(task: &ReportTask) -> String {
+    format!("pitot-job-{}-attempt-{}", task.job_id, task.attempt)
+}
+
+fn installation_client(github: &GitHubClient, task: &ReportTask) -> anyhow::Result<GitHubClient> {
+    if !github.supports_check_runs() {
+        return Ok(github.clone());
+    }
+    let installation = task.installation_id.ok_or_else(|| {
+        anyhow!(
+            "job {} has no GitHub App installation id; its webhook came without one",
+            task.job_id
+        )
+    })?;
+    let installation = u64::try_from(installation).context("installation id out of range")?;
+    Ok(github.for_installation(installation))
+}
+
+fn pr_number(task: &ReportTask) -> anyhow::Result<u64> {
+    u64::try_from(task.pr_number).with_context(|| format!("pull request number {}", task.pr_number))
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_url_follows_the_api_url() {
+        assert_eq!(web_url("https://api.github.com"), "https://github.com");
+        assert_eq!(web_url("https://ghe.example.org/api/v3/"), "https://ghe.example.org");
+        assert_eq!(web_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+}

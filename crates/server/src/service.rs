@@ -1,0 +1,169 @@
+//! Starting the whole service in one process: the HTTP server with its
+//! workers and, unless turned off, one benchmark agent, as `pitot serve`,
+//! `pitot demo` and the end-to-end tests run it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use pitot_github::{ClientSettings, Credentials, GitHubClient, SecretString};
+use pitot_runner::config::AgentConfig;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent_tokens::create_agent_token;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// The name of the agent `pitot serve` runs in its own process.
+pub const IN_PROCESS_AGENT: &str = "in-process";
+
+/// Where the service keeps files: the in-process agent's work folder
+/// defaults to `agent` inside it.
+#[derive(Debug, Clone)]
+pub struct ServiceDirs {
+    pub home: PathBuf,
+}
+
+/// A running service; [`Service::stop`] shuts it down in order.
+pub struct Service {
+    /// The address the server listens on.
+    pub address: SocketAddr,
+    pub state: AppState,
+    server: JoinHandle<std::io::Result<()>>,
+    agent: Option<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+    stop_server: CancellationToken,
+}
+
+/// Builds the GitHub client the configuration asks for: a GitHub App when
+/// `app_id` and a private key are set, else a token, else none.
+pub fn github_client(config: &Config) -> anyhow::Result<Option<GitHubClient>> {
+    let github = &config.github;
+    let credentials = match (github.app_id, &github.private_key, &github.private_key_path) {
+        (Some(app_id), Some(key), _) => Credentials::App {
+            app_id,
+            private_key_pem: key.clone(),
+        },
+        (Some(app_id), None, Some(path)) => {
+            let pem = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "failed to read the GitHub App private key {}: set github.private_key_path to the .pem file downloaded from the App's settings",
+                    path.display()
+                )
+            })?;
+            Credentials::App {
+                app_id,
+                private_key_pem: SecretString::from(pem),
+            }
+        }
+        (Some(app_id), None, None) => anyhow::bail!(
+            "github.app_id is {app_id} but no private key is set: set github.private_key_path (PITOT_GITHUB_PRIVATE_KEY_PATH) or PITOT_GITHUB_PRIVATE_KEY"
+        ),
+        (None, _, _) => match &github.token {
+            Some(token) => Credentials::Token(token.clone()),
+            None => return Ok(None),
+        },
+    };
+    let settings = ClientSettings {
+        base_url: github.api_url.clone(),
+        ..ClientSettings::default()
+    };
+    let client = GitHubClient::new(settings, credentials).context("invalid GitHub settings")?;
+    Ok(Some(client))
+}
+
+impl Service {
+    /// Starts the service on `listener` with a migrated `pool`. The
+    /// in-process agent, when configured, gets a fresh token under the name
+    /// [`IN_PROCESS_AGENT`] (replacing the previous run's) and talks to the
+    /// server over `listener`'s loopback address.
+    pub async fn start(
+        pool: PgPool,
+        config: Config,
+        listener: TcpListener,
+        dirs: &ServiceDirs,
+    ) -> anyhow::Result<Service> {
+        let address = listener
+            .local_addr()
+            .context("failed to read the server's listening address")?;
+        let github = github_client(&config)?;
+        let mut state = AppState::new(pool, config);
+        if let Some(github) = github {
+            state = state.with_github(github);
+        }
+
+        let stop_server = CancellationToken::new();
+        let server = tokio::spawn(crate::serve::serve(
+            listener,
+            state.clone(),
+            stop_server.clone().cancelled_owned(),
+        ));
+
+        let agent = if state.config.jobs.in_process_agent {
+            Some(start_agent(&state, address, dirs).await?)
+        } else {
+            None
+        };
+        Ok(Service {
+            address,
+            state,
+            server,
+            agent,
+            stop_server,
+        })
+    }
+
+    /// The server's base URL, `http://ADDRESS`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops the agent (a running asv is stopped), then the server: requests
+    /// in flight finish and the workers stop.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some((shutdown, task)) = self.agent {
+            shutdown.cancel();
+            match task.await {
+                Ok(result) => result.context("the in-process agent failed")?,
+                Err(error) => tracing::error!(%error, "the in-process agent panicked"),
+            }
+        }
+        self.stop_server.cancel();
+        self.server
+            .await
+            .context("the server task panicked")?
+            .context("the server failed")?;
+        Ok(())
+    }
+}
+
+async fn start_agent(
+    state: &AppState,
+    address: SocketAddr,
+    dirs: &ServiceDirs,
+) -> anyhow::Result<(CancellationToken, JoinHandle<anyhow::Result<()>>)> {
+    let mut tx = state.pool.begin().await.context("failed to start a transaction")?;
+    pitot_store::agent_tokens::revoke_agent_token(&mut *tx, IN_PROCESS_AGENT).await?;
+    let token = create_agent_token(&mut *tx, IN_PROCESS_AGENT)
+        .await
+        .context("failed to create the in-process agent's token")?;
+    tx.commit().await.context("failed to store the in-process agent's token")?;
+
+    let jobs = &state.config.jobs;
+    let work_dir = jobs
+        .agent_work_dir
+        .clone()
+        .unwrap_or_else(|| dirs.home.join("agent"));
+    let mut config = AgentConfig::new(format!("http://{address}"), token, work_dir);
+    config.name = IN_PROCESS_AGENT.to_owned();
+    config.machine = Some(jobs.machine.clone());
+    config.url_rewrites = jobs.url_rewrites.clone();
+    config.asv_program = jobs.asv_program.clone();
+
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(pitot_runner::agent::run(config, shutdown.clone()));
+    tracing::info!(machine = %jobs.machine, "in-process agent started");
+    Ok((shutdown, task))
+}
