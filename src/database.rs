@@ -75,6 +75,11 @@ impl Database {
         Ok(Database { store, pool, embedded })
     }
 
+    /// The connection pool.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+
     /// Closes the pool, then stops the embedded server if this process started it.
     pub async fn close(self) {
         self.pool.close().await;

@@ -3,11 +3,14 @@
 //! `main` only boots: it parses the command line, sets up logging and hands
 //! over to one subcommand module.
 
+mod agent_cmd;
 mod compare_cmd;
 mod database;
+mod demo_cmd;
 mod embedded_pg;
 mod import_cmd;
 mod results_dir;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -22,6 +25,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole loop once on this machine: a demo repository, a labelled
+    /// pull request, a real asv run and the comment pitot would post.
+    Demo(demo_cmd::DemoArgs),
+    /// Serve webhooks and the agent API, and report to GitHub.
+    Serve(serve_cmd::ServeArgs),
+    /// Run benchmark jobs for a pitot server on this machine.
+    Agent(agent_cmd::AgentArgs),
+    /// Create or revoke the token a `pitot agent` authenticates with.
+    AgentToken(agent_cmd::AgentTokenArgs),
     /// Import an asv results folder (or a project folder with asv.conf.json) into the store.
     Import(import_cmd::ImportArgs),
     /// Compare two asv result sets, as `asv compare` does.
@@ -34,6 +46,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let outcome = match cli.command {
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Serve(args) => serve_cmd::run(args),
+        Command::Agent(args) => agent_cmd::run(args),
+        Command::AgentToken(args) => agent_cmd::run_token(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),
