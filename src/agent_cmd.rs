@@ -61,8 +61,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
 fn agent_config(args: AgentArgs) -> anyhow::Result<AgentConfig> {
     let mut config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("failed to read the agent configuration {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("failed to read the agent configuration {}", path.display())
+            })?;
             toml::from_str::<AgentConfig>(&text)
                 .with_context(|| format!("invalid agent configuration {}", path.display()))?
         }
@@ -121,10 +122,12 @@ pub fn run_token(args: AgentTokenArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let database = Database::open(&args.database).await?;
         let result = match &args.action {
-            TokenAction::Create { name } => pitot_server::agent_tokens::create_agent_token(database.pool(), name)
-                .await
-                .map(|token| println!("{}", token.expose_secret()))
-                .map_err(anyhow::Error::from),
+            TokenAction::Create { name } => {
+                pitot_server::agent_tokens::create_agent_token(database.pool(), name)
+                    .await
+                    .map(|token| println!("{}", token.expose_secret()))
+                    .map_err(anyhow::Error::from)
+            }
             TokenAction::Revoke { name } => {
                 match pitot_store::agent_tokens::revoke_agent_token(database.pool(), name).await {
                     Ok(true) => {

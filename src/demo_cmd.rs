@@ -50,7 +50,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async move {
         let home = pitot_home(&args.database)?;
-        eprintln!("pitot demo: starting the database and the server (pitot home: {})", home.display());
+        eprintln!(
+            "pitot demo: starting the database and the server (pitot home: {})",
+            home.display()
+        );
         let database = Database::open(&args.database).await?;
         let result = run_demo(&args, &database, home).await;
         database.close().await;
@@ -59,18 +62,33 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_demo(args: &DemoArgs, database: &Database, home: std::path::PathBuf) -> anyhow::Result<()> {
+async fn run_demo(
+    args: &DemoArgs,
+    database: &Database,
+    home: std::path::PathBuf,
+) -> anyhow::Result<()> {
     let secret = random_secret()?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}: pass --listen with a free address", args.listen))?;
-    let address = listener.local_addr().context("failed to read the listening address")?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}: pass --listen with a free address",
+            args.listen
+        )
+    })?;
+    let address = listener
+        .local_addr()
+        .context("failed to read the listening address")?;
     let mut config = Config::default();
     config.server.listen = address;
     config.server.public_url = format!("http://{address}");
     config.github.webhook_secret = Some(SecretString::from(secret.clone()));
     config.jobs.run_timeout = Duration::from_secs(args.timeout);
-    let service = Service::start(database.pool().clone(), config, listener, &ServiceDirs { home: home.clone() }).await?;
+    let service = Service::start(
+        database.pool().clone(),
+        config,
+        listener,
+        &ServiceDirs { home: home.clone() },
+    )
+    .await?;
 
     let outcome = async {
         let repos = home.join("demo");
@@ -105,7 +123,10 @@ async fn run_demo(args: &DemoArgs, database: &Database, home: std::path::PathBuf
     .await;
 
     if outcome.is_ok() && !args.exit {
-        eprintln!("pitot demo: the server keeps running at {}; press Ctrl-C to stop", service.url());
+        eprintln!(
+            "pitot demo: the server keeps running at {}; press Ctrl-C to stop",
+            service.url()
+        );
         shutdown_signal().await;
     }
     service.stop().await?;
@@ -152,16 +173,26 @@ async fn send_webhook(server: &str, secret: &str, demo: &DemoRepo) -> anyhow::Re
     let status = response.status();
     if !status.is_success() {
         let text = response.text().await.unwrap_or_default();
-        bail!("the server refused the demo webhook with {status}: {text}");
+        bail!("the server rejected the demo webhook with {status}: {text}; run with PITOT_LOG=debug to see why");
     }
     Ok(())
 }
 
 /// Waits until the reporter has rendered the job's comment and returns it.
-async fn wait_for_comment(database: &Database, demo: &DemoRepo, limit: Duration) -> anyhow::Result<String> {
+async fn wait_for_comment(
+    database: &Database,
+    demo: &DemoRepo,
+    limit: Duration,
+) -> anyhow::Result<String> {
     let started = Instant::now();
     loop {
-        let job_id = reporting::pull_request_job_id(database.pool(), DEMO_REPOSITORY, DEMO_PR, &demo.head_sha).await?;
+        let job_id = reporting::pull_request_job_id(
+            database.pool(),
+            DEMO_REPOSITORY,
+            DEMO_PR,
+            &demo.head_sha,
+        )
+        .await?;
         if let Some(job_id) = job_id {
             if let Some(outcome) = reporting::job_outcome(database.pool(), job_id).await? {
                 if outcome.reported && outcome.state != JobState::Cancelled {
@@ -185,7 +216,7 @@ async fn wait_for_comment(database: &Database, demo: &DemoRepo, limit: Duration)
     }
 }
 
-/// A webhook secret for this run only.
+/// Generates a webhook secret for this run only.
 fn random_secret() -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")

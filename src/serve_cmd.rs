@@ -54,8 +54,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The database options: the command line and environment first, then the
-/// configuration file.
+/// Merges the database options: the command line and environment first,
+/// then the configuration file.
 pub fn database_args(args: &DatabaseArgs, config: &Config) -> DatabaseArgs {
     let mut args = args.clone();
     if args.database_url.is_none() {
@@ -71,7 +71,7 @@ pub fn database_args(args: &DatabaseArgs, config: &Config) -> DatabaseArgs {
     args
 }
 
-/// The folder for pitot's files: `--pitot-home`, else the default.
+/// Returns the folder for pitot's files: `--pitot-home`, else the default.
 pub fn pitot_home(args: &DatabaseArgs) -> anyhow::Result<PathBuf> {
     match &args.pitot_home {
         Some(home) => Ok(home.clone()),

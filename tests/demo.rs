@@ -13,9 +13,9 @@ fn demo_prints_a_comment_with_the_regression() {
     };
     // The agent finds asv on PATH instead of installing its own copy.
     let asv_bin = asv.parent().expect("asv lives in a bin folder");
-    let path = std::env::join_paths(
-        std::iter::once(asv_bin.to_owned()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(asv_bin.to_owned()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .expect("PATH joins");
     let home = tempfile::tempdir().expect("temporary folder");
 
@@ -29,7 +29,10 @@ fn demo_prints_a_comment_with_the_regression() {
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "pitot demo failed:\n{stderr}\n{stdout}");
+    assert!(
+        output.status.success(),
+        "pitot demo failed:\n{stderr}\n{stdout}"
+    );
     assert!(stdout.starts_with("<!-- pitot:sticky "), "{stdout}");
     assert!(stdout.contains("**Regressed**"), "{stdout}");
     let slowed = pitot_runner::demo::SLOWED_BENCHMARK;
@@ -38,5 +41,8 @@ fn demo_prints_a_comment_with_the_regression() {
         .find(|line| line.starts_with('|') && line.contains(&format!("`{slowed}`")))
         .unwrap_or_else(|| panic!("no row for {slowed}: {stdout}"));
     assert!(row.contains("worse"), "{row}");
-    assert!(stderr.contains("/jobs/"), "the job page is printed: {stderr}");
+    assert!(
+        stderr.contains("/jobs/"),
+        "the job page is printed: {stderr}"
+    );
 }

@@ -1,8 +1,7 @@
-//! The service loop end to end: a signed webhook over HTTP to a real
-//! server, the agent running real `asv continuous` on the demo repository,
-//! ingest and comparison in PostgreSQL, and the comment and check run
-//! written to a local stand-in for api.github.com that records every
-//! request.
+//! The service loop end to end. A signed webhook goes over HTTP to a real
+//! server, the agent runs real `asv continuous` on the demo repository, and
+//! PostgreSQL stores and compares the results. The comment and check run go
+//! to a local stand-in for api.github.com that records every request.
 //!
 //! The tests that run asv take a lock, so that two asv runs never share the
 //! two cores and blur each other's timings.
@@ -15,7 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use http::Method;
-use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID};
+use pitot_github_stub::{
+    Failure, GitHubStub, RequestMatch, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
+};
 use pitot_runner::config::{AgentConfig, UrlRewrite};
 use pitot_runner::demo::{create_demo_repo, DemoRepo};
 use pitot_server::config::Config;
@@ -73,11 +74,15 @@ impl Harness {
         config.jobs.url_rewrites = vec![rewrite(&demo)];
         change(&mut config);
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("free port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("free port");
         let dirs = ServiceDirs {
             home: folder.path().join("home"),
         };
-        let service = Service::start(pool.clone(), config, listener, &dirs).await.expect("service starts");
+        let service = Service::start(pool.clone(), config, listener, &dirs)
+            .await
+            .expect("service starts");
         Some(Harness {
             service,
             stub,
@@ -88,13 +93,14 @@ impl Harness {
         })
     }
 
-    /// The real `labeled` payload, pointed at the demo's pull request head.
+    /// Returns the real payload for `action`, pointed at the demo's pull
+    /// request head.
     fn payload(&self, action: &str) -> Value {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/webhooks/pull_request")
             .join(format!("{action}.payload.json"));
-        let mut payload: Value =
-            serde_json::from_slice(&std::fs::read(&path).expect("fixture")).expect("fixture is JSON");
+        let mut payload: Value = serde_json::from_slice(&std::fs::read(&path).expect("fixture"))
+            .expect("fixture is JSON");
         if payload.get("label").is_some() {
             payload["label"]["name"] = "run-benchmarks".into();
         }
@@ -117,8 +123,7 @@ impl Harness {
             .expect("the webhook queued a job")
     }
 
-    /// Waits until the job's outcome is written to GitHub for the
-    /// `runs`-th time (counted by completed check runs).
+    /// Waits until the outcome of the job's current run is written to GitHub.
     async fn wait_reported(&self, job_id: i64) -> JobOutcome {
         let started = Instant::now();
         loop {
@@ -155,7 +160,12 @@ fn rewrite(demo: &DemoRepo) -> UrlRewrite {
     }
 }
 
-async fn send(server: &str, delivery: &str, signature: Option<&str>, body: Vec<u8>) -> reqwest::StatusCode {
+async fn send(
+    server: &str,
+    delivery: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::StatusCode {
     let mut request = reqwest::Client::new()
         .post(format!("{server}/webhooks/github"))
         .header("content-type", "application/json")
@@ -164,7 +174,12 @@ async fn send(server: &str, delivery: &str, signature: Option<&str>, body: Vec<u
     if let Some(signature) = signature {
         request = request.header("x-hub-signature-256", signature);
     }
-    request.body(body).send().await.expect("server answers").status()
+    request
+        .body(body)
+        .send()
+        .await
+        .expect("server answers")
+        .status()
 }
 
 async fn count(pool: &PgPool, table: &str) -> i64 {
@@ -177,7 +192,9 @@ async fn count(pool: &PgPool, table: &str) -> i64 {
 /// Returns the lines of `body` between the heading that contains `title`
 /// and the next heading or `<details>`.
 fn section<'a>(body: &'a str, title: &str) -> Vec<&'a str> {
-    let mut lines = body.lines().skip_while(|line| !(line.starts_with("**") && line.contains(title)));
+    let mut lines = body
+        .lines()
+        .skip_while(|line| !(line.starts_with("**") && line.contains(title)));
     lines.next();
     lines
         .take_while(|line| !line.starts_with("**") && !line.starts_with("<details>"))
@@ -195,7 +212,8 @@ fn details(body: &str) -> Vec<&str> {
 }
 
 fn mentions(rows: &[&str], benchmark: &str) -> bool {
-    rows.iter().any(|row| row.contains(&format!("`{benchmark}`")))
+    rows.iter()
+        .any(|row| row.contains(&format!("`{benchmark}`")))
 }
 
 #[sqlx::test]
@@ -204,13 +222,19 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
     let Some(harness) = Harness::start(pool, |_| {}).await else {
         return;
     };
-    // GitHub answers the first comment POST with 502 and the second with a
-    // secondary rate limit; the comment must still be posted exactly once.
+    // GitHub responds to the first comment POST with 502 and to the second
+    // with a secondary rate limit; the comment must still be posted exactly once.
     let comment_posts = RequestMatch::post("/repos/*/*/issues/*/comments");
-    harness.stub.fail_next(comment_posts.clone(), Failure::BadGateway, 1);
     harness
         .stub
-        .fail_next(comment_posts, Failure::SecondaryRateLimit { retry_after_secs: 1 }, 1);
+        .fail_next(comment_posts.clone(), Failure::BadGateway, 1);
+    harness.stub.fail_next(
+        comment_posts,
+        Failure::SecondaryRateLimit {
+            retry_after_secs: 1,
+        },
+        1,
+    );
 
     // The same delivery twice at once, as a redelivery racing the original.
     let payload = harness.payload("labeled");
@@ -218,7 +242,8 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
         harness.deliver("delivery-1", &payload),
         harness.deliver("delivery-1", &payload)
     );
-    assert!(first.is_success() && second.is_success(), "{first} {second}");
+    assert!(first.is_success(), "{first}");
+    assert!(second.is_success(), "{second}");
     assert_eq!(count(&harness.pool, "deliveries").await, 1);
     assert_eq!(count(&harness.pool, "jobs").await, 1);
 
@@ -229,11 +254,21 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
     let comments = harness.comments();
     assert_eq!(comments.len(), 1, "one sticky comment");
     let body = &comments[0].body;
-    assert_eq!(Some(body), outcome.comment_body.as_ref(), "the stored body is the posted one");
+    assert_eq!(
+        Some(body),
+        outcome.comment_body.as_ref(),
+        "the stored body is the posted one"
+    );
     assert!(body.contains("**Regressed**"), "{body}");
-    assert!(body.contains(&harness.demo.head_sha), "head sha linked: {body}");
+    assert!(
+        body.contains(&harness.demo.head_sha),
+        "head sha linked: {body}"
+    );
     let merge_base = &harness.demo.merge_base_sha;
-    assert!(body.contains(merge_base.as_str()), "merge-base linked: {body}");
+    assert!(
+        body.contains(merge_base.as_str()),
+        "merge-base linked: {body}"
+    );
     assert!(body.contains("`e2e-machine`"), "machine named: {body}");
     let significant = section(body, "Significant changes");
     assert!(
@@ -241,16 +276,24 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
         "slowed benchmark among the significant changes: {body}"
     );
     assert!(
-        significant.iter().any(|row| row.contains("worse") && row.contains("unique_words")),
+        significant
+            .iter()
+            .any(|row| row.contains("worse") && row.contains("unique_words")),
         "marked worse: {body}"
     );
     assert!(
         mentions(&details(body), &harness.demo.unchanged_benchmark),
         "unchanged benchmark inside <details>: {body}"
     );
-    assert!(body.contains("http://pitot.test/jobs/"), "dashboard link: {body}");
+    assert!(
+        body.contains("http://pitot.test/jobs/"),
+        "dashboard link: {body}"
+    );
     // 502, 403, then the successful POST.
-    assert_eq!(harness.requests(Method::POST, "/repos/*/*/issues/*/comments"), 3);
+    assert_eq!(
+        harness.requests(Method::POST, "/repos/*/*/issues/*/comments"),
+        3
+    );
 
     let check_runs = harness.stub.check_runs(REPO);
     assert_eq!(check_runs.len(), 1, "{check_runs:?}");
@@ -261,16 +304,33 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
     assert_eq!(check_run.output.title.as_deref(), Some("Regressed"));
 
     // The label removed and added again: a new run, the same comment edited.
-    assert!(harness.deliver("delivery-2", &harness.payload("unlabeled")).await.is_success());
-    assert!(harness.deliver("delivery-3", &harness.payload("labeled")).await.is_success());
+    assert!(harness
+        .deliver("delivery-2", &harness.payload("unlabeled"))
+        .await
+        .is_success());
+    assert!(harness
+        .deliver("delivery-3", &harness.payload("labeled"))
+        .await
+        .is_success());
     let rerun = harness.wait_reported(job_id).await;
     assert_eq!(rerun.state, JobState::Reported, "{rerun:?}");
     let comments = harness.comments();
     assert_eq!(comments.len(), 1, "still one comment");
     assert_eq!(comments[0].id, harness.comments()[0].id);
-    assert_eq!(harness.requests(Method::POST, "/repos/*/*/issues/*/comments"), 3, "no second POST");
-    assert!(harness.requests(Method::PATCH, "/repos/*/*/issues/comments/*") >= 1, "the comment was edited");
-    assert_eq!(harness.stub.check_runs(REPO).len(), 2, "the new run has its own check run");
+    assert_eq!(
+        harness.requests(Method::POST, "/repos/*/*/issues/*/comments"),
+        3,
+        "no second POST"
+    );
+    assert!(
+        harness.requests(Method::PATCH, "/repos/*/*/issues/comments/*") >= 1,
+        "the comment was edited"
+    );
+    assert_eq!(
+        harness.stub.check_runs(REPO).len(),
+        2,
+        "the new run has its own check run"
+    );
 
     harness.service.stop().await.expect("clean stop");
     drop(harness.folder);
@@ -289,7 +349,10 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
     };
     harness.demo.head_sha = add_hostile_commit(&harness.demo);
 
-    assert!(harness.deliver("delivery-1", &harness.payload("labeled")).await.is_success());
+    assert!(harness
+        .deliver("delivery-1", &harness.payload("labeled"))
+        .await
+        .is_success());
     let job_id = harness.job_id().await;
 
     // The first agent claims the job and is stopped in the middle of it,
@@ -298,42 +361,70 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
     wait_for_state(&harness.pool, job_id, "running").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     first.0.cancel();
-    first.1.await.expect("agent task").expect("agent stops cleanly");
+    first
+        .1
+        .await
+        .expect("agent task")
+        .expect("agent stops cleanly");
     let state: (String, i32) = sqlx::query_as("SELECT state, attempt FROM jobs WHERE id = $1")
         .bind(job_id)
         .fetch_one(&harness.pool)
         .await
         .expect("job row");
-    assert_eq!(state, ("running".to_owned(), 1), "no report from the stopped agent");
+    assert_eq!(
+        state,
+        ("running".to_owned(), 1),
+        "no report from the stopped agent"
+    );
 
     // The lease expires, the job is queued again and the second agent runs it.
     let second = spawn_agent(&harness, "agent-second").await;
     let outcome = harness.wait_reported(job_id).await;
     second.0.cancel();
-    second.1.await.expect("agent task").expect("agent stops cleanly");
-    assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
-    let (attempt, agent): (i32, String) = sqlx::query_as("SELECT attempt, agent FROM jobs WHERE id = $1")
-        .bind(job_id)
-        .fetch_one(&harness.pool)
+    second
+        .1
         .await
-        .expect("job row");
+        .expect("agent task")
+        .expect("agent stops cleanly");
+    assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
+    let (attempt, agent): (i32, String) =
+        sqlx::query_as("SELECT attempt, agent FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_one(&harness.pool)
+            .await
+            .expect("job row");
     assert_eq!((attempt, agent.as_str()), (2, "agent-second"));
 
     let comments = harness.comments();
     assert_eq!(comments.len(), 1, "reported once");
     let body = &comments[0].body;
     assert!(
-        mentions(&section(body, "Failed on head"), "benchmarks.TextSuite.time_word_frequencies"),
+        mentions(
+            &section(body, "Failed on head"),
+            "benchmarks.TextSuite.time_word_frequencies"
+        ),
         "failing benchmark listed as failed: {body}"
     );
     let new_rows = section(body, "New benchmarks");
-    assert!(mentions(&new_rows, "benchmarks.time_new_on_head"), "new benchmark listed as new: {body}");
     assert!(
-        !mentions(&section(body, "Significant changes"), "benchmarks.time_new_on_head"),
+        mentions(&new_rows, "benchmarks.time_new_on_head"),
+        "new benchmark listed as new: {body}"
+    );
+    assert!(
+        !mentions(
+            &section(body, "Significant changes"),
+            "benchmarks.time_new_on_head"
+        ),
         "a new benchmark is not an improvement: {body}"
     );
-    let hostile = body.lines().filter(|line| line.starts_with('|') && line.contains("time_hostile"));
-    assert_eq!(hostile.count(), 4, "one table row per hostile parameter: {body}");
+    let hostile = body
+        .lines()
+        .filter(|line| line.starts_with('|') && line.contains("time_hostile"));
+    assert_eq!(
+        hostile.count(),
+        4,
+        "one table row per hostile parameter: {body}"
+    );
     // Every row of every table has as many cell separators as its header.
     let mut header_pipes = None;
     for line in body.lines() {
@@ -349,7 +440,10 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
         for needle in ["<script>", "@someone"] {
             if let Some(index) = line.find(needle) {
                 let ticks_before = line[..index].matches('`').count();
-                assert!(ticks_before % 2 == 1, "{needle} outside a code span: {line}");
+                assert!(
+                    ticks_before % 2 == 1,
+                    "{needle} outside a code span: {line}"
+                );
             }
         }
     }
@@ -362,28 +456,41 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn wrong_or_missing_signature_is_refused(pool: PgPool) {
+async fn bad_signature_is_rejected(pool: PgPool) {
     let stub = GitHubStub::start().await;
     let folder = TempDir::new().expect("folder");
     let mut config = Config::default();
     config.github.webhook_secret = Some(SecretString::from(SECRET));
     config.github.api_url = stub.url().to_owned();
     config.jobs.in_process_agent = false;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("free port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("free port");
     let dirs = ServiceDirs {
         home: folder.path().to_owned(),
     };
-    let service = Service::start(pool.clone(), config, listener, &dirs).await.expect("service starts");
+    let service = Service::start(pool.clone(), config, listener, &dirs)
+        .await
+        .expect("service starts");
 
-    let body = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhooks/pull_request/labeled.payload.json"))
-        .expect("fixture");
+    let body = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/webhooks/pull_request/labeled.payload.json"),
+    )
+    .expect("fixture");
     let wrong = pitot_github::sign(b"another secret", &body);
-    assert_eq!(send(&service.url(), "d-1", Some(&wrong), body.clone()).await, 401);
+    assert_eq!(
+        send(&service.url(), "d-1", Some(&wrong), body.clone()).await,
+        401
+    );
     assert_eq!(send(&service.url(), "d-2", None, body.clone()).await, 401);
     let right = pitot_github::sign(SECRET.as_bytes(), &body);
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
-    assert_eq!(send(&service.url(), "d-3", Some(&right), tampered).await, 401);
+    assert_eq!(
+        send(&service.url(), "d-3", Some(&right), tampered).await,
+        401
+    );
 
     assert_eq!(count(&pool, "deliveries").await, 0);
     assert_eq!(count(&pool, "jobs").await, 0);
@@ -399,9 +506,10 @@ fn unescaped_pipes(row: &str) -> usize {
         .count()
 }
 
-/// Adds a commit on the pull request branch that breaks one function of
-/// the project, adds another with a benchmark for it, and adds benchmarks
-/// whose parameter values are built to break Markdown; returns its id.
+/// Adds a commit on the pull request branch and returns its id. The commit
+/// breaks one function of the project, adds another with a benchmark for
+/// it, and adds benchmarks whose parameter values are built to break
+/// Markdown.
 ///
 /// `asv continuous` runs the head's benchmark suite on both commits, so
 /// the new benchmark fails on base (its function does not exist there).
@@ -416,7 +524,11 @@ fn add_hostile_commit(demo: &DemoRepo) -> String {
             .env("GIT_COMMITTER_EMAIL", "tests@pitot.invalid")
             .output()
             .expect("git runs");
-        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
     let append = |relative: &str, text: &str| {
@@ -430,12 +542,21 @@ fn add_hostile_commit(demo: &DemoRepo) -> String {
         "src/pitot_demo/text.py",
         "\n\ndef word_frequencies(text):\n    raise RuntimeError(\"broken on purpose\")\n\n\ndef longest_word(text):\n    return max(text.split(), key=len)\n",
     );
-    append("src/pitot_demo/__init__.py", "from pitot_demo.text import longest_word  # noqa: E402\n");
+    append(
+        "src/pitot_demo/__init__.py",
+        "from pitot_demo.text import longest_word  # noqa: E402\n",
+    );
     append(
         "benchmarks/benchmarks.py",
         "\n\ndef time_new_on_head():\n    from pitot_demo import longest_word\n\n    longest_word(\"a bb ccc\")\n\n\nclass Hostile:\n    params = [\"a|b\", \"`tick`\", \"<script>alert(1)</script>\", \"@someone\"]\n    param_names = [\"name\"]\n\n    def time_hostile(self, name):\n        len(name)\n",
     );
-    git(&["commit", "--quiet", "--all", "--message", "Break one function, add another"]);
+    git(&[
+        "commit",
+        "--quiet",
+        "--all",
+        "--message",
+        "Break one function, add another",
+    ]);
     let head = git(&["rev-parse", "HEAD"]);
     git(&["checkout", "--quiet", &demo.base_branch]);
     head
@@ -444,11 +565,18 @@ fn add_hostile_commit(demo: &DemoRepo) -> String {
 async fn spawn_agent(
     harness: &Harness,
     name: &str,
-) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let token = pitot_server::agent_tokens::create_agent_token(&harness.pool, name)
         .await
         .expect("token");
-    let mut config = AgentConfig::new(harness.service.url(), token, harness.folder.path().join(name));
+    let mut config = AgentConfig::new(
+        harness.service.url(),
+        token,
+        harness.folder.path().join(name),
+    );
     config.name = name.to_owned();
     config.machine = Some("e2e-machine".to_owned());
     config.asv_program = Some(harness.asv.clone());
@@ -458,7 +586,7 @@ async fn spawn_agent(
     (shutdown, task)
 }
 
-async fn wait_for_state(pool: &PgPool, job_id: i64, wanted: &str) {
+async fn wait_for_state(pool: &PgPool, job_id: i64, expected: &str) {
     let started = Instant::now();
     loop {
         let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
@@ -466,10 +594,13 @@ async fn wait_for_state(pool: &PgPool, job_id: i64, wanted: &str) {
             .fetch_one(pool)
             .await
             .expect("job row");
-        if state == wanted {
+        if state == expected {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "job {job_id} stayed {state}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "job {job_id} stayed {state}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

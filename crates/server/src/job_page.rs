@@ -12,7 +12,10 @@ use crate::state::AppState;
 
 /// Shows the job's repository, pull request, commits, state and the comment
 /// rendered for it (as text, not as HTML).
-pub async fn job_page(State(state): State<AppState>, Path(job_id): Path<i64>) -> Result<Html<String>, AppError> {
+pub async fn job_page(
+    State(state): State<AppState>,
+    Path(job_id): Path<i64>,
+) -> Result<Html<String>, AppError> {
     let job = jobs::load_job(&state.pool, job_id)
         .await
         .context("failed to load the job")?
@@ -32,7 +35,12 @@ pub async fn job_page(State(state): State<AppState>, Path(job_id): Path<i64>) ->
         ("Repository", format!("{}{pull_request}", job.repository)),
         ("State", job.state.to_string()),
         ("Head", job.head_sha.clone()),
-        ("Base (merge-base)", job.base_sha.clone().unwrap_or_else(|| "not known yet".to_owned())),
+        (
+            "Base (merge-base)",
+            job.base_sha
+                .clone()
+                .unwrap_or_else(|| "not known yet".to_owned()),
+        ),
         ("Machine", job.machine.clone().unwrap_or_default()),
         ("Attempt", job.attempt.to_string()),
         ("Error", job.error.clone().unwrap_or_default()),
@@ -41,7 +49,10 @@ pub async fn job_page(State(state): State<AppState>, Path(job_id): Path<i64>) ->
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>pitot job {job_id}</title></head>\n<body>\n<h1>pitot job {job_id}</h1>\n<table>\n"
     );
     for (name, value) in rows {
-        page.push_str(&format!("<tr><th>{name}</th><td>{}</td></tr>\n", escape_html(&value)));
+        page.push_str(&format!(
+            "<tr><th>{name}</th><td>{}</td></tr>\n",
+            escape_html(&value)
+        ));
     }
     page.push_str("</table>\n<h2>Pull request comment</h2>\n<pre>");
     page.push_str(&escape_html(comment));
@@ -70,6 +81,9 @@ mod tests {
 
     #[test]
     fn markup_is_escaped() {
-        assert_eq!(escape_html("<script>\"a\" & 'b'"), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;");
+        assert_eq!(
+            escape_html("<script>\"a\" & 'b'"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;"
+        );
     }
 }

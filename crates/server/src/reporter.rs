@@ -14,7 +14,7 @@
 //!    superseded one gets its check run closed.
 //!
 //! The row lock is held across the GitHub calls, so two processes never
-//! write the same outcome; the sticky comment is found again by its marker,
+//! write the same outcome. The sticky comment is found again by its marker,
 //! so a crash between writing and committing edits the same comment on the
 //! next try instead of adding one.
 
@@ -89,7 +89,12 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
         };
         let outcome = write_outcome(state, &mut tx, &task)
             .await
-            .with_context(|| format!("failed to report job {} of {}#{}", task.job_id, task.repository, task.pr_number))?;
+            .with_context(|| {
+                format!(
+                    "failed to report job {} of {}#{}",
+                    task.job_id, task.repository, task.pr_number
+                )
+            })?;
         reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
             .await
             .context("failed to record the report")?;
@@ -149,7 +154,7 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the reporter decided and wrote for one job.
+/// The reporter's decision for one job and the ids it wrote.
 struct Outcome {
     state: JobState,
     error: Option<String>,
@@ -196,8 +201,14 @@ async fn write_outcome(
         Ok(rendered) => (rendered, None),
         Err(failure) => {
             let error = format!("{failure:#}");
-            let log = report.as_ref().map(|report| report.log.as_str()).unwrap_or("");
-            (render_failure(state, task, report.as_ref(), &error, log), Some(error))
+            let log = report
+                .as_ref()
+                .map(|report| report.log.as_str())
+                .unwrap_or("");
+            (
+                render_failure(state, task, report.as_ref(), &error, log),
+                Some(error),
+            )
         }
     };
     let final_state = if error.is_some() {
@@ -221,7 +232,8 @@ async fn write_outcome(
             .await
             .context("failed to write the pull request comment")?;
         let comment_id = i64::try_from(comment.id).context("comment id out of range")?;
-        reporting::record_comment_id(&mut *tx, task.repository_id, task.pr_number, comment_id).await?;
+        reporting::record_comment_id(&mut *tx, task.repository_id, task.pr_number, comment_id)
+            .await?;
         check_run_id = conclude_check_run(state, &client, task, &rendered).await?;
     } else {
         tracing::info!(
@@ -266,8 +278,12 @@ async fn render_job(
         if file.path.ends_with("/machine.json") || file.path == "machine.json" {
             continue;
         }
-        let parsed = parse_results(file.content.as_bytes())
-            .with_context(|| format!("the results file {:?} from the agent is not valid asv output", file.path))?;
+        let parsed = parse_results(file.content.as_bytes()).with_context(|| {
+            format!(
+                "the results file {:?} from the agent is not valid asv output",
+                file.path
+            )
+        })?;
         results.push((parsed, file_sha256(file.content.as_bytes())));
     }
     let suite = match &report.benchmarks_json {
@@ -282,16 +298,22 @@ async fn render_job(
         .with_context(|| format!("repository name {:?}", task.repository))?;
     let store = Store::from_pool(state.pool.clone());
     if report.benchmarks_json.is_some() {
-        store.upsert_suite(&repo, &suite).await.context("failed to store benchmarks.json")?;
+        store
+            .upsert_suite(&repo, &suite)
+            .await
+            .context("failed to store benchmarks.json")?;
     }
     for (file, digest) in &results {
-        store
-            .ingest(&repo, file, *digest)
-            .await
-            .with_context(|| format!("failed to store the results of commit {}", file.commit_hash))?;
+        store.ingest(&repo, file, *digest).await.with_context(|| {
+            format!("failed to store the results of commit {}", file.commit_hash)
+        })?;
     }
 
-    let (base, head) = split_by_commit(results.into_iter().map(|(file, _)| file), base_sha, &task.head_sha);
+    let (base, head) = split_by_commit(
+        results.into_iter().map(|(file, _)| file),
+        base_sha,
+        &task.head_sha,
+    );
     if head.is_empty() {
         return Err(anyhow!(
             "asv wrote no results for the head commit {}; see the log",
@@ -308,9 +330,13 @@ async fn render_job(
         factor: DEFAULT_FACTOR,
         use_stats: true,
     };
-    let comparison = pitot_stats::compare(&base, &head, &suite, &options).context("cannot compare the results")?;
+    let comparison = pitot_stats::compare(&base, &head, &suite, &options)
+        .context("cannot compare the results")?;
 
-    let machine = task.machine.clone().unwrap_or_else(|| report.machine.clone());
+    let machine = task
+        .machine
+        .clone()
+        .unwrap_or_else(|| report.machine.clone());
     let context = pr_context(state, task, base_sha, &machine);
     let verdict = Verdict::of(&comparison);
     Ok(Rendered {
@@ -348,8 +374,8 @@ fn render_failure(
     }
 }
 
-/// Maps a verdict to a check run conclusion. The title tells the failures
-/// apart; a failure of pitot or asv is neutral, because it says nothing
+/// Maps a verdict to a check run conclusion. The title distinguishes the
+/// failures. A failure of pitot or asv is neutral, because it says nothing
 /// about the pull request.
 fn conclusion_of(verdict: Verdict) -> CheckConclusion {
     match verdict {
@@ -397,7 +423,10 @@ async fn conclude_check_run(
     Ok(check_run.and_then(|run| i64::try_from(run.id).ok()))
 }
 
-async fn close_cancelled_check_run(state: &AppState, task: &ReportTask) -> anyhow::Result<Option<i64>> {
+async fn close_cancelled_check_run(
+    state: &AppState,
+    task: &ReportTask,
+) -> anyhow::Result<Option<i64>> {
     let (Some(github), Some(id)) = (&state.github, task.check_run_id) else {
         return Ok(task.check_run_id);
     };
@@ -477,7 +506,10 @@ fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str
         head_sha: task.head_sha.clone(),
         machine: machine.to_owned(),
         dashboard_url: run_url(state, task.job_id),
-        marker: sticky_marker(&task.repository, u64::try_from(task.pr_number).unwrap_or_default()),
+        marker: sticky_marker(
+            &task.repository,
+            u64::try_from(task.pr_number).unwrap_or_default(),
+        ),
     }
 }
 
@@ -489,10 +521,13 @@ pub fn web_url(api_url: &str) -> String {
     if let Some(rest) = trimmed.strip_prefix("https://api.") {
         return format!("https://{rest}");
     }
-    trimmed.strip_suffix("/api/v3").unwrap_or(trimmed).to_owned()
+    trimmed
+        .strip_suffix("/api/v3")
+        .unwrap_or(trimmed)
+        .to_owned()
 }
 
-/// The job's page on the dashboard, when a public URL is configured.
+/// Returns the job's page on the dashboard, when a public URL is configured.
 fn run_url(state: &AppState, job_id: i64) -> Option<String> {
     let base = state.config.server.public_url.trim_end_matches('/');
     (!base.is_empty()).then(|| format!("{base}/jobs/{job_id}"))
@@ -531,7 +566,10 @@ mod tests {
     #[test]
     fn web_url_follows_the_api_url() {
         assert_eq!(web_url("https://api.github.com"), "https://github.com");
-        assert_eq!(web_url("https://ghe.example.org/api/v3/"), "https://ghe.example.org");
+        assert_eq!(
+            web_url("https://ghe.example.org/api/v3/"),
+            "https://ghe.example.org"
+        );
         assert_eq!(web_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
     }
 }

@@ -20,8 +20,8 @@ use crate::state::AppState;
 /// The name of the agent `pitot serve` runs in its own process.
 pub const IN_PROCESS_AGENT: &str = "in-process";
 
-/// Where the service keeps files: the in-process agent's work folder
-/// defaults to `agent` inside it.
+/// The folders of the service: the in-process agent's work folder
+/// defaults to `agent` inside `home`.
 #[derive(Debug, Clone)]
 pub struct ServiceDirs {
     pub home: PathBuf,
@@ -37,7 +37,7 @@ pub struct Service {
     stop_server: CancellationToken,
 }
 
-/// Builds the GitHub client the configuration asks for: a GitHub App when
+/// Builds the GitHub client the configuration specifies: a GitHub App when
 /// `app_id` and a private key are set, else a token, else none.
 pub fn github_client(config: &Config) -> anyhow::Result<Option<GitHubClient>> {
     let github = &config.github;
@@ -115,7 +115,7 @@ impl Service {
         })
     }
 
-    /// The server's base URL, `http://ADDRESS`.
+    /// Returns the server's base URL, `http://ADDRESS`.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
     }
@@ -144,12 +144,18 @@ async fn start_agent(
     address: SocketAddr,
     dirs: &ServiceDirs,
 ) -> anyhow::Result<(CancellationToken, JoinHandle<anyhow::Result<()>>)> {
-    let mut tx = state.pool.begin().await.context("failed to start a transaction")?;
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .context("failed to start a transaction")?;
     pitot_store::agent_tokens::revoke_agent_token(&mut *tx, IN_PROCESS_AGENT).await?;
     let token = create_agent_token(&mut *tx, IN_PROCESS_AGENT)
         .await
         .context("failed to create the in-process agent's token")?;
-    tx.commit().await.context("failed to store the in-process agent's token")?;
+    tx.commit()
+        .await
+        .context("failed to store the in-process agent's token")?;
 
     let jobs = &state.config.jobs;
     let work_dir = jobs

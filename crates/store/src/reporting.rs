@@ -1,5 +1,5 @@
-//! What the reporter needs from the job queue: which jobs GitHub has not
-//! heard about yet, and recording what was written to it.
+//! The reporter's queries on the job queue: the jobs whose GitHub state lags
+//! behind their own, and records of what was written to GitHub.
 //!
 //! The columns are described in the migration that adds `github_synced`.
 //! A job is pending while it belongs to a pull request and its
@@ -15,7 +15,7 @@ use sqlx::PgExecutor;
 use crate::jobs::JobState;
 use crate::StoreError;
 
-/// A pull request job as the reporter sees it.
+/// A pull request job with the fields the reporter reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportTask {
     pub job_id: i64,
@@ -83,8 +83,8 @@ pub async fn jobs_without_check_run(
         .collect()
 }
 
-/// Locks the oldest pull request job whose outcome GitHub has not been
-/// told, skipping jobs another reporter holds, and returns it. The lock
+/// Locks the oldest pull request job whose outcome is not written to
+/// GitHub yet, skipping jobs another reporter holds, and returns it. The lock
 /// lasts until the caller's transaction ends, so each outcome is written
 /// once even with several server processes.
 pub async fn lock_next_to_report(
@@ -131,9 +131,12 @@ pub async fn lock_next_to_report(
 }
 
 /// Records the in-progress check run of a job's current run. Returns false,
-/// and changes nothing, when the reporter already wrote something for this
-/// run (the job finished while the check run was being created) or the job
-/// was queued again since `attempt`.
+/// and changes nothing, when the reporter already wrote something for the
+/// job's current run, because the job finished while the check run was
+/// being created.
+///
+/// NOTE: a job queued again while its check run was being created gets
+/// that check run for its new run; the new run's conclusion then updates it.
 pub async fn record_check_run(
     executor: impl PgExecutor<'_>,
     job_id: i64,
@@ -153,11 +156,11 @@ pub async fn record_check_run(
     Ok(updated.is_some())
 }
 
-/// How the reporter ends a job it has written to GitHub.
+/// The final state and records of a job whose outcome is written to GitHub.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportedOutcome<'a> {
     /// `Reported` or `Failed` for an ingesting job; a job that was already
-    /// failed, cancelled or superseded keeps its state whatever this says.
+    /// failed, cancelled or superseded keeps its state whatever this field contains.
     pub state: JobState,
     /// The reason for `Failed`; kept when the job already has one.
     pub error: Option<&'a str>,
