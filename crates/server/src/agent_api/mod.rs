@@ -134,8 +134,8 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
         job_id: job.id,
         attempt: job.attempt,
         repository: job.repository,
-        // NOTE: a private repository needs credentials in this URL (an
-        // installation token); nothing adds them yet.
+        // Sent without credentials: the agent runs untrusted code. Private
+        // repositories are reached through the agent's own URL rewrites.
         clone_url: job.clone_url,
         head_sha: job.head_sha,
         base_ref: job.base_ref,
