@@ -9,6 +9,9 @@
 //! READ COMMITTED it sees a row that another transaction committed while
 //! this one waited. Batch inserts are sorted by key, so two transactions
 //! take their locks in the same order and cannot deadlock on each other.
+//! Commits, looked up for every new run, save a round trip: the lookup and
+//! the insert are one statement, and only the rows it misses are looked up
+//! again.
 
 use std::collections::BTreeMap;
 
@@ -112,43 +115,86 @@ pub(crate) async fn ensure_environment(
     Err(missing("environment", env.name))
 }
 
-/// Returns the id of the commit `sha`, creating it if needed.
+/// A commit row's id and date.
+pub(crate) type StoredCommit = (i64, Option<DateTime<Utc>>);
+
+/// Returns the ids and dates of the commits `commits` (sorted, distinct
+/// shas, each with the date a results file gives), in the same order,
+/// creating the missing ones.
 ///
 /// A commit's date is set once: when a later file gives a different date for
 /// the same sha the first one stays, because asv's `date` is the commit's own
 /// date and cannot change. A commit first stored without a date gets the
 /// first one a file supplies, and its existing results are updated to match.
-pub(crate) async fn ensure_commit(
+pub(crate) async fn ensure_commits(
     conn: &mut PgConnection,
     repository_id: i32,
-    sha: &str,
-    committed_at: Option<DateTime<Utc>>,
-) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
+    commits: &[(&str, Option<DateTime<Utc>>)],
+) -> Result<Vec<StoredCommit>, StoreError> {
+    let mut stored: Vec<Option<StoredCommit>> = vec![None; commits.len()];
     for _ in 0..2 {
-        let existing = sqlx::query!(
-            "SELECT id, committed_at FROM commits WHERE repository_id = $1 AND sha = $2",
-            repository_id,
-            sha
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = existing {
-            if row.committed_at.is_none() && committed_at.is_some() {
-                set_commit_date(conn, row.id, committed_at).await?;
-                return Ok((row.id, committed_at));
-            }
-            return Ok((row.id, row.committed_at));
+        let missing: Vec<usize> = (0..commits.len()).filter(|&i| stored[i].is_none()).collect();
+        if missing.is_empty() {
+            break;
         }
-        sqlx::query!(
-            "INSERT INTO commits (repository_id, sha, committed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            repository_id,
-            sha,
-            committed_at
-        )
-        .execute(&mut *conn)
-        .await?;
+        let shas: Vec<&str> = missing.iter().map(|&i| commits[i].0).collect();
+        let dates: Vec<Option<DateTime<Utc>>> = missing.iter().map(|&i| commits[i].1).collect();
+        for (position, id, committed_at) in find_or_insert_commits(conn, repository_id, &shas, &dates).await? {
+            // ORDINALITY counts from 1.
+            stored[missing[position as usize - 1]] = Some((id, committed_at));
+        }
     }
-    Err(missing("commit", sha))
+
+    let mut ids = Vec::with_capacity(commits.len());
+    for (&(sha, committed_at), row) in commits.iter().zip(stored) {
+        let (id, stored_date) = row.ok_or_else(|| missing("commit", sha))?;
+        if stored_date.is_none() && committed_at.is_some() {
+            set_commit_date(conn, id, committed_at).await?;
+            ids.push((id, committed_at));
+        } else {
+            ids.push((id, stored_date));
+        }
+    }
+    Ok(ids)
+}
+
+/// Looks up the commits and inserts the missing ones in one round trip.
+/// Returns `(position in shas, id, date)` per row found or inserted.
+///
+/// Both parts use the statement's snapshot. A commit that a concurrent
+/// transaction inserts and commits in between is therefore neither found nor
+/// inserted, and `ensure_commits` runs the statement again for it.
+async fn find_or_insert_commits(
+    conn: &mut PgConnection,
+    repository_id: i32,
+    shas: &[&str],
+    dates: &[Option<DateTime<Utc>>],
+) -> Result<Vec<(i64, i64, Option<DateTime<Utc>>)>, StoreError> {
+    let rows = sqlx::query_as(
+        "WITH input AS (
+             SELECT * FROM UNNEST($2::text[], $3::timestamptz[]) WITH ORDINALITY AS input(sha, committed_at, position)
+         ), existing AS (
+             SELECT input.position, commits.id, commits.committed_at
+             FROM input JOIN commits ON commits.repository_id = $1 AND commits.sha = input.sha
+         ), inserted AS (
+             INSERT INTO commits (repository_id, sha, committed_at)
+             SELECT $1, sha, committed_at FROM input
+             WHERE position NOT IN (SELECT position FROM existing)
+             ORDER BY sha
+             ON CONFLICT DO NOTHING
+             RETURNING id, sha, committed_at
+         )
+         SELECT position, id, committed_at FROM existing
+         UNION ALL
+         SELECT input.position, inserted.id, inserted.committed_at
+         FROM inserted JOIN input ON input.sha = inserted.sha",
+    )
+    .bind(repository_id)
+    .bind(shas)
+    .bind(dates)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows)
 }
 
 async fn set_commit_date(

@@ -1,4 +1,5 @@
-//! Encoding result rows in PostgreSQL's binary `COPY` format.
+//! Encoding result and run-benchmark rows in PostgreSQL's binary `COPY`
+//! format.
 //!
 //! Binary rather than text because it sends each float as its 8 bytes: no
 //! decimal formatting in pitot, no parsing in the server, and an exact round
@@ -12,9 +13,17 @@ use pitot_asv::{Outcome, Stats};
 pub(crate) const COPY_RESULTS: &str = "COPY results (run_id, series_id, commit_id, committed_at, \
      value, ci_99_low, ci_99_high, q_25, q_75, number, repeat, \
      benchmark_id, combination, version_id, outcome, samples) FROM STDIN (FORMAT binary)";
+const RESULT_FIELD_COUNT: i16 = 16;
+
+/// The `COPY` statement whose column order `RunBenchmarkRow` encodes.
+pub(crate) const COPY_RUN_BENCHMARKS: &str = "COPY run_benchmarks (run_id, benchmark_id, params, \
+     version_id, started_at, duration) FROM STDIN (FORMAT binary)";
+const RUN_BENCHMARK_FIELD_COUNT: i16 = 6;
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-const FIELD_COUNT: i16 = 16;
+/// The version byte that starts `jsonb`'s binary form, before the JSON
+/// text. PostgreSQL 15's `jsonb_recv` accepts only version 1.
+const JSONB_VERSION: u8 = 1;
 const FLOAT8_OID: u32 = 701;
 /// Seconds from the Unix epoch to PostgreSQL's epoch, 2000-01-01 UTC.
 const POSTGRES_EPOCH_OFFSET_SECONDS: i64 = 946_684_800;
@@ -33,6 +42,17 @@ pub(crate) struct ResultRow<'a> {
     pub samples: Option<&'a [f64]>,
 }
 
+/// One row of `run_benchmarks`.
+pub(crate) struct RunBenchmarkRow<'a> {
+    pub run_id: i64,
+    pub benchmark_id: i32,
+    /// The parameter lists as JSON text.
+    pub params: &'a str,
+    pub version_id: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration: Option<f64>,
+}
+
 /// A growing `COPY ... (FORMAT binary)` payload.
 pub(crate) struct CopyBuffer {
     bytes: Vec<u8>,
@@ -49,11 +69,11 @@ impl CopyBuffer {
     }
 
     /// Appends one row in `COPY_RESULTS` column order.
-    pub fn push(&mut self, row: &ResultRow<'_>) {
+    pub fn push_result(&mut self, row: &ResultRow<'_>) {
         let stats = row.stats.copied().unwrap_or_default();
         let (ci_low, ci_high) = stats.ci_99.unzip();
 
-        self.bytes.extend_from_slice(&FIELD_COUNT.to_be_bytes());
+        self.bytes.extend_from_slice(&RESULT_FIELD_COUNT.to_be_bytes());
         self.int8(Some(row.run_id));
         self.int8(Some(row.series_id));
         self.int8(Some(row.commit_id));
@@ -67,6 +87,17 @@ impl CopyBuffer {
         self.int4(row.version_id);
         self.text(outcome_label(row.outcome));
         self.float8_array(row.samples);
+    }
+
+    /// Appends one row in `COPY_RUN_BENCHMARKS` column order.
+    pub fn push_run_benchmark(&mut self, row: &RunBenchmarkRow<'_>) {
+        self.bytes.extend_from_slice(&RUN_BENCHMARK_FIELD_COUNT.to_be_bytes());
+        self.int8(Some(row.run_id));
+        self.int4(Some(row.benchmark_id));
+        self.jsonb(row.params);
+        self.int4(row.version_id);
+        self.int8(row.started_at.map(postgres_micros));
+        self.float8(row.duration);
     }
 
     /// Appends the trailer and returns the payload.
@@ -113,6 +144,12 @@ impl CopyBuffer {
     fn text(&mut self, value: &str) {
         self.bytes.extend_from_slice(&(value.len() as i32).to_be_bytes());
         self.bytes.extend_from_slice(value.as_bytes());
+    }
+
+    fn jsonb(&mut self, json: &str) {
+        self.bytes.extend_from_slice(&((json.len() + 1) as i32).to_be_bytes());
+        self.bytes.push(JSONB_VERSION);
+        self.bytes.extend_from_slice(json.as_bytes());
     }
 
     /// A one-dimensional `float8[]` without NULL elements; an empty slice is

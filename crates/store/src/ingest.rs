@@ -1,12 +1,16 @@
-//! Ingesting one results file: one transaction, idempotent.
+//! Ingesting results files: each file whole or not at all, idempotent, and
+//! one transaction for one file (`Store::ingest`) or for several
+//! (`Store::ingest_batch`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashSet;
 
 use pitot_asv::ResultsFile;
 use sqlx::PgConnection;
 
-use crate::catalog::{self, EnvironmentFields, SeriesScope};
-use crate::copy::{CopyBuffer, ResultRow, COPY_RESULTS};
+use crate::catalog_cache::{CatalogCache, CatalogIds};
+use crate::claim::{claim_runs, Claim};
+use crate::copy::{CopyBuffer, ResultRow, RunBenchmarkRow, COPY_RESULTS, COPY_RUN_BENCHMARKS};
+use crate::keys::{self, FileIds, RunKeys};
 use crate::prepare::PreparedFile;
 use crate::{RepoName, Store, StoreError};
 
@@ -22,20 +26,11 @@ pub enum IngestOutcome {
     Unchanged,
 }
 
-/// The ids a run refers to.
-struct RunKeys {
-    repository_id: i32,
-    machine_id: i32,
-    environment_id: i32,
-    commit_id: i64,
-    committed_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Whether the run row is new, replaces an older file, or already matches.
-enum Claim {
-    New(i64),
-    Replacing(i64),
-    Unchanged,
+/// A checked file, its `raw_sha256`, and where its outcome goes.
+pub(crate) struct Pending<'f> {
+    pub prepared: PreparedFile<'f>,
+    pub raw_sha256: [u8; 32],
+    pub index: usize,
 }
 
 impl Store {
@@ -54,323 +49,207 @@ impl Store {
         file: &ResultsFile,
         raw_sha256: [u8; 32],
     ) -> Result<IngestOutcome, StoreError> {
-        let prepared = PreparedFile::new(file)?;
-        let mut tx = self.pool.begin().await?;
-        if self.asynchronous_commit {
-            // See `Store::with_asynchronous_commit` for why this is safe.
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        }
-
-        let keys = ensure_run_keys(&mut tx, repo, &prepared).await?;
-        let (run_id, replaced) = match claim_run(&mut tx, &keys, &prepared, &raw_sha256).await? {
-            Claim::Unchanged => {
-                tx.rollback().await?;
-                return Ok(IngestOutcome::Unchanged);
-            }
-            Claim::New(run_id) => (run_id, false),
-            Claim::Replacing(run_id) => (run_id, true),
+        let pending = Pending {
+            prepared: PreparedFile::new(file)?,
+            raw_sha256,
+            index: 0,
         };
-        write_results(&mut tx, &keys, run_id, &prepared).await?;
-        tx.commit().await?;
-
-        let values = prepared.value_count;
-        Ok(if replaced {
-            IngestOutcome::Replaced { values }
-        } else {
-            IngestOutcome::Inserted { values }
-        })
+        let outcomes = self.ingest_together(repo, std::slice::from_ref(&pending)).await?;
+        Ok(outcomes[0])
     }
-}
 
-async fn ensure_run_keys(
-    conn: &mut PgConnection,
-    repo: &RepoName,
-    prepared: &PreparedFile<'_>,
-) -> Result<RunKeys, StoreError> {
-    let file = prepared.file;
-    let repository_id = catalog::ensure_repository(conn, repo).await?;
-    let machine_id = catalog::ensure_machine(conn, repository_id, &file.machine).await?;
-    let env = EnvironmentFields {
-        name: &file.env_name,
-        python: file.python.as_deref(),
-        requirements: &file.requirements,
-    };
-    let environment_id = catalog::ensure_environment(conn, repository_id, &env).await?;
-    let (commit_id, committed_at) =
-        catalog::ensure_commit(conn, repository_id, &prepared.sha, prepared.committed_at).await?;
-    Ok(RunKeys {
-        repository_id,
-        machine_id,
-        environment_id,
-        commit_id,
-        committed_at,
-    })
-}
-
-/// Locks the run row for this identity, creating it or clearing the rows of
-/// the file it held before.
-async fn claim_run(
-    conn: &mut PgConnection,
-    keys: &RunKeys,
-    prepared: &PreparedFile<'_>,
-    raw_sha256: &[u8; 32],
-) -> Result<Claim, StoreError> {
-    // Two rounds: when a concurrent transaction inserts the same run between
-    // the lookup and the insert, the insert does nothing and the second
-    // lookup waits for that transaction and then sees its row.
-    for _ in 0..2 {
-        let existing = sqlx::query!(
-            "SELECT id, file_sha256 FROM runs
-             WHERE commit_id = $1 AND machine_id = $2 AND environment_id = $3
-             FOR UPDATE",
-            keys.commit_id,
-            keys.machine_id,
-            keys.environment_id
-        )
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(run) = existing {
-            if run.file_sha256 == raw_sha256 {
-                return Ok(Claim::Unchanged);
+    /// Stores several parsed results files of one repository, as `ingest`
+    /// does, but in one transaction, and returns one result per file in the
+    /// same order.
+    ///
+    /// Each file is still written whole or not at all. When the shared
+    /// transaction fails, every file is ingested again in a transaction of
+    /// its own, so a file that cannot be stored fails alone and the others
+    /// are stored. A file that fails the checks of `ingest` before any SQL
+    /// runs gets its error without affecting the others.
+    #[tracing::instrument(skip_all, fields(repo = %repo, files = files.len()))]
+    pub async fn ingest_batch(
+        &self,
+        repo: &RepoName,
+        files: &[(&ResultsFile, [u8; 32])],
+    ) -> Vec<Result<IngestOutcome, StoreError>> {
+        let mut outcomes: Vec<Result<IngestOutcome, StoreError>> = Vec::with_capacity(files.len());
+        let mut pending = Vec::with_capacity(files.len());
+        for (index, (file, raw_sha256)) in files.iter().enumerate() {
+            match PreparedFile::new(file) {
+                Ok(prepared) => {
+                    pending.push(Pending {
+                        prepared,
+                        raw_sha256: *raw_sha256,
+                        index,
+                    });
+                    // A placeholder, overwritten below.
+                    outcomes.push(Ok(IngestOutcome::Unchanged));
+                }
+                Err(error) => outcomes.push(Err(error)),
             }
-            clear_run(conn, run.id).await?;
-            update_run(conn, run.id, prepared, raw_sha256).await?;
-            return Ok(Claim::Replacing(run.id));
         }
-        if let Some(run_id) = insert_run(conn, keys, prepared, raw_sha256).await? {
-            return Ok(Claim::New(run_id));
+
+        // Two files of one run would both claim it in one statement; one
+        // transaction each replaces the first with the second, as `ingest`
+        // does.
+        let together = if pending.len() > 1 && distinct_runs(&pending) {
+            match self.ingest_together(repo, &pending).await {
+                Ok(stored) => Some(stored),
+                Err(error) => {
+                    let files = pending.len();
+                    tracing::info!(%error, files, "batch ingest failed, so its files are retried one per transaction");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        match together {
+            Some(stored) => {
+                for (file, outcome) in pending.iter().zip(stored) {
+                    outcomes[file.index] = Ok(outcome);
+                }
+            }
+            None => {
+                for file in &pending {
+                    let stored = self.ingest_together(repo, std::slice::from_ref(file)).await;
+                    outcomes[file.index] = stored.map(|stored| stored[0]);
+                }
+            }
         }
+        outcomes
     }
-    Err(StoreError::NotFound {
-        what: "run",
-        value: format!("commit {} on machine {}", prepared.sha, prepared.file.machine),
+
+    /// Writes `files` in one transaction and returns their outcomes in order.
+    async fn ingest_together(&self, repo: &RepoName, files: &[Pending<'_>]) -> Result<Vec<IngestOutcome>, StoreError> {
+        let uncached;
+        let cache = match &self.catalog_cache {
+            Some(cache) => cache.as_ref(),
+            None => {
+                uncached = CatalogCache::default();
+                &uncached
+            }
+        };
+        let mut tx = if self.asynchronous_commit {
+            // See `Store::with_asynchronous_commit` for why this is safe. Sent
+            // with BEGIN as one simple query, which saves a round trip.
+            self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?
+        } else {
+            self.pool.begin().await?
+        };
+
+        let mut found = CatalogIds::default();
+        let prepared: Vec<&PreparedFile<'_>> = files.iter().map(|file| &file.prepared).collect();
+        let keys = keys::resolve_run_keys(&mut tx, cache, &mut found, repo, &prepared).await?;
+        let claims = claim_runs(&mut tx, &keys, files).await?;
+
+        let mut rows = RowBuffers::new();
+        let mut outcomes = Vec::with_capacity(files.len());
+        for ((file, keys), claim) in files.iter().zip(&keys).zip(claims) {
+            let (run_id, outcome) = match claim {
+                Claim::Unchanged => {
+                    outcomes.push(IngestOutcome::Unchanged);
+                    continue;
+                }
+                Claim::New(run_id) => (run_id, IngestOutcome::Inserted { values: file.prepared.value_count }),
+                Claim::Replacing(run_id) => (run_id, IngestOutcome::Replaced { values: file.prepared.value_count }),
+            };
+            let ids = keys::resolve_file_ids(&mut tx, cache, &mut found, keys, &file.prepared).await?;
+            rows.push_file(keys, &ids, run_id, &file.prepared);
+            outcomes.push(outcome);
+        }
+        if outcomes.iter().all(|outcome| *outcome == IngestOutcome::Unchanged) {
+            // Nothing is written for unchanged files, so the refresh of an
+            // environment's description or a commit's date is undone too.
+            // The other ids name rows that existed before, as every file's
+            // run did.
+            tx.rollback().await?;
+            found.environments.clear();
+            found.commits.clear();
+        } else {
+            rows.copy_in(&mut tx).await?;
+            tx.commit().await?;
+        }
+        // Only now: ids of rows created by a transaction that rolled back
+        // would name rows that do not exist.
+        cache.remember(found);
+        Ok(outcomes)
+    }
+}
+
+/// Returns whether no two files name the same run. The names stand for the
+/// ids: machines and environments are looked up by name, commits by sha.
+fn distinct_runs(files: &[Pending<'_>]) -> bool {
+    let mut seen = HashSet::new();
+    files.iter().all(|file| {
+        let prepared = &file.prepared;
+        seen.insert((&prepared.file.machine, &prepared.file.env_name, &prepared.sha))
     })
 }
 
-/// The run's JSON columns, built the same way for insert and update.
-struct RunDocuments {
-    durations: serde_json::Value,
-    requirements: serde_json::Value,
-    env_vars: serde_json::Value,
-    machine_params: serde_json::Value,
+/// The `COPY` payloads of `run_benchmarks` and `results` for the files of
+/// one transaction.
+struct RowBuffers {
+    run_benchmarks: CopyBuffer,
+    results: CopyBuffer,
 }
 
-impl RunDocuments {
-    fn new(file: &ResultsFile) -> Self {
-        // A map of strings or floats always serializes; NaN becomes null.
-        RunDocuments {
-            durations: serde_json::to_value(&file.durations).unwrap_or_default(),
-            requirements: serde_json::to_value(&file.requirements).unwrap_or_default(),
-            env_vars: serde_json::to_value(&file.env_vars).unwrap_or_default(),
-            machine_params: serde_json::to_value(&file.machine_params).unwrap_or_default(),
+impl RowBuffers {
+    fn new() -> Self {
+        RowBuffers {
+            run_benchmarks: CopyBuffer::new(),
+            results: CopyBuffer::new(),
         }
     }
-}
 
-async fn insert_run(
-    conn: &mut PgConnection,
-    keys: &RunKeys,
-    prepared: &PreparedFile<'_>,
-    raw_sha256: &[u8; 32],
-) -> Result<Option<i64>, StoreError> {
-    let file = prepared.file;
-    let documents = RunDocuments::new(file);
-    let run_id = sqlx::query_scalar!(
-        "INSERT INTO runs (repository_id, machine_id, environment_id, commit_id, schema_version,
-                           file_sha256, started_at, ended_at, durations, python, requirements,
-                           env_vars, machine_params)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT ON CONSTRAINT runs_identity_key DO NOTHING
-         RETURNING id",
-        keys.repository_id,
-        keys.machine_id,
-        keys.environment_id,
-        keys.commit_id,
-        schema_version(file),
-        raw_sha256.as_slice(),
-        prepared.started_at,
-        prepared.ended_at,
-        documents.durations,
-        file.python,
-        documents.requirements,
-        documents.env_vars,
-        documents.machine_params
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(run_id)
-}
-
-async fn update_run(
-    conn: &mut PgConnection,
-    run_id: i64,
-    prepared: &PreparedFile<'_>,
-    raw_sha256: &[u8; 32],
-) -> Result<(), StoreError> {
-    let file = prepared.file;
-    let documents = RunDocuments::new(file);
-    sqlx::query!(
-        "UPDATE runs SET schema_version = $2, file_sha256 = $3, started_at = $4, ended_at = $5,
-                         durations = $6, python = $7, requirements = $8, env_vars = $9,
-                         machine_params = $10, ingested_at = now()
-         WHERE id = $1",
-        run_id,
-        schema_version(file),
-        raw_sha256.as_slice(),
-        prepared.started_at,
-        prepared.ended_at,
-        documents.durations,
-        file.python,
-        documents.requirements,
-        documents.env_vars,
-        documents.machine_params
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Deletes a run's result rows, children first, so no cascade triggers run.
-async fn clear_run(conn: &mut PgConnection, run_id: i64) -> Result<(), StoreError> {
-    sqlx::query!("DELETE FROM results WHERE run_id = $1", run_id).execute(&mut *conn).await?;
-    sqlx::query!("DELETE FROM run_benchmarks WHERE run_id = $1", run_id).execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Clamps the schema version into the column's type; the table's check
-/// constraint rejects anything but 1 and 2.
-fn schema_version(file: &ResultsFile) -> i16 {
-    i16::try_from(file.schema_version).unwrap_or(i16::MAX)
-}
-
-/// Writes the run's benchmarks and result rows.
-async fn write_results(
-    conn: &mut PgConnection,
-    keys: &RunKeys,
-    run_id: i64,
-    prepared: &PreparedFile<'_>,
-) -> Result<(), StoreError> {
-    let file = prepared.file;
-    let benchmark_ids = ensure_benchmark_ids(conn, keys, file).await?;
-    let version_ids = ensure_version_ids(conn, file, &benchmark_ids).await?;
-    let series_ids = ensure_series_ids(conn, keys, file, &benchmark_ids).await?;
-
-    insert_run_benchmarks(conn, run_id, prepared, &benchmark_ids, &version_ids).await?;
-
-    let mut buffer = CopyBuffer::new();
-    for benchmark in &file.benchmarks {
-        let benchmark_id = benchmark_ids[benchmark.name.as_str()];
-        let version_id = benchmark.version.as_deref().map(|version| version_ids[&(benchmark_id, version)]);
-        for (index, outcome) in benchmark.outcomes.iter().enumerate() {
-            let series_id = series_ids[&(benchmark_id, benchmark.combination(index))];
-            buffer.push(&ResultRow {
+    /// Appends the benchmark rows and result rows of one file's run.
+    fn push_file(&mut self, keys: &RunKeys, ids: &FileIds<'_>, run_id: i64, prepared: &PreparedFile<'_>) {
+        let file = prepared.file;
+        for (benchmark, started_at) in file.benchmarks.iter().zip(&prepared.benchmark_starts) {
+            let benchmark_id = ids.benchmarks[benchmark.name.as_str()];
+            let version_id = benchmark.version.as_deref().map(|version| ids.versions[&(benchmark_id, version)]);
+            // A list of lists of strings always serializes.
+            let params = serde_json::to_string(&benchmark.params).unwrap_or_default();
+            self.run_benchmarks.push_run_benchmark(&RunBenchmarkRow {
                 run_id,
-                series_id,
-                commit_id: keys.commit_id,
-                committed_at: keys.committed_at,
                 benchmark_id,
-                // `PreparedFile::new` checked that the count fits.
-                combination: index as i32,
+                params: &params,
                 version_id,
-                outcome: *outcome,
-                stats: benchmark.stats.get(index).and_then(Option::as_ref),
-                samples: benchmark.samples.get(index).and_then(Option::as_deref),
+                started_at: *started_at,
+                duration: benchmark.duration,
             });
+            for (index, outcome) in benchmark.outcomes.iter().enumerate() {
+                self.results.push_result(&ResultRow {
+                    run_id,
+                    series_id: ids.series[&(benchmark_id, benchmark.combination(index))],
+                    commit_id: keys.commit_id,
+                    committed_at: keys.committed_at,
+                    benchmark_id,
+                    // `PreparedFile::new` checked that the count fits.
+                    combination: index as i32,
+                    version_id,
+                    outcome: *outcome,
+                    stats: benchmark.stats.get(index).and_then(Option::as_ref),
+                    samples: benchmark.samples.get(index).and_then(Option::as_deref),
+                });
+            }
         }
     }
-    let mut copy = conn.copy_in_raw(COPY_RESULTS).await?;
+
+    /// Sends both payloads.
+    async fn copy_in(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        copy_in(conn, COPY_RUN_BENCHMARKS, self.run_benchmarks).await?;
+        copy_in(conn, COPY_RESULTS, self.results).await
+    }
+}
+
+async fn copy_in(conn: &mut PgConnection, statement: &'static str, buffer: CopyBuffer) -> Result<(), StoreError> {
+    let mut copy = conn.copy_in_raw(statement).await?;
     copy.send(buffer.finish()).await?;
     copy.finish().await?;
     Ok(())
 }
 
-async fn ensure_benchmark_ids<'f>(
-    conn: &mut PgConnection,
-    keys: &RunKeys,
-    file: &'f ResultsFile,
-) -> Result<HashMap<&'f str, i32>, StoreError> {
-    let names: BTreeSet<&str> = file.benchmarks.iter().map(|b| b.name.as_str()).collect();
-    let names: Vec<&str> = names.into_iter().collect();
-    let ids = catalog::ensure_benchmarks(conn, keys.repository_id, &names).await?;
-    Ok(names.into_iter().zip(ids).collect())
-}
-
-async fn ensure_version_ids<'f>(
-    conn: &mut PgConnection,
-    file: &'f ResultsFile,
-    benchmark_ids: &HashMap<&str, i32>,
-) -> Result<HashMap<(i32, &'f str), i32>, StoreError> {
-    let pairs: BTreeSet<(i32, &str)> = file
-        .benchmarks
-        .iter()
-        .filter_map(|b| Some((benchmark_ids[b.name.as_str()], b.version.as_deref()?)))
-        .collect();
-    let pairs: Vec<(i32, &str)> = pairs.into_iter().collect();
-    if pairs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids = catalog::ensure_versions(conn, &pairs).await?;
-    Ok(pairs.into_iter().zip(ids).collect())
-}
-
-async fn ensure_series_ids<'f>(
-    conn: &mut PgConnection,
-    keys: &RunKeys,
-    file: &'f ResultsFile,
-    benchmark_ids: &HashMap<&str, i32>,
-) -> Result<HashMap<(i32, Vec<&'f str>), i64>, StoreError> {
-    // A BTreeMap both removes duplicate combinations (a parameter listing
-    // the same value twice) and sorts the keys for the insert.
-    let mut keys_sorted: BTreeMap<(i32, Vec<&str>), i64> = BTreeMap::new();
-    for benchmark in &file.benchmarks {
-        let benchmark_id = benchmark_ids[benchmark.name.as_str()];
-        for index in 0..benchmark.outcomes.len() {
-            keys_sorted.insert((benchmark_id, benchmark.combination(index)), 0);
-        }
-    }
-    let series_keys: Vec<(i32, Vec<&str>)> = keys_sorted.into_keys().collect();
-    if series_keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let scope = SeriesScope {
-        machine_id: keys.machine_id,
-        environment_id: keys.environment_id,
-    };
-    let ids = catalog::ensure_series(conn, &scope, &series_keys).await?;
-    Ok(series_keys.into_iter().zip(ids).collect())
-}
-
-async fn insert_run_benchmarks(
-    conn: &mut PgConnection,
-    run_id: i64,
-    prepared: &PreparedFile<'_>,
-    benchmark_ids: &HashMap<&str, i32>,
-    version_ids: &HashMap<(i32, &str), i32>,
-) -> Result<(), StoreError> {
-    let file = prepared.file;
-    let count = file.benchmarks.len();
-    let mut ids = Vec::with_capacity(count);
-    let mut params = Vec::with_capacity(count);
-    let mut versions = Vec::with_capacity(count);
-    let mut durations = Vec::with_capacity(count);
-    for benchmark in &file.benchmarks {
-        let benchmark_id = benchmark_ids[benchmark.name.as_str()];
-        ids.push(benchmark_id);
-        params.push(serde_json::json!(benchmark.params));
-        versions.push(benchmark.version.as_deref().map(|version| version_ids[&(benchmark_id, version)]));
-        durations.push(benchmark.duration);
-    }
-    sqlx::query!(
-        "INSERT INTO run_benchmarks (run_id, benchmark_id, params, version_id, started_at, duration)
-         SELECT $1, * FROM UNNEST($2::int[], $3::jsonb[], $4::int[], $5::timestamptz[], $6::float8[])",
-        run_id,
-        &ids,
-        &params,
-        &versions as &[Option<i32>],
-        &prepared.benchmark_starts as &[Option<chrono::DateTime<chrono::Utc>>],
-        &durations as &[Option<f64>]
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests;

@@ -10,11 +10,14 @@
 //! changing a query or a migration, run `scripts/sqlx-prepare`.
 
 mod catalog;
+mod catalog_cache;
+mod claim;
 mod commit_sha;
 mod copy;
 mod error;
 mod history;
 mod ingest;
+mod keys;
 mod load;
 mod prepare;
 mod repo_name;
@@ -29,6 +32,8 @@ pub mod jobs;
 pub mod pull_requests;
 pub mod reporting;
 pub mod schema_status;
+
+use std::sync::Arc;
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -45,8 +50,9 @@ pub fn file_sha256(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-/// Connections `Store::connect` opens at most. Ingest uses one per file
-/// being written; a handful is enough to keep a 2- to 8-core server busy.
+/// Connections `Store::connect` opens at most. Ingest uses one per
+/// transaction being written; a handful is enough to keep a 2- to 8-core
+/// server busy.
 const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 
 /// A handle to pitot's database: a connection pool plus the ingest settings.
@@ -55,6 +61,7 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 pub struct Store {
     pool: PgPool,
     asynchronous_commit: bool,
+    catalog_cache: Option<Arc<catalog_cache::CatalogCache>>,
 }
 
 impl Store {
@@ -72,6 +79,7 @@ impl Store {
         Store {
             pool,
             asynchronous_commit: false,
+            catalog_cache: None,
         }
     }
 
@@ -86,11 +94,24 @@ impl Store {
     /// reaches the disk, so a server crash can lose the last few hundred
     /// milliseconds of committed ingests (PostgreSQL bounds it at three times
     /// `wal_writer_delay`). It never corrupts data or leaves a run half
-    /// written: each file is still one atomic transaction. A bulk import can
-    /// afford that, because it is idempotent and re-running it restores what
-    /// was lost; a webhook-driven ingest should keep the default.
+    /// written, because all rows of a file are written in one atomic
+    /// transaction. A bulk import can afford that, because it is idempotent
+    /// and re-running it restores what was lost; a webhook-driven ingest
+    /// should keep the default.
     pub fn with_asynchronous_commit(mut self, enabled: bool) -> Store {
         self.asynchronous_commit = enabled;
+        self
+    }
+
+    /// Gives this handle and its clones a cache of catalog ids for `ingest`.
+    ///
+    /// With it, ingests skip the lookups of repositories, machines,
+    /// environments, commits, benchmarks, versions and series that an
+    /// earlier ingest through the same cache already committed. Meant for a
+    /// bulk import, which ends with the handle: the cache is never cleared,
+    /// so a long-lived handle would keep ids of rows deleted later.
+    pub fn with_catalog_cache(mut self) -> Store {
+        self.catalog_cache = Some(Arc::default());
         self
     }
 
@@ -106,9 +127,12 @@ impl Store {
     /// Autovacuum does the same eventually; a bulk import calls this so that
     /// queries are fast right after it.
     pub async fn vacuum_analyze(&self) -> Result<(), StoreError> {
-        sqlx::raw_sql("VACUUM (ANALYZE) results, run_benchmarks, series, runs, commits")
-            .execute(&self.pool)
-            .await?;
+        // Three statements on three connections, so that the server works on
+        // the two large tables at the same time.
+        let results = sqlx::raw_sql("VACUUM (ANALYZE) results").execute(&self.pool);
+        let run_benchmarks = sqlx::raw_sql("VACUUM (ANALYZE) run_benchmarks").execute(&self.pool);
+        let catalog = sqlx::raw_sql("VACUUM (ANALYZE) series, runs, commits").execute(&self.pool);
+        tokio::try_join!(results, run_benchmarks, catalog)?;
         Ok(())
     }
 }
