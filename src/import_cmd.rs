@@ -1,9 +1,16 @@
 //! `pitot import`: bulk-import an asv results folder into the store.
 //!
 //! Files are read and parsed on all cores (rayon) and written through a few
-//! database connections at once. Each file is one idempotent transaction
-//! (see `Store::ingest`), so an import can be stopped and run again.
+//! database connections at once, several files per transaction
+//! (`Store::ingest_batch`). Each file is still written whole or not at all,
+//! and ingesting is idempotent, so an import can be stopped and run again.
+//!
+//! All files of one commit go to the same connection. asv writes one file
+//! per environment and commit, and a folder lists them next to each other.
+//! Spread over connections, they would insert the same `commits` row at the
+//! same time, and each insert would wait for the transaction ahead of it.
 
+use std::hash::{Hash, Hasher};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,14 +23,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pitot_asv::ResultsFile;
 use pitot_store::{IngestOutcome, RepoName, Store, StoreError};
 use rayon::prelude::*;
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
 
 use crate::database::{Database, DatabaseArgs};
 use crate::results_dir::{self, ResultPath, ResultsDir, Skip};
-
-/// Parsed files waiting for a connection. Small, so memory stays bounded
-/// when parsing outruns the database.
-const PARSED_QUEUE_LEN: usize = 32;
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
@@ -39,6 +42,12 @@ pub struct ImportArgs {
     /// Database connections that write at the same time.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=32))]
     pub connections: u32,
+
+    /// Results files written per database transaction. Each file is still
+    /// stored whole or not at all: when a transaction fails, its files are
+    /// written again one per transaction.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub files_per_transaction: u32,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -63,10 +72,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
 async fn import(args: &ImportArgs, dir: &ResultsDir, repo: &RepoName) -> anyhow::Result<Totals> {
     // A crash during an import loses at most the last few commits, and
     // running the import again restores them; see `with_asynchronous_commit`.
+    // The catalog cache lives as long as this import.
     let mut database_args = args.database.clone();
     database_args.max_connections = args.connections + 1;
     let database = Database::open(&database_args).await?;
-    let result = import_into(args, dir, repo, database.store.clone().with_asynchronous_commit(true)).await;
+    let store = database.store.clone().with_asynchronous_commit(true).with_catalog_cache();
+    let result = import_into(args, dir, repo, store).await;
     database.close().await;
     result
 }
@@ -85,14 +96,23 @@ async fn import_into(args: &ImportArgs, dir: &ResultsDir, repo: &RepoName, store
 
     let paths = dir.result_paths()?;
     let progress = Progress::new(paths.len() as u64);
-    let (sender, receiver) = mpsc::channel(PARSED_QUEUE_LEN);
-    let parser = tokio::task::spawn_blocking(move || parse_all(paths, sender));
-
-    let receiver = Arc::new(Mutex::new(receiver));
+    // Each writer's queue takes one transaction's worth of parsed files, so
+    // memory stays bounded when parsing outruns the database.
+    let batch_size = args.files_per_transaction as usize;
+    let mut senders = Vec::new();
     let mut writers = tokio::task::JoinSet::new();
     for _ in 0..args.connections {
-        writers.spawn(write_files(store.clone(), repo.clone(), receiver.clone(), progress.clone()));
+        let (sender, receiver) = mpsc::channel(batch_size);
+        senders.push(sender);
+        let writer = Writer {
+            store: store.clone(),
+            repo: repo.clone(),
+            progress: progress.clone(),
+        };
+        writers.spawn(writer.run(receiver, batch_size));
     }
+    let parser = tokio::task::spawn_blocking(move || parse_all(paths, senders));
+
     let mut totals = Totals::default();
     while let Some(joined) = writers.join_next().await {
         totals.add(&joined.context("an import task panicked")??);
@@ -111,48 +131,84 @@ async fn import_into(args: &ImportArgs, dir: &ResultsDir, repo: &RepoName, store
 type Parsed = Result<(PathBuf, ResultsFile, [u8; 32]), Skip>;
 
 /// Reads, parses and hashes every file on rayon's pool, sending each to the
-/// writers. Blocks when the queue is full, which holds the parsers back.
-fn parse_all(paths: Vec<ResultPath>, sender: mpsc::Sender<Parsed>) {
-    paths.into_par_iter().for_each_with(sender, |sender, candidate| {
+/// writer that takes its commit. Blocks when that writer's queue is full,
+/// which holds the parsers back.
+fn parse_all(paths: Vec<ResultPath>, senders: Vec<mpsc::Sender<Parsed>>) {
+    paths.into_par_iter().for_each_with(senders, |senders, candidate| {
         let parsed = results_dir::load_result(&candidate)
             .map(|(file, bytes)| (candidate.path, file, pitot_store::file_sha256(&bytes)));
-        // A send fails only when every writer has stopped on an error, which
+        let writer = match &parsed {
+            Ok((_, file, _)) => writer_for_commit(&file.commit_hash, senders.len()),
+            Err(_) => 0,
+        };
+        // A send fails only when that writer has stopped on an error, which
         // the caller reports.
-        let _ = sender.blocking_send(parsed);
+        let _ = senders[writer].blocking_send(parsed);
     });
 }
 
-/// Ingests parsed files until the queue is empty and closed.
-async fn write_files(
+/// Returns the index of the writer, out of `writers`, that ingests the files
+/// of `commit`.
+fn writer_for_commit(commit: &str, writers: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    commit.to_ascii_lowercase().hash(&mut hasher);
+    (hasher.finish() % writers as u64) as usize
+}
+
+/// One database connection's share of the import.
+struct Writer {
     store: Store,
     repo: RepoName,
-    receiver: Arc<Mutex<mpsc::Receiver<Parsed>>>,
     progress: Progress,
-) -> anyhow::Result<Totals> {
-    let mut totals = Totals::default();
-    loop {
-        let values_before = totals.values;
-        let next = receiver.lock().await.recv().await;
-        let Some(parsed) = next else { break };
-        match parsed {
-            Err(skip) => {
-                progress.report(&skip.to_string());
-                totals.skipped += 1;
+}
+
+impl Writer {
+    /// Ingests parsed files until the queue is empty and closed, taking up to
+    /// `batch_size` queued files per transaction.
+    async fn run(self, mut receiver: mpsc::Receiver<Parsed>, batch_size: usize) -> anyhow::Result<Totals> {
+        let mut totals = Totals::default();
+        let mut batch = Vec::with_capacity(batch_size);
+        while receiver.recv_many(&mut batch, batch_size).await > 0 {
+            self.write_batch(batch.drain(..), &mut totals).await?;
+        }
+        Ok(totals)
+    }
+
+    async fn write_batch(&self, batch: impl Iterator<Item = Parsed>, totals: &mut Totals) -> anyhow::Result<()> {
+        let mut paths = Vec::new();
+        let mut files = Vec::new();
+        for parsed in batch {
+            match parsed {
+                Ok((path, file, digest)) => {
+                    paths.push(path);
+                    files.push((file, digest));
+                }
+                Err(skip) => {
+                    self.progress.report(&skip.to_string());
+                    totals.skipped += 1;
+                    self.progress.advance(0);
+                }
             }
-            Ok((path, file, digest)) => match store.ingest(&repo, &file, digest).await {
+        }
+        let borrowed: Vec<(&ResultsFile, [u8; 32])> = files.iter().map(|(file, digest)| (file, *digest)).collect();
+        let outcomes = self.store.ingest_batch(&self.repo, &borrowed).await;
+
+        for (path, outcome) in paths.iter().zip(outcomes) {
+            let values_before = totals.values;
+            match outcome {
                 Ok(outcome) => totals.count(outcome),
                 // A file the store cannot represent is skipped like one asv
                 // cannot read; anything else (the database) stops the import.
                 Err(error @ (StoreError::InvalidResults { .. } | StoreError::InvalidCommit { .. })) => {
-                    progress.report(&format!("skipped {}: {error}", path.display()));
+                    self.progress.report(&format!("skipped {}: {error}", path.display()));
                     totals.skipped += 1;
                 }
                 Err(error) => return Err(error).with_context(|| format!("failed to import {}", path.display())),
-            },
+            }
+            self.progress.advance(totals.values - values_before);
         }
-        progress.advance(totals.values - values_before);
+        Ok(())
     }
-    Ok(totals)
 }
 
 /// Counts of what an import did.
