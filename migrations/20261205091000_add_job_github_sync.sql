@@ -17,6 +17,11 @@ ALTER TABLE jobs
     -- The latest comment body rendered for the job, kept for the dashboard
     -- and for `pitot demo`, which prints it.
     ADD COLUMN comment_body text,
+    -- Failed tries at writing the current run's outcome to GitHub, and the
+    -- time before which the reporter leaves the job alone (NULL: now). A
+    -- failure moves the job behind the others instead of blocking them.
+    ADD COLUMN report_failures integer NOT NULL DEFAULT 0,
+    ADD COLUMN report_after timestamptz,
     ADD CONSTRAINT jobs_github_synced_valid CHECK (github_synced IN ('in_progress', 'completed'));
 
 -- The reporter looks for jobs whose GitHub state lags behind their own.

@@ -39,6 +39,10 @@ use crate::state::AppState;
 /// The name of pitot's check run on GitHub.
 pub const CHECK_RUN_NAME: &str = "pitot benchmarks";
 
+/// How many failed tries at writing one job's outcome the reporter makes
+/// before it gives up; with the waits between tries, about 80 minutes.
+pub const MAX_REPORT_FAILURES: i32 = 12;
+
 /// How often the reporter looks for work without being woken.
 const SCAN_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -75,40 +79,84 @@ pub async fn run_reporter(state: AppState) {
 
 /// Does one round of the reporter's work and returns how many outcomes it
 /// wrote. Tests call it directly to run the reporter without waiting.
+///
+/// A job whose outcome cannot be written waits and is tried again later
+/// (see `reporting::record_report_failure`) while the others go ahead.
+/// After [`MAX_REPORT_FAILURES`] failed tries the reporter gives up on it.
 pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
-    open_check_runs(state).await?;
+    if let Err(error) = open_check_runs(state).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "failed to create check runs; retrying later"
+        );
+    }
     let mut written = 0;
+    let mut tried = Vec::new();
     while !state.shutdown.is_cancelled() {
         let mut tx = state
             .pool
             .begin()
             .await
             .context("failed to start the report transaction")?;
-        let Some(task) = reporting::lock_next_to_report(&mut *tx).await? else {
+        let Some(task) = reporting::lock_next_to_report(&mut *tx, &tried).await? else {
             break;
         };
-        let outcome = write_outcome(state, &mut tx, &task)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to report job {} of {}#{}",
-                    task.job_id, task.repository, task.pr_number
-                )
-            })?;
-        reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
-            .await
-            .context("failed to record the report")?;
-        tx.commit().await.context("failed to commit the report")?;
-        tracing::info!(
+        tried.push(task.job_id);
+        match write_outcome(state, &mut tx, &task).await {
+            Ok(outcome) => {
+                reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
+                    .await
+                    .context("failed to record the report")?;
+                tx.commit().await.context("failed to commit the report")?;
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    pr = task.pr_number,
+                    state = %outcome.state,
+                    "job reported"
+                );
+                written += 1;
+            }
+            Err(error) => {
+                drop(tx);
+                record_failure(state, &task, &error).await?;
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Logs a failed try at writing a job's outcome, and gives the job up
+/// after [`MAX_REPORT_FAILURES`] tries: an ingesting job then fails, and
+/// the reporter no longer takes it.
+async fn record_failure(
+    state: &AppState,
+    task: &ReportTask,
+    error: &anyhow::Error,
+) -> anyhow::Result<()> {
+    let failures = reporting::record_report_failure(&state.pool, task.job_id).await?;
+    if failures < MAX_REPORT_FAILURES {
+        tracing::warn!(
             job_id = task.job_id,
             repo = %task.repository,
             pr = task.pr_number,
-            state = %outcome.state,
-            "job reported"
+            failures,
+            error = format!("{error:#}"),
+            "failed to report the job to GitHub; retrying later"
         );
-        written += 1;
+        return Ok(());
     }
-    Ok(written)
+    let reason =
+        format!("pitot gave up writing the outcome to GitHub after {failures} tries: {error:#}");
+    tracing::error!(job_id = task.job_id, repo = %task.repository, pr = task.pr_number, error = %reason, "giving up on the job's report");
+    let outcome = ReportedOutcome {
+        state: JobState::Failed,
+        error: Some(&reason),
+        check_run_id: None,
+        comment_body: None,
+    };
+    reporting::finish_report(&state.pool, task.job_id, &outcome).await?;
+    Ok(())
 }
 
 /// Creates an in-progress check run for each queued or running job that

@@ -217,7 +217,7 @@ pub async fn requeue_finished_job(
         UPDATE jobs
         SET state = 'queued', attempt_limit = attempt + $8, base_ref = $4, base_sha = NULL,
             clone_url = $5, head_fetch_ref = $6, installation_id = $7, error = NULL,
-            check_run_id = NULL, github_synced = NULL,
+            check_run_id = NULL, github_synced = NULL, report_failures = 0, report_after = NULL,
             queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
         WHERE repository_id = $1 AND pr_number = $2 AND head_sha = $3
           AND state IN ('reported', 'failed', 'cancelled')

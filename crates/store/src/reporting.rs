@@ -84,11 +84,13 @@ pub async fn jobs_without_check_run(
 }
 
 /// Locks the oldest pull request job whose outcome is not written to
-/// GitHub yet, skipping jobs another reporter holds, and returns it. The lock
+/// GitHub yet, skipping jobs another reporter holds, jobs waiting after a
+/// failure, and the jobs in `skip`, and returns it. The lock
 /// lasts until the caller's transaction ends, so each outcome is written
 /// once even with several server processes.
 pub async fn lock_next_to_report(
     executor: impl PgExecutor<'_>,
+    skip: &[i64],
 ) -> Result<Option<ReportTask>, StoreError> {
     // `FOR UPDATE OF jobs` locks the job row only, not the pull request's.
     let row = sqlx::query!(
@@ -103,10 +105,13 @@ pub async fn lock_next_to_report(
           ON pull_requests.repository_id = jobs.repository_id AND pull_requests.number = jobs.pr_number
         WHERE jobs.pr_number IS NOT NULL AND jobs.github_synced IS DISTINCT FROM 'completed'
           AND jobs.state IN ('ingesting', 'failed', 'cancelled', 'superseded')
+          AND (jobs.report_after IS NULL OR jobs.report_after <= now())
+          AND NOT (jobs.id = ANY($1))
         ORDER BY jobs.updated_at, jobs.id
         LIMIT 1
         FOR UPDATE OF jobs SKIP LOCKED
         "#,
+        skip,
     )
     .fetch_optional(executor)
     .await?;
@@ -197,6 +202,29 @@ pub async fn finish_report(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Records a failed try at writing a job's outcome and returns how many
+/// tries have failed for the current run. The job then waits before the
+/// reporter takes it again: 10 seconds after the first failure, doubling
+/// with each further one up to 15 minutes.
+pub async fn record_report_failure(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<i32, StoreError> {
+    let failures = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET report_failures = report_failures + 1,
+            report_after = now() + least(interval '10 seconds' * power(2, report_failures), interval '15 minutes')
+        WHERE id = $1
+        RETURNING report_failures
+        "#,
+        job_id,
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(failures)
 }
 
 /// Stores the id of pitot's comment on a pull request.
