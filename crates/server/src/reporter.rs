@@ -423,8 +423,8 @@ fn render_failure(
 }
 
 /// Maps a verdict to a check run conclusion. The title distinguishes the
-/// failures. A failure of pitot or asv is neutral, because it says nothing
-/// about the pull request.
+/// failures. A failure of pitot or asv is neutral, because the pull request
+/// did not cause it.
 fn conclusion_of(verdict: Verdict) -> CheckConclusion {
     match verdict {
         Verdict::Regressed | Verdict::BenchmarksFailed => CheckConclusion::Failure,
