@@ -64,7 +64,14 @@ fn agent_config(args: AgentArgs) -> anyhow::Result<AgentConfig> {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!("failed to read the agent configuration {}", path.display())
             })?;
-            toml::from_str::<AgentConfig>(&text)
+            let mut table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("invalid agent configuration {}", path.display()))?;
+            // The token may come from the flag or PITOT_AGENT_TOKEN instead of the file.
+            if let Some(token) = &args.token {
+                table.insert("token".to_owned(), toml::Value::String(token.clone()));
+            }
+            table
+                .try_into::<AgentConfig>()
                 .with_context(|| format!("invalid agent configuration {}", path.display()))?
         }
         None => {
@@ -145,4 +152,39 @@ pub fn run_token(args: AgentTokenArgs) -> anyhow::Result<ExitCode> {
         result
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<PathBuf>, token: Option<&str>) -> AgentArgs {
+        AgentArgs {
+            config,
+            server_url: None,
+            token: token.map(str::to_owned),
+            work_dir: None,
+            name: Some("bench-1".to_owned()),
+            machine: None,
+            url_rewrites: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn config_file_takes_token_from_flag() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "server_url = \"http://127.0.0.1:8080\"\nwork_dir = \"/tmp/agent\"\n",
+        )
+        .unwrap();
+
+        let config = agent_config(args(Some(path.clone()), Some("pitot_abc"))).unwrap();
+        assert_eq!(config.token.expose_secret(), "pitot_abc");
+        assert_eq!(config.name, "bench-1");
+
+        let error = agent_config(args(Some(path), None)).unwrap_err();
+        assert!(format!("{error:#}").contains("token"), "{error:#}");
+    }
 }

@@ -220,6 +220,13 @@ impl Config {
         if let Some(value) = lookup("PITOT_LABEL") {
             self.github.label = value;
         }
+        if let Some(value) = lookup("PITOT_IN_PROCESS_AGENT") {
+            self.jobs.in_process_agent = match value.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => anyhow::bail!("PITOT_IN_PROCESS_AGENT={value:?} is not a boolean: use true or false"),
+            };
+        }
         Ok(())
     }
 }
@@ -275,6 +282,18 @@ mod tests {
 
         assert_eq!(config.github.label, "from-env");
         assert_eq!(config.github.webhook_secret.unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn in_process_agent_from_environment() {
+        let mut config = Config::from_toml("[jobs]\nin_process_agent = true").unwrap();
+        config.apply_env(|name| (name == "PITOT_IN_PROCESS_AGENT").then(|| "false".into())).unwrap();
+        assert!(!config.jobs.in_process_agent);
+
+        let error = config
+            .apply_env(|name| (name == "PITOT_IN_PROCESS_AGENT").then(|| "no".into()))
+            .unwrap_err();
+        assert!(error.to_string().contains("PITOT_IN_PROCESS_AGENT=\"no\""), "{error}");
     }
 
     #[test]
