@@ -71,11 +71,10 @@ impl ScratchDatabase {
         .execute(&self.pool)
         .await
         .context("failed to empty the scratch database")?;
-        // VACUUM cannot run in the implicit transaction of a multi-statement query.
-        sqlx::raw_sql("VACUUM ANALYZE")
-            .execute(&self.pool)
-            .await
-            .context("failed to vacuum the scratch database")?;
+        // No VACUUM ANALYZE here: TRUNCATE leaves the tables marked as
+        // never analyzed, as on a new installation. Statistics of empty
+        // tables would make PostgreSQL plan sequential scans for the
+        // webhook's statements, which the pool's connections then cache.
         Ok(())
     }
 

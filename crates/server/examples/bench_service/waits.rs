@@ -10,6 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::database::BENCH_APPLICATION;
 
+/// How many characters of an active connection's statement name it in
+/// the output.
+const QUERY_PREFIX: i32 = 60;
+
 /// How often `pg_stat_activity` is read.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(10);
 
@@ -74,18 +78,24 @@ async fn sample(pool: PgPool, database: String, stop: CancellationToken) -> Wait
             _ = interval.tick() => {}
         }
         // `active` without a wait event is running on a CPU or waiting for
-        // one. `idle in transaction` waits for pitot's next statement.
+        // one. `idle in transaction` waits for pitot's next statement. An
+        // active connection is also named by the start of its statement.
         let rows: Result<Vec<(String,)>, _> = sqlx::query_as(
             "SELECT CASE
                  WHEN state = 'active' AND wait_event IS NULL THEN 'active: on CPU'
                  WHEN state = 'active' THEN 'active: waiting on ' || wait_event_type || '/' || wait_event
                  ELSE coalesce(state, 'unknown')
                END
+               || CASE WHEN state = 'active'
+                    THEN ': ' || left(regexp_replace(query, '\\s+', ' ', 'g'), $3)
+                    ELSE ''
+                  END
              FROM pg_stat_activity
              WHERE datname = $1 AND application_name <> $2 AND backend_type = 'client backend'",
         )
         .bind(&database)
         .bind(BENCH_APPLICATION)
+        .bind(QUERY_PREFIX)
         .fetch_all(&pool)
         .await;
         let Ok(rows) = rows else {
