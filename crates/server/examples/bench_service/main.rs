@@ -6,9 +6,13 @@
 //!    latency percentiles, the status codes, where the CPU time went, what
 //!    the database connections waited on, and checks that every accepted
 //!    delivery and its job are stored.
-//! 2. `comment`: one delivery, then a claim and an immediate report with
+//! 2. `transactions`: the webhook's database transaction without HTTP, in
+//!    variants that move the job-queued `NOTIFY` or write everything in
+//!    one statement, to estimate what each change would gain.
+//! 3. `comment`: one delivery, then a claim and an immediate report with
 //!    two real asv results files through the agent API, timed until the
-//!    comment appears in a local stand-in for api.github.com.
+//!    comment appears in a local stand-in for api.github.com, in three
+//!    scenarios of claim order and stand-in speed.
 //!
 //! Usage (`scripts/bench-service` builds it in release mode and passes the
 //! defaults recorded in docs/benchmarks.md):
