@@ -24,6 +24,11 @@ ALTER TABLE jobs
     ADD COLUMN report_after timestamptz,
     ADD CONSTRAINT jobs_github_synced_valid CHECK (github_synced IN ('in_progress', 'completed'));
 
--- The reporter looks for jobs whose GitHub state lags behind their own.
+-- The reporter looks for jobs whose GitHub state lags behind their own,
+-- after every queued job: both indexes leave out the jobs already written,
+-- so a long queue does not make each look a scan.
 CREATE INDEX jobs_github_pending ON jobs (updated_at, id)
-    WHERE pr_number IS NOT NULL AND github_synced IS DISTINCT FROM 'completed';
+    WHERE pr_number IS NOT NULL AND github_synced IS DISTINCT FROM 'completed'
+      AND state IN ('ingesting', 'failed', 'cancelled', 'superseded');
+CREATE INDEX jobs_check_run_pending ON jobs (updated_at, id)
+    WHERE pr_number IS NOT NULL AND github_synced IS NULL AND state IN ('queued', 'running');

@@ -196,7 +196,12 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
             .with_context(|| format!("failed to create the check run of job {}", task.job_id))?;
         if let Some(check_run) = created {
             let id = i64::try_from(check_run.id).context("check run id out of range")?;
-            reporting::record_check_run(&state.pool, task.job_id, id).await?;
+            let recorded = reporting::record_check_run(&state.pool, task.job_id, id).await?;
+            // A claim that ran during the update skipped the locked row and
+            // now waits; the notification makes every waiting claim look again.
+            if recorded == Some(JobState::Queued) {
+                pitot_store::jobs::notify_job_queued(&state.pool, task.job_id).await?;
+            }
         }
     }
     Ok(())

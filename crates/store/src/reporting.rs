@@ -135,8 +135,8 @@ pub async fn lock_next_to_report(
     .transpose()
 }
 
-/// Records the in-progress check run of a job's current run. Returns false,
-/// and changes nothing, when the reporter already wrote something for the
+/// Records the in-progress check run of a job's current run and returns the
+/// job's state. Returns `None`, and changes nothing, when the reporter already wrote something for the
 /// job's current run, because the job finished while the check run was
 /// being created.
 ///
@@ -146,19 +146,19 @@ pub async fn record_check_run(
     executor: impl PgExecutor<'_>,
     job_id: i64,
     check_run_id: i64,
-) -> Result<bool, StoreError> {
-    let updated = sqlx::query_scalar!(
+) -> Result<Option<JobState>, StoreError> {
+    let state = sqlx::query_scalar!(
         r#"
         UPDATE jobs SET check_run_id = $2, github_synced = 'in_progress'
         WHERE id = $1 AND github_synced IS NULL
-        RETURNING id
+        RETURNING state
         "#,
         job_id,
         check_run_id,
     )
     .fetch_optional(executor)
     .await?;
-    Ok(updated.is_some())
+    state.map(|state| state.parse()).transpose()
 }
 
 /// The final state and records of a job whose outcome is written to GitHub.
