@@ -35,6 +35,45 @@ pub struct ReportTask {
     pub comment_id: Option<i64>,
 }
 
+/// A row of the reporter's job queries, before the state is parsed.
+struct ReportTaskRow {
+    id: i64,
+    repository_id: i32,
+    repository: String,
+    pr_number: i64,
+    head_sha: String,
+    base_sha: Option<String>,
+    installation_id: Option<i64>,
+    state: String,
+    attempt: i32,
+    machine: Option<String>,
+    error: Option<String>,
+    check_run_id: Option<i64>,
+    comment_id: Option<i64>,
+}
+
+impl TryFrom<ReportTaskRow> for ReportTask {
+    type Error = StoreError;
+
+    fn try_from(row: ReportTaskRow) -> Result<Self, Self::Error> {
+        Ok(ReportTask {
+            job_id: row.id,
+            repository_id: row.repository_id,
+            repository: row.repository,
+            pr_number: row.pr_number,
+            head_sha: row.head_sha,
+            base_sha: row.base_sha,
+            installation_id: row.installation_id,
+            state: row.state.parse()?,
+            attempt: row.attempt,
+            machine: row.machine,
+            error: row.error,
+            check_run_id: row.check_run_id,
+            comment_id: row.comment_id,
+        })
+    }
+}
+
 /// Returns up to `limit` queued or running pull request jobs that have no
 /// check run yet, oldest change first. Rows are not locked: agents claim
 /// these jobs meanwhile, and [`record_check_run`] only applies when nothing
@@ -43,7 +82,8 @@ pub async fn jobs_without_check_run(
     executor: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<ReportTask>, StoreError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        ReportTaskRow,
         r#"
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
@@ -62,25 +102,7 @@ pub async fn jobs_without_check_run(
     )
     .fetch_all(executor)
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(ReportTask {
-                job_id: row.id,
-                repository_id: row.repository_id,
-                repository: row.repository,
-                pr_number: row.pr_number,
-                head_sha: row.head_sha,
-                base_sha: row.base_sha,
-                installation_id: row.installation_id,
-                state: row.state.parse()?,
-                attempt: row.attempt,
-                machine: row.machine,
-                error: row.error,
-                check_run_id: row.check_run_id,
-                comment_id: row.comment_id,
-            })
-        })
-        .collect()
+    rows.into_iter().map(ReportTask::try_from).collect()
 }
 
 /// Locks the oldest pull request job whose outcome is not written to
@@ -93,7 +115,8 @@ pub async fn lock_next_to_report(
     skip: &[i64],
 ) -> Result<Option<ReportTask>, StoreError> {
     // `FOR UPDATE OF jobs` locks the job row only, not the pull request's.
-    let row = sqlx::query!(
+    let row = sqlx::query_as!(
+        ReportTaskRow,
         r#"
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
@@ -115,24 +138,7 @@ pub async fn lock_next_to_report(
     )
     .fetch_optional(executor)
     .await?;
-    row.map(|row| {
-        Ok(ReportTask {
-            job_id: row.id,
-            repository_id: row.repository_id,
-            repository: row.repository,
-            pr_number: row.pr_number,
-            head_sha: row.head_sha,
-            base_sha: row.base_sha,
-            installation_id: row.installation_id,
-            state: row.state.parse()?,
-            attempt: row.attempt,
-            machine: row.machine,
-            error: row.error,
-            check_run_id: row.check_run_id,
-            comment_id: row.comment_id,
-        })
-    })
-    .transpose()
+    row.map(ReportTask::try_from).transpose()
 }
 
 /// Records the in-progress check run of a job's current run and returns the
@@ -140,8 +146,8 @@ pub async fn lock_next_to_report(
 /// job's current run, because the job finished while the check run was
 /// being created.
 ///
-/// NOTE: a job queued again while its check run was being created gets
-/// that check run for its new run; the new run's conclusion then updates it.
+/// NOTE: a job queued again while its check run was being created keeps
+/// that check run for its new run. The new run's conclusion then updates it.
 pub async fn record_check_run(
     executor: impl PgExecutor<'_>,
     job_id: i64,
