@@ -75,7 +75,7 @@ impl Database {
         Ok(Database { store, pool, embedded })
     }
 
-    /// The connection pool.
+    /// Returns the connection pool.
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
     }

@@ -223,7 +223,7 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
         return;
     };
     // GitHub responds to the first comment POST with 502 and to the second
-    // with a secondary rate limit; the comment must still be posted exactly once.
+    // with a secondary rate limit. The comment must still be posted exactly once.
     let comment_posts = RequestMatch::post("/repos/*/*/issues/*/comments");
     harness
         .stub

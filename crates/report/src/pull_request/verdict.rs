@@ -18,8 +18,8 @@ pub(crate) enum Section {
     Failed,
     /// The benchmark has a result on head only: it is missing on base, or
     /// it failed there. `asv continuous` runs the head's benchmark suite on
-    /// both commits, so a benchmark added by the pull request usually
-    /// fails on base (the code it measures does not exist yet); asv marks
+    /// both commits, so a benchmark added by the pull request usually fails
+    /// on base, where the code it measures does not exist yet. asv marks
     /// that as an improvement, which a reviewer would misread.
     New,
     /// The benchmark has results on base only.
