@@ -119,7 +119,7 @@ impl ContinuousRun<'_> {
             log.line(&message);
             result.failure = Some(message);
         } else {
-            result.failure = judge(&result, self.machine, self.checkout);
+            result.failure = judge(&result, self.machine, &self.checkout.base_sha, &self.checkout.head_sha);
         }
         if let Some(failure) = &mut result.failure {
             append_log_tail(failure, log);
@@ -272,9 +272,10 @@ fn collect(results_dir: &Path, machine: &str, shas: &[&str]) -> Result<RunResult
 }
 
 /// Returns why the run failed, or `None` when every commit has results
-/// with at least one benchmark that did not fail.
-fn judge(result: &RunResult, machine: &str, checkout: &Checkout) -> Option<String> {
-    for (role, sha) in [("base", &checkout.base_sha), ("head", &checkout.head_sha)] {
+/// with at least one benchmark that did not fail. Runs that pitot did not
+/// watch, such as a GitHub Actions workflow's, are judged by it too.
+pub fn judge(result: &RunResult, machine: &str, base_sha: &str, head_sha: &str) -> Option<String> {
+    for (role, sha) in [("base", base_sha), ("head", head_sha)] {
         let files: Vec<&ResultFile> = result
             .results
             .iter()
@@ -372,7 +373,7 @@ mod tests {
     fn judge_both_commits_complete() {
         let result = run_result(vec![results_file(BASE, Some(1.0)), results_file(HEAD, Some(2.0))]);
 
-        let failure = judge(&result, "bench-1", &checkout());
+        let failure = judge(&result, "bench-1", BASE, HEAD);
 
         assert_eq!(failure, None);
     }
@@ -408,7 +409,7 @@ mod tests {
         ];
 
         for (result, expected) in cases {
-            let failure = judge(&result, "bench-1", &checkout());
+            let failure = judge(&result, "bench-1", BASE, HEAD);
 
             let failure = failure.unwrap_or_else(|| panic!("accepted; expected {expected:?}"));
             assert!(failure.contains(expected), "{failure:?} lacks {expected:?}");

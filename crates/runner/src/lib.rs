@@ -16,6 +16,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod artifact;
 pub mod client;
 pub mod config;
 pub mod continuous;
