@@ -37,7 +37,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::IssuedToken;
 pub use failure::{Failure, RequestMatch};
-pub use model::{CheckRun, CheckRunOutput, Comment, RecordedRequest, User};
+pub use model::{CheckRun, CheckRunOutput, Comment, PullRequest, RecordedRequest, User};
 
 use state::StubState;
 
@@ -176,6 +176,18 @@ impl GitHubStub {
     /// Returns the installation tokens minted so far, oldest first.
     pub fn issued_tokens(&self) -> Vec<IssuedToken> {
         self.state.issued_tokens()
+    }
+
+    /// Sets what `GET /repos/{owner}/{repo}/pulls/{number}` returns for
+    /// `pull_request.number` of `repo`.
+    pub fn set_pull_request(&self, repo: &str, pull_request: PullRequest) {
+        self.state.set_pull_request(repo, pull_request);
+    }
+
+    /// Returns the reactions added to issue comment `comment_id`, such as
+    /// `rocket` or `+1`, oldest first.
+    pub fn reactions(&self, comment_id: u64) -> Vec<String> {
+        self.state.reactions(comment_id)
     }
 
     /// Makes `installation_id` an installation of the test App, so tokens

@@ -185,3 +185,15 @@ impl RecordedRequest {
 pub(crate) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+/// A pull request as [`GitHubStub::set_pull_request`](crate::GitHubStub::set_pull_request)
+/// stores it and `GET /repos/{owner}/{repo}/pulls/{number}` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    pub number: u64,
+    /// `open` or `closed`.
+    pub state: String,
+    pub head_sha: String,
+    pub head_ref: String,
+    pub base_ref: String,
+}

@@ -61,6 +61,11 @@ pub(crate) fn router(state: Arc<StubState>) -> Router {
             "/repos/{owner}/{repo}/issues/comments/{comment_id}",
             patch(update_comment).delete(delete_comment),
         )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions",
+            post(create_reaction),
+        )
+        .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull_request))
         .route("/repos/{owner}/{repo}/check-runs", post(create_check_run))
         .route(
             "/repos/{owner}/{repo}/check-runs/{check_run_id}",
@@ -229,6 +234,60 @@ async fn create_comment(
         response.headers_mut().insert("location", location);
     }
     response
+}
+
+/// GitHub's reaction names.
+const REACTIONS: [&str; 8] = ["+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"];
+
+async fn create_reaction(
+    State(state): Shared,
+    Path((owner, repo, comment_id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(rejection) => return rejection,
+    };
+    let fields = match json_fields(&body) {
+        Ok(fields) => fields,
+        Err(rejection) => return rejection,
+    };
+    let Some(content) = fields.get("content").and_then(Value::as_str).filter(|c| REACTIONS.contains(c)) else {
+        return validation_failed("content must be one of +1, -1, laugh, confused, heart, hooray, rocket, eyes");
+    };
+    if state.comment_repo(comment_id).as_deref() != Some(format!("{owner}/{repo}").as_str()) {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    // GitHub answers 201 for a new reaction and 200 with the existing one.
+    let status = if state.add_reaction(comment_id, content) { StatusCode::CREATED } else { StatusCode::OK };
+    let reaction = json!({
+        "id": comment_id,
+        "content": content,
+        "user": caller.user().to_json(),
+        "created_at": timestamp(Utc::now()),
+    });
+    (status, Json(reaction)).into_response()
+}
+
+async fn get_pull_request(
+    State(state): Shared,
+    Path((owner, repo, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let Some(pull) = state.pull_request(&format!("{owner}/{repo}"), number) else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let body = json!({
+        "number": pull.number,
+        "state": pull.state,
+        "head": {"ref": pull.head_ref, "sha": pull.head_sha},
+        "base": {"ref": pull.base_ref},
+    });
+    Json(body).into_response()
 }
 
 async fn update_comment(

@@ -12,7 +12,7 @@ use chrono::Utc;
 
 use crate::auth::IssuedToken;
 use crate::failure::{Failure, PlannedFailure, RequestMatch};
-use crate::model::{CheckRun, Comment, RecordedRequest, User};
+use crate::model::{CheckRun, Comment, PullRequest, RecordedRequest, User};
 
 /// GitHub's installation token lifetime.
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
@@ -27,6 +27,10 @@ struct Inner {
     failures: Vec<PlannedFailure>,
     comments: BTreeMap<u64, Comment>,
     check_runs: BTreeMap<u64, CheckRun>,
+    /// Pull requests by repository and number, as tests set them.
+    pull_requests: BTreeMap<(String, u64), PullRequest>,
+    /// Reactions on issue comments: comment id and reaction name.
+    reactions: Vec<(u64, String)>,
     /// Repository ids, in the order repositories were first seen; GitHub's
     /// pagination links name repositories by id.
     repositories: Vec<String>,
@@ -43,6 +47,8 @@ impl StubState {
             failures: Vec::new(),
             comments: BTreeMap::new(),
             check_runs: BTreeMap::new(),
+            pull_requests: BTreeMap::new(),
+            reactions: Vec::new(),
             repositories: Vec::new(),
             // Real ids are large; starting high catches clients that store them in 32 bits.
             next_id: 5_000_000_000,
@@ -168,6 +174,30 @@ impl StubState {
     }
 
     /// Stores a new check run, giving it an id.
+    pub fn set_pull_request(&self, repo: &str, pull_request: PullRequest) {
+        self.lock().pull_requests.insert((repo.to_owned(), pull_request.number), pull_request);
+    }
+
+    pub fn pull_request(&self, repo: &str, number: u64) -> Option<PullRequest> {
+        self.lock().pull_requests.get(&(repo.to_owned(), number)).cloned()
+    }
+
+    /// Adds a reaction to a comment; returns `false` when it was there already.
+    pub fn add_reaction(&self, comment_id: u64, content: &str) -> bool {
+        let mut inner = self.lock();
+        let reaction = (comment_id, content.to_owned());
+        if inner.reactions.contains(&reaction) {
+            return false;
+        }
+        inner.reactions.push(reaction);
+        true
+    }
+
+    pub fn reactions(&self, comment_id: u64) -> Vec<String> {
+        let inner = self.lock();
+        inner.reactions.iter().filter(|(id, _)| *id == comment_id).map(|(_, content)| content.clone()).collect()
+    }
+
     pub fn add_check_run(&self, mut check_run: CheckRun) -> CheckRun {
         let mut inner = self.lock();
         check_run.id = inner.take_id();

@@ -14,6 +14,9 @@ pub enum Event {
     PullRequest(PullRequestEvent),
     /// `installation` and `installation_repositories`: which repositories the App may act on.
     Installation(InstallationEvent),
+    /// `issue_comment`: a comment on an issue or a pull request, which may
+    /// hold a `/pitot` command.
+    IssueComment(IssueCommentEvent),
     /// Any other event or action, acknowledged and not acted on.
     Ignored { event: String, action: Option<String> },
 }
@@ -81,6 +84,27 @@ pub struct InstallationEvent {
     pub removed: Vec<String>,
 }
 
+/// An `issue_comment` delivery, reduced to what a command needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueCommentEvent {
+    /// `created`, `edited` or `deleted`.
+    pub action: String,
+    pub repository: RepoRef,
+    /// The issue's or pull request's number.
+    pub number: i64,
+    /// Whether the comment is on a pull request rather than an issue.
+    pub on_pull_request: bool,
+    pub comment_id: i64,
+    pub body: String,
+    /// The author's login.
+    pub author: String,
+    /// The author's relation to the repository, such as `OWNER` or `NONE`.
+    pub author_association: String,
+    /// Whether the author is a bot account, pitot's own App included.
+    pub author_is_bot: bool,
+    pub installation_id: Option<i64>,
+}
+
 impl Event {
     /// Parses `body` as the event named by the `X-GitHub-Event` header.
     pub fn parse(event: &str, body: &[u8]) -> Result<Event, EventError> {
@@ -98,6 +122,10 @@ impl Event {
                 let payload: wire::InstallationPayload = serde_json::from_slice(body).map_err(invalid)?;
                 Ok(Event::Installation(payload.into_event()))
             }
+            "issue_comment" => {
+                let payload: wire::IssueCommentPayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::IssueComment(payload.into_event()))
+            }
             other => {
                 let action = serde_json::from_slice::<wire::ActionOnly>(body)
                     .ok()
@@ -112,7 +140,7 @@ impl Event {
 mod wire {
     use serde::Deserialize;
 
-    use super::{InstallationEvent, PullRequestAction, PullRequestEvent, RepoRef};
+    use super::{InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, RepoRef};
 
     #[derive(Deserialize)]
     pub struct Ping {
@@ -229,6 +257,55 @@ mod wire {
                 account: self.installation.account.map(|account| account.login),
                 added,
                 removed,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Issue {
+        pub number: i64,
+        /// Present, as an object of links, only on pull requests.
+        pub pull_request: Option<serde_json::Value>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct User {
+        pub login: String,
+        #[serde(rename = "type")]
+        pub kind: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Comment {
+        pub id: i64,
+        #[serde(default)]
+        pub body: Option<String>,
+        pub user: User,
+        pub author_association: String,
+    }
+
+    #[derive(Deserialize)]
+    pub struct IssueCommentPayload {
+        pub action: String,
+        pub issue: Issue,
+        pub comment: Comment,
+        pub repository: RepoRef,
+        pub installation: Option<Installation>,
+    }
+
+    impl IssueCommentPayload {
+        pub fn into_event(self) -> IssueCommentEvent {
+            IssueCommentEvent {
+                action: self.action,
+                repository: self.repository,
+                number: self.issue.number,
+                on_pull_request: self.issue.pull_request.is_some(),
+                comment_id: self.comment.id,
+                body: self.comment.body.unwrap_or_default(),
+                author: self.comment.user.login,
+                author_association: self.comment.author_association,
+                author_is_bot: self.comment.user.kind == "Bot",
+                installation_id: self.installation.map(|installation| installation.id),
             }
         }
     }

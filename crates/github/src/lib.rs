@@ -9,15 +9,18 @@
 mod auth;
 mod check_runs;
 mod client;
+mod commands;
 mod comments;
 mod error;
 mod events;
+mod pull_requests;
 mod retry;
 mod signature;
 mod transport;
 
+pub use commands::{may_run_commands, parse_command, Command, CommandError, USAGE as COMMAND_USAGE};
 pub use events::{
-    Event, EventError, InstallationEvent, PullRequestAction, PullRequestEvent, RepoRef,
+    Event, EventError, InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, RepoRef,
 };
 pub use signature::{sign, verify_signature, SignatureError};
 
@@ -26,5 +29,6 @@ pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatu
 pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};
 pub use comments::{sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
+pub use pull_requests::{PullRequestInfo, Reaction};
 pub use retry::RetryPolicy;
 pub use secrecy::SecretString;

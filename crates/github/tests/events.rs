@@ -130,3 +130,45 @@ fn malformed_payloads_are_errors() {
         assert!(error.to_string().contains("pull_request payload"), "case {case}: {error}");
     }
 }
+
+#[track_caller]
+fn parse_issue_comment(payload: &serde_json::Value) -> pitot_github::IssueCommentEvent {
+    match Event::parse("issue_comment", &serde_json::to_vec(payload).expect("encodes")).expect("payload parses") {
+        Event::IssueComment(event) => event,
+        other => panic!("expected an issue_comment event, got {other:?}"),
+    }
+}
+
+#[test]
+fn issue_comment_reads_author_and_body() {
+    let payload: serde_json::Value =
+        serde_json::from_slice(&fixture("issue_comment/created.with-installation.payload.json")).expect("fixture is JSON");
+
+    let event = parse_issue_comment(&payload);
+
+    assert_eq!(event.action, "created");
+    assert_eq!(event.repository.full_name, "Codertocat/Hello-World");
+    assert_eq!(event.number, 1);
+    assert!(!event.on_pull_request, "the fixture comments on an issue");
+    assert_eq!(event.comment_id, 492700400);
+    assert_eq!(event.body, "You are totally right! I'll get this fixed right away.");
+    assert_eq!(event.author, "Codertocat");
+    assert_eq!(event.author_association, "OWNER");
+    assert!(!event.author_is_bot);
+    assert_eq!(event.installation_id, Some(1));
+}
+
+#[test]
+fn issue_comment_on_pull_request_by_bot() {
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&fixture("issue_comment/created.with-installation.payload.json")).expect("fixture is JSON");
+    payload["issue"]["pull_request"] = serde_json::json!({"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"});
+    payload["comment"]["user"]["type"] = "Bot".into();
+    payload["comment"]["body"] = "/pitot run".into();
+
+    let event = parse_issue_comment(&payload);
+
+    assert!(event.on_pull_request);
+    assert!(event.author_is_bot);
+    assert_eq!(event.body, "/pitot run");
+}
