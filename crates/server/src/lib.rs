@@ -10,6 +10,7 @@
 //! verification and events, and `pitot-runner` only for the agent API types.
 
 pub mod agent_tokens;
+pub mod commands;
 pub mod config;
 mod job_page;
 pub mod reporter;

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pitot_store::commands::COMMAND_QUEUED_CHANNEL;
 use pitot_store::job_reports::REPORT_STORED_CHANNEL;
 use pitot_store::jobs::JOB_QUEUED_CHANNEL;
 use sqlx::postgres::PgListener;
@@ -17,6 +18,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::commands::CommandsWake;
 use crate::reporter::ReporterWake;
 
 /// How long the listener waits before connecting again after a failure.
@@ -48,6 +50,7 @@ pub async fn run_listener(
     pool: PgPool,
     events: QueueEvents,
     reporter: ReporterWake,
+    commands: CommandsWake,
     shutdown: CancellationToken,
 ) {
     while !shutdown.is_cancelled() {
@@ -64,12 +67,16 @@ pub async fn run_listener(
         // Jobs may have been queued while there was no listener.
         events.wake_all();
         reporter.wake();
+        commands.wake();
         loop {
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 received = listener.try_recv() => received,
             };
             match received {
+                Ok(Some(notification)) if notification.channel() == COMMAND_QUEUED_CHANNEL => {
+                    commands.wake();
+                }
                 Ok(Some(notification)) => {
                     // A queued job needs a check run, a stored report its comment.
                     reporter.wake();
@@ -82,6 +89,7 @@ pub async fn run_listener(
                 Ok(None) => {
                     events.wake_all();
                     reporter.wake();
+                    commands.wake();
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, "lost the queued-job listener; reconnecting");
@@ -94,6 +102,8 @@ pub async fn run_listener(
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([JOB_QUEUED_CHANNEL, REPORT_STORED_CHANNEL]).await?;
+    listener
+        .listen_all([JOB_QUEUED_CHANNEL, REPORT_STORED_CHANNEL, COMMAND_QUEUED_CHANNEL])
+        .await?;
     Ok(listener)
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use pitot_github::GitHubClient;
 
+use crate::commands::CommandsWake;
 use crate::queue_events::QueueEvents;
 use crate::reporter::ReporterWake;
 
@@ -21,6 +22,8 @@ pub struct AppState {
     pub queue_events: QueueEvents,
     /// Wakes the reporter when a report is stored or a job queued.
     pub reporter_wake: ReporterWake,
+    /// Wakes the command worker when a pull request command is recorded.
+    pub commands_wake: CommandsWake,
     /// The GitHub client the reporter writes comments and check runs with;
     /// `None` when no credentials are configured, and then comments are
     /// only stored.
@@ -38,6 +41,7 @@ impl AppState {
             config: Arc::new(config),
             queue_events: QueueEvents::default(),
             reporter_wake: ReporterWake::default(),
+            commands_wake: CommandsWake::default(),
             github: None,
             shutdown: CancellationToken::new(),
         }

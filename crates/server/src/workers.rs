@@ -1,5 +1,5 @@
 //! Background work of the server process: the notification listener, the
-//! lease expiry and the reporter. Both stop when the state's shutdown token is cancelled.
+//! lease expiry, the reporter and the command worker. Both stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -20,10 +20,12 @@ pub fn spawn_workers(state: &AppState) -> Workers {
         state.pool.clone(),
         state.queue_events.clone(),
         state.reporter_wake.clone(),
+        state.commands_wake.clone(),
         state.shutdown.clone(),
     ));
     tasks.spawn(run_lease_expiry(state.clone()));
     tasks.spawn(crate::reporter::run_reporter(state.clone()));
+    tasks.spawn(crate::commands::run_commands(state.clone()));
     Workers { tasks }
 }
 

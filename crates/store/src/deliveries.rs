@@ -34,6 +34,8 @@ pub enum DeliveryOutcome {
     MarkedStale,
     /// An installation or its repository list changed.
     InstallationUpdated,
+    /// A comment held a command from a maintainer, recorded for the worker.
+    CommandRecorded,
 }
 
 impl DeliveryOutcome {
@@ -47,6 +49,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::JobsCancelled => "jobs_cancelled",
             DeliveryOutcome::MarkedStale => "marked_stale",
             DeliveryOutcome::InstallationUpdated => "installation_updated",
+            DeliveryOutcome::CommandRecorded => "command_recorded",
         }
     }
 }

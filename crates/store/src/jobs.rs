@@ -104,6 +104,8 @@ pub struct NewPullRequestJob<'a> {
     pub installation_id: Option<i64>,
     /// How many claims one run of the job may take before it fails.
     pub max_attempts: i32,
+    /// A regular expression for `asv continuous --bench`; `None` runs every benchmark.
+    pub bench: Option<&'a str>,
 }
 
 /// A job row with its repository's name.
@@ -145,6 +147,7 @@ pub struct ClaimedJob {
     pub clone_url: String,
     pub head_fetch_ref: Option<String>,
     pub installation_id: Option<i64>,
+    pub bench: Option<String>,
 }
 
 /// The state and attempt of a job, read when a lease call does not match.
@@ -179,8 +182,8 @@ pub async fn insert_pull_request_job(
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO jobs (repository_id, pr_number, head_sha, base_ref, clone_url,
-                          head_fetch_ref, installation_id, attempt_limit)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                          head_fetch_ref, installation_id, attempt_limit, bench)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (repository_id, pr_number, head_sha) WHERE pr_number IS NOT NULL DO NOTHING
         RETURNING id
         "#,
@@ -192,6 +195,7 @@ pub async fn insert_pull_request_job(
         job.head_fetch_ref,
         job.installation_id,
         job.max_attempts,
+        job.bench,
     )
     .fetch_optional(executor)
     .await?;
@@ -216,7 +220,7 @@ pub async fn requeue_finished_job(
         r#"
         UPDATE jobs
         SET state = 'queued', attempt_limit = attempt + $8, base_ref = $4, base_sha = NULL,
-            clone_url = $5, head_fetch_ref = $6, installation_id = $7, error = NULL,
+            clone_url = $5, head_fetch_ref = $6, installation_id = $7, bench = $9, error = NULL,
             check_run_id = NULL, github_synced = NULL, report_failures = 0, report_after = NULL,
             queued_at = now(), started_at = NULL, finished_at = NULL, updated_at = now()
         WHERE repository_id = $1 AND pr_number = $2 AND head_sha = $3
@@ -231,6 +235,7 @@ pub async fn requeue_finished_job(
         job.head_fetch_ref,
         job.installation_id,
         job.max_attempts,
+        job.bench,
     )
     .fetch_optional(executor)
     .await?;
@@ -254,6 +259,46 @@ pub async fn find_pull_request_job(
     .fetch_optional(executor)
     .await?;
     row.map(|row| Ok((row.id, row.state.parse()?))).transpose()
+}
+
+/// The newest job of a pull request, what `/pitot rerun` runs again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestJob {
+    pub id: i64,
+    pub head_sha: String,
+    pub base_ref: String,
+    pub bench: Option<String>,
+    pub state: JobState,
+}
+
+/// Returns the pull request's most recently queued job, if it has any.
+pub async fn latest_pull_request_job(
+    executor: impl PgExecutor<'_>,
+    repository_id: i32,
+    pr_number: i64,
+) -> Result<Option<LatestJob>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT id, head_sha, base_ref, bench, state FROM jobs
+        WHERE repository_id = $1 AND pr_number = $2
+        ORDER BY queued_at DESC, id DESC
+        LIMIT 1
+        "#,
+        repository_id,
+        pr_number,
+    )
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| {
+        Ok(LatestJob {
+            id: row.id,
+            head_sha: row.head_sha,
+            base_ref: row.base_ref,
+            bench: row.bench,
+            state: row.state.parse()?,
+        })
+    })
+    .transpose()
 }
 
 /// Sends the job-queued notification. PostgreSQL delivers it when the
@@ -353,7 +398,7 @@ pub async fn claim_next_job(
         WHERE jobs.id = next.id AND repositories.id = jobs.repository_id
         RETURNING jobs.id, jobs.attempt, repositories.name AS repository, jobs.pr_number,
                   jobs.head_sha, jobs.base_ref, jobs.clone_url, jobs.head_fetch_ref,
-                  jobs.installation_id
+                  jobs.installation_id, jobs.bench
         "#,
         agent,
         machine,
@@ -371,6 +416,7 @@ pub async fn claim_next_job(
         clone_url: row.clone_url,
         head_fetch_ref: row.head_fetch_ref,
         installation_id: row.installation_id,
+        bench: row.bench,
     }))
 }
 

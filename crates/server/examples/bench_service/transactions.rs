@@ -261,6 +261,7 @@ async fn record_delivery(
         head_fetch_ref: Some(&head_fetch_ref),
         installation_id: Some(INSTALLATION_ID),
         max_attempts: max_attempts(),
+        bench: None,
     };
     let job_id = jobs::insert_pull_request_job(&mut *tx, &job)
         .await?

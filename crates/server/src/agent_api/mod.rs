@@ -143,9 +143,10 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
         // The agent sends heartbeats every third of this, so rounding down
         // keeps it on the safe side of the stored lease.
         lease_seconds: jobs_config.lease.as_secs().max(1),
-        // TODO: read these from the repository's configuration once it is stored.
+        // TODO: read the others from the repository's configuration once it is stored.
         asv: api::AsvOptions {
-            bench: None,
+            // Set by `/pitot run --bench REGEX`.
+            bench: job.bench,
             config: None,
             factor: DEFAULT_FACTOR,
             timeout_seconds: jobs_config.run_timeout.as_secs(),

@@ -2,9 +2,13 @@
 //! changes the jobs, so a delivery is either fully applied or not at all.
 
 use anyhow::Context as _;
-use pitot_github::{Event, InstallationEvent, PullRequestAction, PullRequestEvent};
+use pitot_github::{
+    may_run_commands, parse_command, Command, Event, InstallationEvent, IssueCommentEvent,
+    PullRequestAction, PullRequestEvent,
+};
+use pitot_store::commands::{self, NewCommand};
 use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
-use pitot_store::jobs::{self, NewPullRequestJob};
+use pitot_store::jobs::{self, JobState, NewPullRequestJob};
 use pitot_store::pull_requests::{self, PullRequestHead};
 use pitot_store::{installations, RepoName};
 use sqlx::PgConnection;
@@ -35,6 +39,10 @@ pub async fn record_delivery(
             Some(pull_request.repository.full_name.as_str()),
             Some(pull_request.number),
         ),
+        Event::IssueComment(comment) => (
+            Some(comment.repository.full_name.as_str()),
+            Some(comment.number),
+        ),
         _ => (None, None),
     };
     let delivery = NewDelivery {
@@ -63,6 +71,7 @@ pub async fn record_delivery(
             apply_installation(&mut tx, installation).await?;
             (DeliveryOutcome::InstallationUpdated, None)
         }
+        Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
         Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
         Event::Ignored { event, action } => {
             tracing::debug!(event, action, "event is not one pitot acts on");
@@ -185,21 +194,88 @@ async fn enqueue_head(
         head_fetch_ref: Some(&head_fetch_ref),
         installation_id: event.installation_id,
         max_attempts: state.config.jobs.max_attempts,
+        bench: None,
     };
+    let (outcome, job_id, _) = enqueue_job(conn, &job).await?;
+    Ok((outcome, job_id))
+}
 
-    if let Some(job_id) = jobs::insert_pull_request_job(&mut *conn, &job).await? {
+/// Queues `job`: a new row, the head's finished row again, or the row that
+/// is already queued or running. Returns what happened, the job's id and
+/// its state now.
+pub(crate) async fn enqueue_job(
+    conn: &mut PgConnection,
+    job: &NewPullRequestJob<'_>,
+) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
+    if let Some(job_id) = jobs::insert_pull_request_job(&mut *conn, job).await? {
         jobs::notify_job_queued(&mut *conn, job_id).await?;
-        return Ok((DeliveryOutcome::JobQueued, job_id));
+        return Ok((DeliveryOutcome::JobQueued, job_id, JobState::Queued));
     }
-    if let Some(job_id) = jobs::requeue_finished_job(&mut *conn, &job).await? {
+    if let Some(job_id) = jobs::requeue_finished_job(&mut *conn, job).await? {
         jobs::notify_job_queued(&mut *conn, job_id).await?;
-        return Ok((DeliveryOutcome::JobRequeued, job_id));
+        return Ok((DeliveryOutcome::JobRequeued, job_id, JobState::Queued));
     }
-    let (job_id, _) =
-        jobs::find_pull_request_job(&mut *conn, repository_id, event.number, &event.head_sha)
+    let (job_id, state) =
+        jobs::find_pull_request_job(&mut *conn, job.repository_id, job.pr_number, job.head_sha)
             .await?
             .context("the head's job was neither inserted, re-queued nor found")?;
-    Ok((DeliveryOutcome::JobUnchanged, job_id))
+    Ok((DeliveryOutcome::JobUnchanged, job_id, state))
+}
+
+/// Records a `/pitot` command written in a new comment on a pull request,
+/// for the command worker. Commands from people who could not add the
+/// trigger label are logged and dropped without a reaction.
+async fn apply_issue_comment(
+    conn: &mut PgConnection,
+    event: &IssueCommentEvent,
+) -> Result<DeliveryOutcome, AppError> {
+    if event.action != "created" || !event.on_pull_request || event.author_is_bot {
+        return Ok(DeliveryOutcome::Ignored);
+    }
+    let Some(parsed) = parse_command(&event.body) else {
+        return Ok(DeliveryOutcome::Ignored);
+    };
+    if !may_run_commands(&event.author_association) {
+        tracing::info!(
+            repo = %event.repository.full_name,
+            pr = event.number,
+            comment_id = event.comment_id,
+            author = %event.author,
+            author_association = %event.author_association,
+            "ignored a pitot command from someone who is not an owner, member or collaborator"
+        );
+        return Ok(DeliveryOutcome::Ignored);
+    }
+    let clone_url = event.repository.clone_url.as_deref().ok_or_else(|| {
+        AppError::BadRequest("repository.clone_url is missing from the payload".into())
+    })?;
+    let repository: RepoName = event.repository.full_name.parse().map_err(
+        |error: pitot_store::InvalidRepoName| {
+            AppError::BadRequest(format!("repository.full_name: {error}"))
+        },
+    )?;
+    let repository_id = pull_requests::ensure_repository(conn, &repository).await?;
+
+    let (command, bench, problem) = match &parsed {
+        Ok(Command::Run { bench }) => (Some("run"), bench.as_deref(), None),
+        Ok(command) => (Some(command.name()), None, None),
+        Err(error) => (None, None, Some(error.to_string())),
+    };
+    let new = NewCommand {
+        repository_id,
+        pr_number: event.number,
+        installation_id: event.installation_id,
+        comment_id: event.comment_id,
+        author: &event.author,
+        command,
+        bench,
+        problem: problem.as_deref(),
+        clone_url,
+    };
+    if let Some(command_id) = commands::insert_command(&mut *conn, &new).await? {
+        commands::notify_command_queued(&mut *conn, command_id).await?;
+    }
+    Ok(DeliveryOutcome::CommandRecorded)
 }
 
 /// Applies an `installation` or `installation_repositories` event.

@@ -24,6 +24,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub use apply::Recorded;
+pub(crate) use apply::enqueue_job;
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const DELIVERY_HEADER: &str = "x-github-delivery";
@@ -122,6 +123,7 @@ fn action_name(event: &Event) -> Option<&str> {
             PullRequestAction::Other(action) => action.as_str(),
         }),
         Event::Installation(installation) => Some(installation.action.as_str()),
+        Event::IssueComment(comment) => Some(comment.action.as_str()),
         Event::Ignored { action, .. } => action.as_deref(),
         Event::Ping { .. } => None,
     }
