@@ -5,15 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use pitot_github_stub::{
-    GitHubStub, PullRequest, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
-};
+use pitot_github_stub::{GitHubStub, PullRequest, TEST_INSTALLATION_ID};
 use pitot_runner::api::CLAIM_PATH;
-use pitot_server::config::Config;
-use pitot_server::service::{Service, ServiceDirs};
-use secrecy::{ExposeSecret, SecretString};
+use pitot_server::service::Service;
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+
+#[path = "support/github_app.rs"]
+mod github_app;
 
 const SECRET: &str = "commands-secret";
 const REPO: &str = "Codertocat/Hello-World";
@@ -52,22 +52,9 @@ impl Harness {
     async fn start(pool: PgPool) -> Harness {
         let stub = GitHubStub::start().await;
         stub.set_pull_request(REPO, open_pull_request(HEAD));
-        let home = tempfile::tempdir().expect("folder");
-        let mut config = Config::default();
-        config.github.webhook_secret = Some(SecretString::from(SECRET));
-        config.github.api_url = stub.url().to_owned();
-        config.github.app_id = Some(TEST_APP_ID);
-        config.github.private_key = Some(SecretString::from(TEST_APP_PRIVATE_KEY));
+        let mut config = github_app::app_config(&stub, SECRET);
         config.jobs.in_process_agent = false;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("free port");
-        let dirs = ServiceDirs {
-            home: home.path().to_owned(),
-        };
-        let service = Service::start(pool.clone(), config, listener, &dirs)
-            .await
-            .expect("service starts");
+        let (service, home) = github_app::start_service(pool.clone(), config).await;
         Harness {
             stub,
             service,
@@ -89,23 +76,15 @@ impl Harness {
 
     async fn deliver(&mut self, payload: &Value) -> Value {
         self.deliveries += 1;
-        let body = serde_json::to_vec(payload).expect("encodes");
-        let response = reqwest::Client::new()
-            .post(format!("{}/webhooks/github", self.service.url()))
-            .header("content-type", "application/json")
-            .header("x-github-event", "issue_comment")
-            .header(
-                "x-github-delivery",
-                format!("comment-delivery-{}", self.deliveries),
-            )
-            .header(
-                "x-hub-signature-256",
-                pitot_github::sign(SECRET.as_bytes(), &body),
-            )
-            .body(body)
-            .send()
-            .await
-            .expect("server responds");
+        let delivery = format!("comment-delivery-{}", self.deliveries);
+        let response = github_app::post_webhook(
+            &self.service.url(),
+            SECRET,
+            "issue_comment",
+            &delivery,
+            payload,
+        )
+        .await;
         assert_eq!(response.status(), 202);
         response.json().await.expect("JSON response")
     }

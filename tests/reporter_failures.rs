@@ -5,15 +5,14 @@
 
 use std::time::{Duration, Instant};
 
-use pitot_github_stub::{
-    Failure, GitHubStub, RequestMatch, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
-};
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_INSTALLATION_ID};
 use pitot_runner::api::{report_path, CLAIM_PATH};
-use pitot_server::config::Config;
-use pitot_server::service::{Service, ServiceDirs};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+
+#[path = "support/github_app.rs"]
+mod github_app;
 
 const SECRET: &str = "reporter-secret";
 const REPO: &str = "Codertocat/Hello-World";
@@ -44,23 +43,10 @@ async fn post_json(url: &str, token: Option<&str>, body: &Value) -> reqwest::Res
 #[sqlx::test]
 async fn failed_run_is_reported_and_rejected_comment_waits(pool: PgPool) {
     let stub = GitHubStub::start().await;
-    let home = tempfile::tempdir().expect("folder");
-    let mut config = Config::default();
-    config.github.webhook_secret = Some(SecretString::from(SECRET));
-    config.github.api_url = stub.url().to_owned();
-    config.github.app_id = Some(TEST_APP_ID);
-    config.github.private_key = Some(SecretString::from(TEST_APP_PRIVATE_KEY));
+    let mut config = github_app::app_config(&stub, SECRET);
     config.jobs.in_process_agent = false;
     config.jobs.claim_wait = Duration::from_secs(1);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("free port");
-    let dirs = ServiceDirs {
-        home: home.path().to_owned(),
-    };
-    let service = Service::start(pool.clone(), config, listener, &dirs)
-        .await
-        .expect("service starts");
+    let (service, _home) = github_app::start_service(pool.clone(), config).await;
     let base = service.url();
 
     // GitHub rejects every comment on pull request 2.
@@ -75,20 +61,14 @@ async fn failed_run_is_reported_and_rejected_comment_waits(pool: PgPool) {
         (3, "3333333333333333333333333333333333333333"),
     ];
     for (number, head) in heads {
-        let body = serde_json::to_vec(&labeled_payload(number, head)).expect("encodes");
-        let response = reqwest::Client::new()
-            .post(format!("{base}/webhooks/github"))
-            .header("content-type", "application/json")
-            .header("x-github-event", "pull_request")
-            .header("x-github-delivery", format!("delivery-{number}"))
-            .header(
-                "x-hub-signature-256",
-                pitot_github::sign(SECRET.as_bytes(), &body),
-            )
-            .body(body)
-            .send()
-            .await
-            .expect("server responds");
+        let response = github_app::post_webhook(
+            &base,
+            SECRET,
+            "pull_request",
+            &format!("delivery-{number}"),
+            &labeled_payload(number, head),
+        )
+        .await;
         assert_eq!(response.status(), 202);
     }
 

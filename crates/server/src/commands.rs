@@ -122,7 +122,15 @@ fn retry_wait(failures: i32) -> Duration {
     Duration::from_secs(10 * 2_u64.pow(exponent)).min(Duration::from_secs(600))
 }
 
-/// Carries out the command and returns the job it queued, if any.
+/// The response pitot writes on the pull request for a command.
+enum Response {
+    React(Reaction),
+    /// A reply to the command's author, without the leading mention.
+    Reply(String),
+}
+
+/// Carries out the command, writes the response to GitHub, and returns the
+/// job it queued, if any.
 async fn carry_out(
     state: &AppState,
     conn: &mut PgConnection,
@@ -133,16 +141,37 @@ async fn carry_out(
     let number = u64::try_from(command.pr_number).context("pull request number out of range")?;
     let comment_id = u64::try_from(command.comment_id).context("comment id out of range")?;
 
+    let (response, job_id) = act(state, conn, &github, command, number).await?;
+    match response {
+        Response::React(reaction) => github.react_to_comment(repo, comment_id, reaction).await?,
+        Response::Reply(text) => {
+            let body = format!("@{}: {text}", command.author);
+            github.reply_on_pull_request(repo, number, &body).await?;
+        }
+    }
+    Ok(job_id)
+}
+
+/// Changes the pull request's jobs as the command says and returns the
+/// response for GitHub and the job queued, if any.
+async fn act(
+    state: &AppState,
+    conn: &mut PgConnection,
+    github: &GitHubClient,
+    command: &PendingCommand,
+    number: u64,
+) -> anyhow::Result<(Response, Option<i64>)> {
     let Some(name) = command.command.as_deref() else {
         let problem = command
             .problem
             .as_deref()
             .unwrap_or("the command could not be read");
-        let body = format!("@{}: {problem}.\n\n{COMMAND_USAGE}", command.author);
-        github.reply_on_pull_request(repo, number, &body).await?;
-        return Ok(None);
+        return Ok((
+            Response::Reply(format!("{problem}.\n\n{COMMAND_USAGE}")),
+            None,
+        ));
     };
-    let job_id = match name {
+    let (head_sha, base_ref, bench) = match name {
         "cancel" => {
             let reason = format!("@{} cancelled it with /pitot cancel", command.author);
             jobs::cancel_pull_request_jobs(
@@ -152,67 +181,40 @@ async fn carry_out(
                 &reason,
             )
             .await?;
-            github
-                .react_to_comment(repo, comment_id, Reaction::ThumbsUp)
-                .await?;
-            return Ok(None);
+            return Ok((Response::React(Reaction::ThumbsUp), None));
         }
         "run" => {
-            let pull = github.pull_request(repo, number).await?;
+            let pull = github.pull_request(&command.repository, number).await?;
             if pull.state != "open" {
-                let body = format!(
-                    "@{}: pull request #{number} is {}, so pitot did not benchmark it. Reopen it first.",
-                    command.author, pull.state
+                let text = format!(
+                    "pull request #{number} is {}, so pitot did not benchmark it. Reopen it first.",
+                    pull.state
                 );
-                github.reply_on_pull_request(repo, number, &body).await?;
-                return Ok(None);
+                return Ok((Response::Reply(text), None));
             }
-            queue(
-                state,
-                conn,
-                command,
-                &pull.head_sha,
-                &pull.base_ref,
-                command.bench.as_deref(),
-            )
-            .await?
+            (pull.head_sha, pull.base_ref, command.bench.clone())
         }
         "rerun" => {
-            let Some(latest) =
+            let latest =
                 jobs::latest_pull_request_job(&mut *conn, command.repository_id, command.pr_number)
-                    .await?
-            else {
-                let body = format!(
-                    "@{}: pitot has not benchmarked this pull request yet, so there is nothing to run again. Use `/pitot run`.",
-                    command.author
-                );
-                github.reply_on_pull_request(repo, number, &body).await?;
-                return Ok(None);
+                    .await?;
+            let Some(latest) = latest else {
+                let text = "pitot has not benchmarked this pull request yet, so there is nothing to run again. \
+                            Use `/pitot run`.";
+                return Ok((Response::Reply(text.to_owned()), None));
             };
-            queue(
-                state,
-                conn,
-                command,
-                &latest.head_sha,
-                &latest.base_ref,
-                latest.bench.as_deref(),
-            )
-            .await?
+            (latest.head_sha, latest.base_ref, latest.bench)
         }
         other => return Err(anyhow!("unknown stored command {other:?}")),
     };
-    let Some(job_id) = job_id else {
-        let body = format!(
-            "@{}: the last run's head is no longer the pull request's head, so pitot did not run it again. Use `/pitot run` for the current head.",
-            command.author
-        );
-        github.reply_on_pull_request(repo, number, &body).await?;
-        return Ok(None);
-    };
-    github
-        .react_to_comment(repo, comment_id, Reaction::Rocket)
-        .await?;
-    Ok(Some(job_id))
+    match queue(state, conn, command, &head_sha, &base_ref, bench.as_deref()).await? {
+        Some(job_id) => Ok((Response::React(Reaction::Rocket), Some(job_id))),
+        None => {
+            let text = "the last run's head is no longer the pull request's head, so pitot did not run it \
+                        again. Use `/pitot run` for the current head.";
+            Ok((Response::Reply(text.to_owned()), None))
+        }
+    }
 }
 
 /// Queues the head's job, or finds it queued or running. Returns `None`
