@@ -632,3 +632,44 @@ async fn repository_id(app: &TestApp) -> i32 {
         .await
         .expect("the repository has a row")
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn new_head_run_supersedes_running_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+    let claimed = pitot_store::jobs::claim_next_job(&app.pool, "agent-1", "machine-1", 60.0)
+        .await
+        .expect("claim")
+        .expect("the labelled head's job");
+    // A push alone leaves the running job alone: its result is still useful.
+    app.deliver(
+        "pull_request",
+        "d-2",
+        &with_head(pull_request("synchronize"), NEW_HEAD),
+    )
+    .await;
+    assert_eq!(app.jobs().await[0].1, "running");
+
+    let response = app
+        .deliver(
+            "pull_request",
+            "d-3",
+            &with_head(pull_request("labeled"), NEW_HEAD),
+        )
+        .await;
+
+    assert_eq!(response["outcome"], "job_queued");
+    let states: Vec<String> = app.jobs().await.into_iter().map(|(_, state)| state).collect();
+    assert_eq!(states, ["superseded", "queued"]);
+    let old = pitot_store::jobs::load_job(&app.pool, claimed.id)
+        .await
+        .expect("load")
+        .expect("old job");
+    assert_eq!(old.lease_expires_at, None, "the lease ends with the run");
+    assert!(
+        old.error.as_deref().is_some_and(|error| error.contains(&NEW_HEAD[..10])),
+        "the reason names the new head: {:?}",
+        old.error
+    );
+}

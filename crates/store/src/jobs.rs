@@ -344,26 +344,32 @@ pub async fn cancel_pull_request_jobs(
     Ok(ids)
 }
 
-/// Marks the queued jobs of a pull request whose head is not `head_sha` as
-/// superseded and returns their ids. Running jobs are left to finish.
-pub async fn supersede_queued_jobs(
+/// Supersedes the pull request's jobs for heads other than `head_sha`: the
+/// queued ones, and with `running` also those an agent is running, whose
+/// next heartbeat tells the agent to stop. Returns their ids.
+pub async fn supersede_other_heads(
     executor: impl PgExecutor<'_>,
     repository_id: i32,
     pr_number: i64,
     head_sha: &str,
+    running: bool,
+    reason: &str,
 ) -> Result<Vec<i64>, StoreError> {
     let head_sha = full_sha(head_sha)?;
     let ids = sqlx::query_scalar!(
         r#"
         UPDATE jobs
-        SET state = 'superseded', error = 'a newer commit was pushed to the pull request',
+        SET state = 'superseded', error = $5, lease_expires_at = NULL,
             finished_at = now(), updated_at = now()
-        WHERE repository_id = $1 AND pr_number = $2 AND head_sha <> $3 AND state = 'queued'
+        WHERE repository_id = $1 AND pr_number = $2 AND head_sha <> $3
+          AND (state = 'queued' OR ($4 AND state = 'running'))
         RETURNING id
         "#,
         repository_id,
         pr_number,
         head_sha,
+        running,
+        reason,
     )
     .fetch_all(executor)
     .await?;

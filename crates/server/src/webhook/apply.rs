@@ -152,8 +152,16 @@ async fn apply_pull_request(
         }
         PullRequestAction::Synchronize => {
             let labelled = pull_requests::record_push(&mut *conn, &head).await?;
-            jobs::supersede_queued_jobs(&mut *conn, repository_id, event.number, &event.head_sha)
-                .await?;
+            let reason = "a newer commit was pushed to the pull request";
+            jobs::supersede_other_heads(
+                &mut *conn,
+                repository_id,
+                event.number,
+                &event.head_sha,
+                false,
+                reason,
+            )
+            .await?;
             if state.config.github.run_on_push && labelled {
                 let (outcome, job_id) = enqueue_head(conn, state, event, repository_id).await?;
                 return Ok((outcome, Some(job_id)));
@@ -202,11 +210,23 @@ async fn enqueue_head(
 
 /// Queues `job`: a new row, the head's finished row again, or the row that
 /// is already queued or running. Returns what happened, the job's id and
-/// its state now.
+/// its state now. Queued and running jobs of the pull request's other heads
+/// are superseded: only one run per pull request goes on at a time.
 pub(crate) async fn enqueue_job(
     conn: &mut PgConnection,
     job: &NewPullRequestJob<'_>,
 ) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
+    let head = job.head_sha.get(..10).unwrap_or(job.head_sha);
+    let reason = format!("a run of the pull request's head {head} replaced it");
+    jobs::supersede_other_heads(
+        &mut *conn,
+        job.repository_id,
+        job.pr_number,
+        job.head_sha,
+        true,
+        &reason,
+    )
+    .await?;
     if let Some(job_id) = jobs::insert_pull_request_job(&mut *conn, job).await? {
         jobs::notify_job_queued(&mut *conn, job_id).await?;
         return Ok((DeliveryOutcome::JobQueued, job_id, JobState::Queued));
