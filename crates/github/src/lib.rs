@@ -12,8 +12,10 @@ mod client;
 mod comments;
 mod error;
 mod events;
+mod identity;
 mod retry;
 mod signature;
+mod stats;
 mod transport;
 
 pub use events::{
@@ -26,5 +28,7 @@ pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatu
 pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};
 pub use comments::{sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
+pub use identity::Identity;
 pub use retry::RetryPolicy;
+pub use stats::CallStats;
 pub use secrecy::SecretString;
