@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use pitot_github::GitHubClient;
 
+use crate::metrics::Metrics;
 use crate::queue_events::QueueEvents;
 use crate::reporter::ReporterWake;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     /// Cancelled when the server shuts down: waiting claims return at once
     /// and workers stop.
     pub shutdown: CancellationToken,
+    /// This process's counters and histograms, served at `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             reporter_wake: ReporterWake::default(),
             github: None,
             shutdown: CancellationToken::new(),
+            metrics: Metrics::default(),
         }
     }
 
