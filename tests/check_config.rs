@@ -96,7 +96,7 @@ async fn valid_config_passes(pool: PgPool) {
     assert_eq!(app_calls, 1, "one authenticated GET /app");
 }
 
-// The root package's `sqlx::test` applies `migrations/` unless told not to.
+// The root package's `sqlx::test` applies `migrations/` unless this is set.
 #[sqlx::test(migrations = false)]
 async fn pending_migrations_are_a_warning(pool: PgPool) {
     let stub = GitHubStub::start().await;

@@ -1,7 +1,7 @@
-//! The logs of the real `pitot serve` binary: with `log.format = "json"`,
-//! each request is one JSON line with method, path, status, latency and a
-//! request id, the id is returned in `x-request-id` and is on the lines of
-//! the work done for the request, and no secret or body is written.
+//! The logs of the real `pitot serve` binary with `log.format = "json"`.
+//! Each request is one JSON line with method, path, status, latency and a
+//! request id. The id is returned in `x-request-id` and is on the lines of
+//! the work done for the request. No secret or body is written.
 
 use std::io::Read as _;
 use std::path::Path;
