@@ -40,7 +40,20 @@ pub struct Database {
 
 impl Database {
     /// Connects to `DATABASE_URL` or starts the embedded server, then applies migrations.
+    ///
+    /// Several processes may do this at once, such as server replicas
+    /// starting together: sqlx's migrator holds a PostgreSQL advisory lock
+    /// while it runs, so one process applies the migrations and the others
+    /// wait, then find nothing left to apply.
     pub async fn open(args: &DatabaseArgs) -> anyhow::Result<Database> {
+        let database = Database::connect(args, Duration::from_secs(30)).await?;
+        database.store.migrate().await.context("failed to apply database migrations")?;
+        Ok(database)
+    }
+
+    /// Connects to `DATABASE_URL` or starts the embedded server, without
+    /// applying migrations; a connection waits at most `connect_timeout`.
+    pub async fn connect(args: &DatabaseArgs, connect_timeout: Duration) -> anyhow::Result<Database> {
         let (options, embedded) = match &args.database_url {
             Some(url) => {
                 let options: PgConnectOptions = url
@@ -66,12 +79,11 @@ impl Database {
         };
         let pool = PgPoolOptions::new()
             .max_connections(args.max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(connect_timeout)
             .connect_with(options)
             .await
             .context("failed to connect to PostgreSQL")?;
         let store = pitot_store::Store::from_pool(pool.clone());
-        store.migrate().await.context("failed to apply database migrations")?;
         Ok(Database { store, pool, embedded })
     }
 

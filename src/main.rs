@@ -4,6 +4,7 @@
 //! over to one subcommand module.
 
 mod agent_cmd;
+mod check_config_cmd;
 mod compare_cmd;
 mod database;
 mod demo_cmd;
@@ -15,6 +16,7 @@ mod serve_cmd;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use pitot_server::config::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(name = "pitot", version, about = "Continuous benchmarking for asv projects")]
@@ -40,11 +42,21 @@ enum Command {
     Compare(compare_cmd::CompareArgs),
     /// Apply pending database migrations and exit.
     Migrate(database::DatabaseArgs),
+    /// Check a `pitot serve` configuration: load it, connect to the database
+    /// and reach GitHub, printing one line per check.
+    CheckConfig(check_config_cmd::CheckConfigArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let log_format = match log_format(&cli.command) {
+        Ok(format) => format,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(log_format);
     let outcome = match cli.command {
         Command::Demo(args) => demo_cmd::run(args),
         Command::Serve(args) => serve_cmd::run(args),
@@ -53,6 +65,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),
+        Command::CheckConfig(args) => check_config_cmd::run(args),
     };
     match outcome {
         Ok(code) => code,
@@ -66,13 +79,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+/// Returns the log format: `PITOT_LOG_FORMAT` for every command, else
+/// `log.format` of `pitot serve`'s configuration file, else text.
+fn log_format(command: &Command) -> anyhow::Result<LogFormat> {
+    if let Ok(value) = std::env::var("PITOT_LOG_FORMAT") {
+        return value.parse();
+    }
+    if let Command::Serve(args) = command {
+        // A file that fails to load is reported by `serve` itself, after
+        // logging is set up.
+        if let Ok(config) = Config::load(args.config.as_deref()) {
+            return Ok(config.log.format);
+        }
+    }
+    Ok(LogFormat::Text)
+}
+
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PITOT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // Colour codes only for a terminal: journald and container logs show them raw.
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colour codes only for a terminal: journald and container logs show them raw.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line with the fields of the event and of every
+        // span it happened in, so a request's id is on each of its lines.
+        LogFormat::Json => builder.json().with_span_list(true).init(),
+    }
 }

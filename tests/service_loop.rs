@@ -250,6 +250,7 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
     let job_id = harness.job_id().await;
     let outcome = harness.wait_reported(job_id).await;
     assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
+    check_metrics_after_one_run(&harness).await;
 
     let comments = harness.comments();
     assert_eq!(comments.len(), 1, "one sticky comment");
@@ -496,6 +497,64 @@ async fn bad_signature_is_rejected(pool: PgPool) {
     assert_eq!(count(&pool, "jobs").await, 0);
     assert!(stub.requests().is_empty(), "no GitHub call");
     service.stop().await.expect("clean stop");
+}
+
+/// Scrapes `/metrics` after the first run of the labelled pull request
+/// and checks each series against what the run did.
+async fn check_metrics_after_one_run(harness: &Harness) {
+    let response = reqwest::get(format!("{}/metrics", harness.service.url()))
+        .await
+        .expect("server answers");
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.expect("metrics text");
+
+    let deliveries = |outcome: &str| {
+        format!("pitot_webhook_deliveries_total{{event=\"pull_request\",outcome=\"{outcome}\"}}")
+    };
+    assert_eq!(sample(&text, &deliveries("job_queued")), 1.0);
+    assert_eq!(sample(&text, &deliveries("redelivery")), 1.0);
+    assert_eq!(sample(&text, "pitot_jobs{state=\"reported\"}"), 1.0);
+    assert_eq!(sample(&text, "pitot_jobs{state=\"running\"}"), 0.0);
+    assert_eq!(sample(&text, "pitot_job_queue_wait_seconds_count"), 1.0);
+    assert_eq!(sample(&text, "pitot_job_run_duration_seconds_count"), 1.0);
+    // The run took at least the two asv runs; it cannot be under a second.
+    let run_seconds = sample(&text, "pitot_job_run_duration_seconds_sum");
+    assert!(run_seconds > 1.0, "run took {run_seconds} s");
+    assert_eq!(
+        sample(&text, "pitot_ingested_values_total"),
+        count(&harness.pool, "results").await as f64
+    );
+
+    // Every request the stand-in received, by the status it answered.
+    let sent = harness.stub.requests().len();
+    let counted: f64 = text
+        .lines()
+        .filter(|line| line.starts_with("pitot_github_requests_total{"))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(_, value)| value.parse::<f64>().expect("a number"))
+        .sum();
+    assert_eq!(counted, sent as f64, "{text}");
+    assert_eq!(sample(&text, "pitot_github_requests_total{status=\"502\"}"), 1.0);
+    assert_eq!(sample(&text, "pitot_github_requests_total{status=\"403\"}"), 1.0);
+    // The stand-in sends 5000 minus the requests it has received, and the
+    // last response was to the last request.
+    assert_eq!(
+        sample(&text, "pitot_github_rate_limit_remaining{resource=\"core\"}"),
+        (5000 - sent) as f64
+    );
+}
+
+/// Returns the value of the sample written exactly as `series`.
+#[track_caller]
+fn sample(text: &str, series: &str) -> f64 {
+    let prefix = format!("{series} ");
+    let line = text
+        .lines()
+        .find(|line| line.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"));
+    line[prefix.len()..]
+        .parse()
+        .unwrap_or_else(|error| panic!("{line}: {error}"))
 }
 
 /// Counts the `|` that separate cells (those not escaped as `\|`).

@@ -1,5 +1,6 @@
 //! A local stand-in for the part of GitHub's REST API that pitot calls, for
-//! tests: issue comments, check runs and GitHub App installation tokens.
+//! tests: issue comments, check runs, GitHub App installation tokens, and
+//! `GET /app` and `GET /user` for checking credentials.
 //!
 //! It responds as GitHub does (status codes, JSON shapes, `Link` pagination,
 //! rate-limit headers), stores what clients create, records every request for
@@ -44,6 +45,9 @@ use state::StubState;
 /// The App id the stand-in trusts; JWTs must carry it as `iss`.
 pub const TEST_APP_ID: u64 = 424_242;
 
+/// The test App's slug, as `GET /app` returns it.
+pub const TEST_APP_SLUG: &str = "pitot-test";
+
 /// An installation of the test App that exists on the stand-in.
 pub const TEST_INSTALLATION_ID: u64 = 31_337;
 
@@ -79,6 +83,15 @@ impl GitHubStub {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0 for the GitHub stand-in");
+        GitHubStub::start_on(listener)
+    }
+
+    /// Starts the stand-in on a listener the caller bound, such as a fixed
+    /// port for the `pitot-github-stub` program.
+    ///
+    /// Panics when the listener has no local address, which only happens
+    /// when the socket is broken.
+    pub fn start_on(listener: TcpListener) -> GitHubStub {
         let address = listener.local_addr().expect("the bound socket has an address");
         let url = format!("http://{address}");
         let state = Arc::new(StubState::new(url.clone()));

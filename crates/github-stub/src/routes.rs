@@ -48,6 +48,8 @@ const CHECK_RUN_CONCLUSIONS: [&str; 8] = [
 
 pub(crate) fn router(state: Arc<StubState>) -> Router {
     Router::new()
+        .route("/app", get(authenticated_app))
+        .route("/user", get(authenticated_user))
         .route("/app/installations/{installation_id}/access_tokens", post(mint_token))
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
@@ -135,6 +137,35 @@ fn add_github_headers(state: &StubState, headers: &mut HeaderMap) {
         if !headers.contains_key(name) {
             headers.insert(name, value);
         }
+    }
+}
+
+/// `GET /app`: the App that signed the JWT, as GitHub returns it (abridged).
+async fn authenticated_app(headers: HeaderMap) -> Response {
+    if let Err(rejection) = verify_app_jwt(&headers) {
+        return rejection;
+    }
+    Json(json!({
+        "id": crate::TEST_APP_ID,
+        "slug": crate::TEST_APP_SLUG,
+        "name": "pitot test",
+        "owner": crate::model::User::octocat().to_json(),
+        "permissions": { "checks": "write", "issues": "write", "metadata": "read", "pull_requests": "write" },
+        "events": ["pull_request"],
+    }))
+    .into_response()
+}
+
+/// `GET /user`: the user behind the personal token. An installation token
+/// gets 403, as on GitHub.
+async fn authenticated_user(State(state): Shared, headers: HeaderMap) -> Response {
+    match authenticate(&state, &headers) {
+        Ok(Caller::User) => Json(Caller::User.user().to_json()).into_response(),
+        Ok(Caller::Installation) => github_error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        ),
+        Err(rejection) => rejection,
     }
 }
 

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::auth::{is_fresh, AppTokens, Authenticator, Credentials, InstallationToken};
 use crate::error::GitHubError;
 use crate::retry::RetryPolicy;
+use crate::stats::{CallRecorder, CallStats};
 use crate::transport::{AuthKind, Call};
 
 /// The public GitHub API.
@@ -91,6 +92,7 @@ pub(crate) struct Shared {
     pub authenticator: Authenticator,
     /// Set once the "check runs need an App" warning has been logged.
     pub warned_no_check_runs: AtomicBool,
+    pub calls: CallRecorder,
 }
 
 impl std::fmt::Debug for GitHubClient {
@@ -148,6 +150,7 @@ impl GitHubClient {
             settings,
             authenticator,
             warned_no_check_runs: AtomicBool::new(false),
+            calls: CallRecorder::default(),
         };
         Ok(GitHubClient {
             shared: Arc::new(shared),
@@ -162,6 +165,11 @@ impl GitHubClient {
             shared: self.shared.clone(),
             installation_id: Some(installation_id),
         }
+    }
+
+    /// Returns the counts of the calls this client and its clones have sent.
+    pub fn call_stats(&self) -> CallStats {
+        self.shared.calls.snapshot()
     }
 
     /// Returns whether this client can create check runs (App credentials).

@@ -14,8 +14,10 @@ mod comments;
 mod error;
 mod events;
 mod pull_requests;
+mod identity;
 mod retry;
 mod signature;
+mod stats;
 mod transport;
 
 pub use commands::{may_run_commands, parse_command, Command, CommandError, USAGE as COMMAND_USAGE};
@@ -30,5 +32,7 @@ pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL}
 pub use comments::{sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
 pub use pull_requests::{PullRequestInfo, Reaction};
+pub use identity::Identity;
 pub use retry::RetryPolicy;
+pub use stats::CallStats;
 pub use secrecy::SecretString;

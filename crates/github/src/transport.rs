@@ -214,9 +214,20 @@ impl GitHubClient {
             let body = self.shared.http.body_to_string(response).await?;
             Ok::<_, octocrab::Error>(RawResponse { status, headers, body })
         };
+        let calls = &self.shared.calls;
         match tokio::time::timeout(timeout, exchange).await {
-            Ok(result) => result.map_err(TransportError::Http),
-            Err(_) => Err(TransportError::Timeout(timeout)),
+            Ok(Ok(response)) => {
+                calls.record_response(response.status.as_u16(), &response.headers);
+                Ok(response)
+            }
+            Ok(Err(error)) => {
+                calls.record_failure("transport_error");
+                Err(TransportError::Http(error))
+            }
+            Err(_) => {
+                calls.record_failure("timeout");
+                Err(TransportError::Timeout(timeout))
+            }
         }
     }
 

@@ -21,6 +21,54 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub github: GitHubConfig,
     pub jobs: JobsConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+/// The `/metrics` endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Whether the router serves `/metrics`.
+    pub enabled: bool,
+    /// A bearer token that scrapes must send; without one `/metrics` is public.
+    pub token: Option<SecretString>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: true, token: None }
+    }
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// The form of each log line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event, coloured only on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = anyhow::Error;
+
+    fn from_str(value: &str) -> anyhow::Result<LogFormat> {
+        match value {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => anyhow::bail!("PITOT_LOG_FORMAT={value:?} is not a log format: use text or json"),
+        }
+    }
 }
 
 /// The HTTP server.
@@ -220,14 +268,27 @@ impl Config {
         if let Some(value) = lookup("PITOT_LABEL") {
             self.github.label = value;
         }
+        if let Some(value) = lookup("PITOT_METRICS_ENABLED") {
+            self.metrics.enabled = parse_bool("PITOT_METRICS_ENABLED", &value)?;
+        }
+        if let Some(value) = secret("PITOT_METRICS_TOKEN") {
+            self.metrics.token = Some(value);
+        }
+        if let Some(value) = lookup("PITOT_LOG_FORMAT") {
+            self.log.format = value.parse()?;
+        }
         if let Some(value) = lookup("PITOT_IN_PROCESS_AGENT") {
-            self.jobs.in_process_agent = match value.as_str() {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => anyhow::bail!("PITOT_IN_PROCESS_AGENT={value:?} is not a boolean: use true or false"),
-            };
+            self.jobs.in_process_agent = parse_bool("PITOT_IN_PROCESS_AGENT", &value)?;
         }
         Ok(())
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => anyhow::bail!("{name}={value:?} is not a boolean: use true or false"),
     }
 }
 
@@ -297,11 +358,42 @@ mod tests {
     }
 
     #[test]
+    fn log_and_metrics_settings() {
+        let mut config = Config::from_toml("[log]\nformat = \"json\"\n[metrics]\nenabled = false").unwrap();
+        assert_eq!(config.log.format, LogFormat::Json);
+        assert!(!config.metrics.enabled);
+
+        config
+            .apply_env(|name| match name {
+                "PITOT_LOG_FORMAT" => Some("text".into()),
+                "PITOT_METRICS_ENABLED" => Some("true".into()),
+                "PITOT_METRICS_TOKEN" => Some("scrape-secret".into()),
+                _ => None,
+            })
+            .unwrap();
+
+        assert_eq!(config.log.format, LogFormat::Text);
+        assert!(config.metrics.enabled);
+        assert_eq!(config.metrics.token.unwrap().expose_secret(), "scrape-secret");
+    }
+
+    #[test]
+    fn bad_log_format_names_the_choices() {
+        let mut config = Config::default();
+
+        let error = config.apply_env(|name| (name == "PITOT_LOG_FORMAT").then(|| "xml".into())).unwrap_err();
+
+        assert!(error.to_string().contains("PITOT_LOG_FORMAT=\"xml\""), "{error}");
+        assert!(error.to_string().contains("text or json"), "{error}");
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let cases = [
             ("unknown key", "[server]\nlisen = \"x\"", "lisen"),
             ("bad duration", "[jobs]\nlease = \"soon\"", "lease"),
             ("bad address", "[server]\nlisten = \"here\"", "listen"),
+            ("bad log format", "[log]\nformat = \"xml\"", "format"),
         ];
 
         for (case, text, expected) in cases {

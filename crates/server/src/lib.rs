@@ -21,6 +21,7 @@ mod agent_api;
 mod blocking;
 mod error;
 mod health;
+mod metrics;
 mod queue_events;
 mod routes;
 mod serve;
@@ -28,6 +29,7 @@ mod state;
 mod webhook;
 
 pub use error::AppError;
+pub use metrics::Metrics;
 pub use queue_events::QueueEvents;
 pub use routes::router;
 pub use serve::serve;

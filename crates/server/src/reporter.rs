@@ -357,9 +357,10 @@ async fn render_job(
             .context("failed to store benchmarks.json")?;
     }
     for (file, digest) in &results {
-        store.ingest(&repo, file, *digest).await.with_context(|| {
+        let outcome = store.ingest(&repo, file, *digest).await.with_context(|| {
             format!("failed to store the results of commit {}", file.commit_hash)
         })?;
+        state.metrics.count_ingest(outcome);
     }
 
     let (base, head) = split_by_commit(

@@ -13,7 +13,7 @@ use tracing::Level;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{agent_api, health, job_page, webhook};
+use crate::{agent_api, health, job_page, metrics, webhook};
 
 /// Builds pitot's HTTP router on `state`; `pitot serve` and the tests use
 /// this same function.
@@ -31,7 +31,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agent/jobs/{job_id}/report", post(agent_api::report))
         .layer(DefaultBodyLimit::max(state.config.server.max_report_bytes));
 
-    Router::new()
+    let mut router = Router::new();
+    if state.config.metrics.enabled {
+        router = router.route("/metrics", get(metrics::metrics));
+    }
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/jobs/{job_id}", get(job_page::job_page))

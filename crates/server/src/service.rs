@@ -40,6 +40,15 @@ pub struct Service {
 /// Builds the GitHub client the configuration specifies: a GitHub App when
 /// `app_id` and a private key are set, else a token, else none.
 pub fn github_client(config: &Config) -> anyhow::Result<Option<GitHubClient>> {
+    github_client_with(config, ClientSettings::default())
+}
+
+/// Like [`github_client`], with `settings` other than the API URL, which
+/// comes from the configuration.
+pub fn github_client_with(
+    config: &Config,
+    settings: ClientSettings,
+) -> anyhow::Result<Option<GitHubClient>> {
     let github = &config.github;
     let credentials = match (github.app_id, &github.private_key, &github.private_key_path) {
         (Some(app_id), Some(key), _) => Credentials::App {
@@ -68,9 +77,17 @@ pub fn github_client(config: &Config) -> anyhow::Result<Option<GitHubClient>> {
     };
     let settings = ClientSettings {
         base_url: github.api_url.clone(),
-        ..ClientSettings::default()
+        ..settings
     };
-    let client = GitHubClient::new(settings, credentials).context("invalid GitHub settings")?;
+    let client = GitHubClient::new(settings, credentials).with_context(|| {
+        match (&github.app_id, &github.private_key_path, &github.private_key) {
+            (Some(_), Some(path), None) => format!(
+                "invalid GitHub settings (the App key is github.private_key_path {})",
+                path.display()
+            ),
+            _ => "invalid GitHub settings".to_owned(),
+        }
+    })?;
     Ok(Some(client))
 }
 

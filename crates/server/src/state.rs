@@ -10,6 +10,7 @@ use crate::config::Config;
 use pitot_github::GitHubClient;
 
 use crate::commands::CommandsWake;
+use crate::metrics::Metrics;
 use crate::queue_events::QueueEvents;
 use crate::reporter::ReporterWake;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     /// Cancelled when the server shuts down: waiting claims return at once
     /// and workers stop.
     pub shutdown: CancellationToken,
+    /// This process's counters and histograms, served at `/metrics`.
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             commands_wake: CommandsWake::default(),
             github: None,
             shutdown: CancellationToken::new(),
+            metrics: Metrics::default(),
         }
     }
 

@@ -136,7 +136,7 @@ pub struct Job {
 }
 
 /// A job an agent has just claimed, with what it needs to run it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedJob {
     pub id: i64,
     pub attempt: i32,
@@ -148,6 +148,8 @@ pub struct ClaimedJob {
     pub head_fetch_ref: Option<String>,
     pub installation_id: Option<i64>,
     pub bench: Option<String>,
+    /// Seconds from the moment the job last entered the queue to this claim.
+    pub queue_wait_seconds: f64,
 }
 
 /// The state and attempt of a job, read when a lease call does not match.
@@ -404,7 +406,8 @@ pub async fn claim_next_job(
         WHERE jobs.id = next.id AND repositories.id = jobs.repository_id
         RETURNING jobs.id, jobs.attempt, repositories.name AS repository, jobs.pr_number,
                   jobs.head_sha, jobs.base_ref, jobs.clone_url, jobs.head_fetch_ref,
-                  jobs.installation_id, jobs.bench
+                  jobs.installation_id, jobs.bench,
+                  extract(epoch FROM now() - jobs.queued_at)::float8 AS "queue_wait_seconds!"
         "#,
         agent,
         machine,
@@ -423,6 +426,7 @@ pub async fn claim_next_job(
         head_fetch_ref: row.head_fetch_ref,
         installation_id: row.installation_id,
         bench: row.bench,
+        queue_wait_seconds: row.queue_wait_seconds,
     }))
 }
 
@@ -541,24 +545,25 @@ pub async fn lock_job(
 }
 
 /// Moves a running job to `ingesting` once its agent's report is stored,
-/// recording the merge-base and the agent's error. Returns whether the job
-/// was running under `attempt`. The caller has checked the agent under
-/// [`lock_job`].
+/// recording the merge-base and the agent's error. Returns the seconds
+/// since the attempt was claimed, or `None` when the job was not running
+/// under `attempt`. The caller has checked the agent under [`lock_job`].
 pub async fn mark_job_ingesting(
     executor: impl PgExecutor<'_>,
     job_id: i64,
     attempt: i32,
     base_sha: Option<&str>,
     error: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<f64>, StoreError> {
     let base_sha = base_sha.map(full_sha).transpose()?;
-    let updated = sqlx::query_scalar!(
+    // A running job always has `started_at`, set by its claim.
+    let run_seconds = sqlx::query_scalar!(
         r#"
         UPDATE jobs
         SET state = 'ingesting', base_sha = COALESCE($3, base_sha), error = $4,
             lease_expires_at = NULL, updated_at = now()
         WHERE id = $1 AND attempt = $2 AND state = 'running'
-        RETURNING id
+        RETURNING extract(epoch FROM now() - started_at)::float8 AS "run_seconds!"
         "#,
         job_id,
         attempt,
@@ -567,7 +572,24 @@ pub async fn mark_job_ingesting(
     )
     .fetch_optional(executor)
     .await?;
-    Ok(updated.is_some())
+    Ok(run_seconds)
+}
+
+/// Returns how many jobs are in each state; states without jobs are left out.
+///
+/// This counts the whole table, which stays small (one row per pull request
+/// head); it runs when `/metrics` is scraped.
+pub async fn count_jobs_by_state(
+    executor: impl PgExecutor<'_>,
+) -> Result<Vec<(JobState, i64)>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT state, count(*) AS "count!" FROM jobs GROUP BY state ORDER BY state"#
+    )
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter()
+        .map(|row| Ok((row.state.parse()?, row.count)))
+        .collect()
 }
 
 /// Returns a job with its repository's name, or `None` when no job has that id.

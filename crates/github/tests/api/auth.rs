@@ -394,3 +394,63 @@ async fn logs_name_ids_but_never_tokens() {
     assert!(!output.contains(&jwt), "the App JWT was logged:\n{output}");
     assert!(!output.contains("BEGIN RSA"), "the private key was logged:\n{output}");
 }
+
+#[tokio::test]
+async fn identity_of_app_comes_from_get_app() {
+    let stub = GitHubStub::start().await;
+
+    let identity = app_client(&stub).identity().await.unwrap();
+
+    assert_eq!(
+        identity,
+        pitot_github::Identity::App {
+            id: TEST_APP_ID,
+            slug: pitot_github_stub::TEST_APP_SLUG.to_owned()
+        }
+    );
+    let calls = request_lines(&stub);
+    assert_eq!(calls, vec!["GET /app".to_owned()]);
+}
+
+#[tokio::test]
+async fn identity_of_token_comes_from_get_user() {
+    let stub = GitHubStub::start().await;
+
+    let identity = token_client(&stub).identity().await.unwrap();
+
+    assert_eq!(
+        identity,
+        pitot_github::Identity::User {
+            login: TEST_USER_LOGIN.to_owned()
+        }
+    );
+}
+
+#[tokio::test]
+async fn identity_with_untrusted_key_is_unauthorized() {
+    let stub = GitHubStub::start().await;
+    let credentials = Credentials::App {
+        app_id: TEST_APP_ID,
+        private_key_pem: SecretString::from(UNTRUSTED_PRIVATE_KEY),
+    };
+    let client = GitHubClient::new(fast_settings(&stub), credentials).unwrap();
+
+    let error = client.identity().await.unwrap_err();
+
+    assert!(matches!(error, GitHubError::Unauthorized { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn call_stats_count_attempts_and_rate_limit() {
+    let stub = GitHubStub::start().await;
+    stub.fail_next(RequestMatch::get("/app"), Failure::BadGateway, 1);
+    let client = app_client(&stub);
+
+    client.identity().await.unwrap();
+
+    let stats = client.call_stats();
+    assert_eq!(stats.attempts.get("502"), Some(&1), "{stats:?}");
+    assert_eq!(stats.attempts.get("200"), Some(&1), "{stats:?}");
+    // The stand-in sends 5000 minus the requests it has received.
+    assert_eq!(stats.rate_limit_remaining.get("core"), Some(&4998), "{stats:?}");
+}

@@ -63,6 +63,7 @@ pub async fn claim(
         .await?;
         if let Some(job) = claimed {
             tracing::Span::current().record("job_id", job.id);
+            state.metrics.observe_queue_wait(job.queue_wait_seconds);
             tracing::info!(attempt = job.attempt, repo = %job.repository, pr = job.pr_number, "job claimed");
             return Ok(Json(claimed_job(&state, job)).into_response());
         }

@@ -68,11 +68,13 @@ pub async fn report(
         }
     }
 
-    store_report(&mut tx, job_id, &report).await?;
+    let run_seconds = store_report(&mut tx, job_id, &report).await?;
     tx.commit().await.context("failed to commit the report")?;
+    state.metrics.observe_run(run_seconds);
     tracing::info!(
         outcome = outcome_name(report.outcome),
         files = report.results.len(),
+        run_seconds,
         "report stored"
     );
 
@@ -81,11 +83,13 @@ pub async fn report(
     Ok(Json(json!({ "stored": true })))
 }
 
+/// Stores the report and moves the job to `ingesting`; returns the seconds
+/// since the attempt was claimed.
 async fn store_report(
     conn: &mut sqlx::PgConnection,
     job_id: i64,
     report: &ReportRequest,
-) -> Result<(), AppError> {
+) -> Result<f64, AppError> {
     let new_report = NewJobReport {
         job_id,
         attempt: report.attempt,
@@ -116,7 +120,7 @@ async fn store_report(
                 .unwrap_or("the agent reported a failure without a reason"),
         ),
     };
-    let moved = jobs::mark_job_ingesting(
+    let run_seconds = jobs::mark_job_ingesting(
         &mut *conn,
         job_id,
         report.attempt,
@@ -124,12 +128,12 @@ async fn store_report(
         error,
     )
     .await?;
-    if !moved {
+    let Some(run_seconds) = run_seconds else {
         // The row is locked and was checked to be running under this attempt.
         return Err(anyhow::anyhow!("job {job_id} left the running state while locked").into());
-    }
+    };
     job_reports::notify_report_stored(&mut *conn, job_id).await?;
-    Ok(())
+    Ok(run_seconds)
 }
 
 fn outcome_name(outcome: JobOutcome) -> &'static str {

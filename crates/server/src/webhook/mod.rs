@@ -41,17 +41,44 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    let mut verified_event = None;
+    let result = accept(&state, &headers, body, &mut verified_event).await;
+
+    // Only a verified event name becomes a label: a forged delivery could
+    // otherwise add a series per made-up name.
+    let event = verified_event.unwrap_or("unverified");
+    let outcome = match &result {
+        Ok(Recorded::Redelivery) => "redelivery",
+        Ok(Recorded::New { outcome, .. }) => outcome.as_str(),
+        Err(AppError::Internal(_)) => "error",
+        Err(_) => "rejected",
+    };
+    state.metrics.count_delivery(event, outcome);
+
+    let recorded = result?;
+    Ok((StatusCode::ACCEPTED, Json(response_body(&recorded))))
+}
+
+/// Does the work of [`receive`], setting `verified_event` once the
+/// signature and headers have been checked.
+async fn accept<'h>(
+    state: &AppState,
+    headers: &'h HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    verified_event: &mut Option<&'h str>,
+) -> Result<Recorded, AppError> {
     let body = body
         .map_err(|rejection| payload::body_error(&rejection, state.config.server.max_body_bytes))?;
-    verify(&state, &headers, &body)?;
+    verify(state, headers, &body)?;
 
-    let delivery_id = required_header(&headers, DELIVERY_HEADER)?;
-    let event_name = required_header(&headers, EVENT_HEADER)?;
+    let delivery_id = required_header(headers, DELIVERY_HEADER)?;
+    let event_name = required_header(headers, EVENT_HEADER)?;
+    *verified_event = Some(event_name);
     let span = tracing::Span::current();
     span.record("delivery_id", delivery_id);
     span.record("event", event_name);
 
-    let payload = payload::json_bytes(&headers, body)?;
+    let payload = payload::json_bytes(headers, body)?;
     let parse_name = event_name.to_owned();
     let event = run_blocking(move || payload::parse_event(&parse_name, &payload)).await??;
     if let Event::PullRequest(pull_request) = &event {
@@ -59,8 +86,7 @@ pub async fn receive(
         span.record("pr", pull_request.number);
     }
 
-    let recorded = apply::record_delivery(&state, delivery_id, event_name, &event).await?;
-    Ok((StatusCode::ACCEPTED, Json(response_body(&recorded))))
+    apply::record_delivery(state, delivery_id, event_name, &event).await
 }
 
 /// Checks `X-Hub-Signature-256` against the configured secret.
