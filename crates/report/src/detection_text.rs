@@ -1,6 +1,6 @@
 //! The text of pitot's verdict ([`pitot_stats::assess`]) in reports: the
 //! ratio with its interval, the noise threshold of a row, and the sentence
-//! that says how the verdict was decided.
+//! that explains how the verdict was decided.
 
 use pitot_stats::{Comparison, Detection, IntervalMethod, Row, ThresholdSource};
 
@@ -61,6 +61,10 @@ pub(crate) fn rule_sentence(comparison: &Comparison) -> Option<String> {
                 .is_some_and(|interval| interval.method == IntervalMethod::StoredIntervals)
         })
         .count();
+    let with_interval = detections
+        .iter()
+        .filter(|detection| detection.interval.is_some())
+        .count();
 
     let fdr = pyfmt::fixed(options.fdr_level * 100.0, 0);
     let level = pyfmt::fixed(options.interval_level * 100.0, 0);
@@ -79,14 +83,10 @@ pub(crate) fn rule_sentence(comparison: &Comparison) -> Option<String> {
         ));
     }
     sentence.push_str(&format!(
-        " Ratios show head / base with a {level}% interval (Hodges-Lehmann on the samples"
+        " Ratios show head / base with an interval: {} at {level}% from the samples \
+         (Hodges-Lehmann), {stored} from asv's stored 99% intervals.",
+        with_interval - stored
     ));
-    if stored > 0 {
-        sentence.push_str(&format!(
-            "; {stored} from asv's stored 99% intervals, without samples"
-        ));
-    }
-    sentence.push_str(").");
     Some(sentence)
 }
 

@@ -156,7 +156,10 @@ fn markdown_explains_the_verdict() {
         ),
         "{markdown}"
     );
-    assert!(markdown.contains("with a 99% interval"), "{markdown}");
+    assert!(
+        markdown.contains("with an interval: 2 at 99% from the samples (Hodges-Lehmann), 0 from"),
+        "{markdown}"
+    );
 }
 
 #[test]

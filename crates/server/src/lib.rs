@@ -20,6 +20,7 @@ mod agent_api;
 mod blocking;
 mod error;
 mod health;
+mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod serve;
