@@ -1,6 +1,11 @@
 //! `pitot compare`: compares two asv result sets and prints the verdict, as
 //! `asv compare` does (asv 0.6.6).
 //!
+//! `--format asv` prints asv's marks and nothing else. The Markdown and JSON
+//! formats add pitot's verdict (`pitot_stats::assess`): asv's test, the
+//! false discovery rate control across rows and a noise threshold. The
+//! command reads no history, so the threshold is always the factor.
+//!
 //! BEFORE and AFTER are either two results files, or two commits (hash
 //! prefixes) looked up in an asv results folder given with `--results`.
 //! Exit status: 0 when nothing got worse, 1 when a benchmark got worse,
@@ -16,7 +21,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use pitot_asv::{BenchmarkSuite, ResultsFile};
 use pitot_report::{CommitLabel, RenderOptions, SortOrder};
-use pitot_stats::{CompareOptions, DEFAULT_FACTOR};
+use pitot_stats::{CompareOptions, DetectionOptions, NoiseThreshold, DEFAULT_FACTOR};
 
 use crate::results_dir::ResultsDir;
 
@@ -24,8 +29,9 @@ use crate::results_dir::ResultsDir;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Exit status: 0 when no benchmark got worse, 1 when one got worse \
-(a new failure, or a significant change in the wrong direction: for time and memory \
-benchmarks, a `+` row), 2 when the comparison could not be made."
+(a new failure, or a significant change in the wrong direction: with --format asv, for \
+time and memory benchmarks a `+` row; with markdown and json, a row pitot's verdict calls \
+a regression), 2 when the comparison could not be made."
 )]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -139,8 +145,14 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let inputs = read_inputs(&args)?;
 
-    let comparison = pitot_stats::compare(&inputs.before, &inputs.after, &inputs.suite, &options)
-        .context("cannot compare the results")?;
+    let mut comparison =
+        pitot_stats::compare(&inputs.before, &inputs.after, &inputs.suite, &options)
+            .context("cannot compare the results")?;
+    if args.format != FormatArg::Asv {
+        let threshold = NoiseThreshold::without_history(0, options.factor);
+        pitot_stats::assess(&mut comparison, |_| threshold, &DetectionOptions::default())
+            .context("failed to apply pitot's verdict to the comparison")?;
+    }
     let render_options = RenderOptions {
         before: CommitLabel {
             hash: inputs.before_hash,
@@ -170,7 +182,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .and_then(|()| stdout.flush())
         .context("failed to write the report to standard output")?;
 
-    Ok(if comparison.got_worse() {
+    // Without assessment (`--format asv`) this is asv's verdict with the
+    // benchmark's direction taken into account.
+    Ok(if comparison.judged_worse() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

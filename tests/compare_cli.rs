@@ -72,13 +72,25 @@ fn compare_markdown_is_the_default() {
         )
     );
     assert_eq!(lines.next(), Some(""));
+    let rule = lines.next().unwrap_or_default();
+    assert!(rule.starts_with("pitot's verdict: "), "{stdout}");
+    assert!(
+        rule.contains("24 benchmarks had too little history (fewer than 10 results), so the factor 2.00 is the threshold."),
+        "{stdout}"
+    );
+    assert_eq!(lines.next(), Some(""));
     assert_eq!(
         lines.next(),
-        Some("| Change | Before | After | Ratio | Benchmark |")
+        Some("| Change | Before | After | Ratio [interval] | Threshold | Benchmark |")
     );
     assert!(stdout.contains(
-        "| **worse** | 1.75ms | 153ms | 87.28 | `time_quantity.time_quantity_array_conversion` |"
+        "| **worse** | 1.75ms | 153ms | 87.28 | 100.0% (default) | `time_quantity.time_quantity_array_conversion` |"
     ));
+    // The file has no samples, so the interval comes from the stored ones.
+    assert!(
+        stdout.contains("| **worse** | 1.00±0s | 3.00±0s | 3.00 [2.82, 4.33] | 100.0% (default) | `time_ci_small` |"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -282,6 +282,25 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
             .any(|row| row.contains("worse") && row.contains("unique_words")),
         "marked worse: {body}"
     );
+    // A first run has no history, so the factor is the threshold; the
+    // ratio carries its interval.
+    assert!(
+        significant
+            .iter()
+            .any(|row| row.contains("unique_words") && row.contains("% (default)")),
+        "threshold shown: {body}"
+    );
+    assert!(
+        significant
+            .iter()
+            .any(|row| row.contains("unique_words") && row.contains(" [")),
+        "interval shown: {body}"
+    );
+    assert!(
+        body.contains("pitot's verdict: a benchmark changed when"),
+        "verdict explained: {body}"
+    );
+    assert!(body.contains("too little history"), "{body}");
     assert!(
         mentions(&details(body), &harness.demo.unchanged_benchmark),
         "unchanged benchmark inside <details>: {body}"

@@ -8,6 +8,7 @@
 //!   "after": {"hash": "fcf8c079…", "name": "main"},
 //!   "factor": 1.1,
 //!   "use_stats": true,
+//!   "detection": {"fdr_level": 0.05, "interval_level": 0.99},
 //!   "summary": {"worse": 1, "better": 0, "not_comparable": 0, "unchanged": 3, "total": 4},
 //!   "rows": [{
 //!     "name": "time_units.time_unit_parse",
@@ -26,7 +27,10 @@
 //!     "mark": "+",
 //!     "change": "worse",
 //!     "significance": {"test": "not_tested", "p_value": null, "different": null},
-//!     "insignificant": false
+//!     "insignificant": false,
+//!     "verdict": {"finding": "regression", "adjusted_p": null,
+//!                 "threshold": 0.1, "threshold_source": "default", "history_points": 0,
+//!                 "interval": null}
 //!   }]
 //! }
 //! ```
@@ -42,10 +46,24 @@
 //!   U test only.
 //! - `kind` is `time`, `memory`, `peakmemory`, `track`, another type from
 //!   `benchmarks.json`, or `null` for a benchmark it lacks.
+//! - `detection` is `{"fdr_level": 0.05, "interval_level": 0.99}` when the
+//!   comparison carries pitot's verdict, else `null`; each row's `verdict`
+//!   is then set, else `null`. `change` and `summary` follow pitot's
+//!   verdict when it is present.
+//! - `verdict.finding` is `regression`, `improvement`, `within_noise`,
+//!   `not_discovered` (dropped by the false discovery rate control),
+//!   `not_significant` or `not_applicable` (asv's mark decides).
+//!   `threshold` is a fraction (0.1 is 10%); `threshold_source` is
+//!   `history`, `floor` or `default`. `interval` is `{"estimate", "low",
+//!   "high", "method", "level"}` with `method` `hodges_lehmann` or
+//!   `stored_intervals` (`level` null), or `null`.
 //! - Infinite and NaN numbers are written as `null`, which JSON requires.
 
 use pitot_asv::BenchmarkType;
-use pitot_stats::{Comparison, Direction, Measurement, Row, Side, Significance};
+use pitot_stats::{
+    Comparison, Detection, Direction, IntervalMethod, Measurement, RatioInterval, Row, Side,
+    Significance, ThresholdSource,
+};
 use serde::Serialize;
 
 use crate::options::{CommitLabel, RenderOptions};
@@ -61,8 +79,34 @@ struct Report<'a> {
     after: Commit<'a>,
     factor: f64,
     use_stats: bool,
+    detection: Option<JsonDetectionOptions>,
     summary: JsonSummary,
     rows: Vec<JsonRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonDetectionOptions {
+    fdr_level: f64,
+    interval_level: f64,
+}
+
+#[derive(Serialize)]
+struct JsonVerdict {
+    finding: &'static str,
+    adjusted_p: Option<f64>,
+    threshold: f64,
+    threshold_source: &'static str,
+    history_points: usize,
+    interval: Option<JsonInterval>,
+}
+
+#[derive(Serialize)]
+struct JsonInterval {
+    estimate: f64,
+    low: f64,
+    high: f64,
+    method: &'static str,
+    level: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +141,7 @@ struct JsonRow<'a> {
     change: &'static str,
     significance: JsonSignificance,
     insignificant: bool,
+    verdict: Option<JsonVerdict>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +174,10 @@ pub fn render_json(
         after: commit(&options.after),
         factor: comparison.options.factor,
         use_stats: comparison.options.use_stats,
+        detection: comparison.detection.map(|options| JsonDetectionOptions {
+            fdr_level: options.fdr_level,
+            interval_level: options.interval_level,
+        }),
         summary: JsonSummary {
             worse: summary.worse,
             better: summary.better,
@@ -173,6 +222,37 @@ fn json_row(row: &Row) -> JsonRow<'_> {
         change: Change::of(row).as_str(),
         significance: json_significance(row.significance),
         insignificant: row.insignificant,
+        verdict: row.detection.as_ref().map(json_verdict),
+    }
+}
+
+fn json_verdict(detection: &Detection) -> JsonVerdict {
+    let (threshold_source, history_points) = match detection.threshold.source {
+        ThresholdSource::History { points } => ("history", points),
+        ThresholdSource::Floor { points } => ("floor", points),
+        ThresholdSource::Default { points } => ("default", points),
+    };
+    JsonVerdict {
+        finding: detection.finding.as_str(),
+        adjusted_p: detection.adjusted_p,
+        threshold: detection.threshold.relative,
+        threshold_source,
+        history_points,
+        interval: detection.interval.as_ref().map(json_interval),
+    }
+}
+
+fn json_interval(interval: &RatioInterval) -> JsonInterval {
+    let (method, level) = match interval.method {
+        IntervalMethod::HodgesLehmann { level } => ("hodges_lehmann", Some(level)),
+        IntervalMethod::StoredIntervals => ("stored_intervals", None),
+    };
+    JsonInterval {
+        estimate: interval.estimate,
+        low: interval.low,
+        high: interval.high,
+        method,
+        level,
     }
 }
 

@@ -9,6 +9,7 @@
 //! [`pyfmt`] and [`human`] carry the Python number formatting it relies on.
 
 mod asv_text;
+mod detection_text;
 pub mod human;
 mod json;
 mod markdown;

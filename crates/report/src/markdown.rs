@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use pitot_stats::{Comparison, Row};
 
 use crate::asv_text::{ratio_text, side_text};
+use crate::detection_text::{ratio_with_interval, rule_sentence, threshold_text};
 use crate::options::{CommitLabel, RenderOptions};
 use crate::summary::{selected_rows, Change, Summary};
 
@@ -20,6 +21,11 @@ pub fn render_markdown(comparison: &Comparison, options: &RenderOptions) -> Stri
     let summary = Summary::of(comparison);
     let mut output = verdict_line(&summary, comparison, options);
     output.push('\n');
+    if let Some(sentence) = rule_sentence(comparison) {
+        output.push('\n');
+        output.push_str(&sentence);
+        output.push('\n');
+    }
 
     let rows = selected_rows(comparison, options);
     if options.split {
@@ -36,12 +42,12 @@ pub fn render_markdown(comparison: &Comparison, options: &RenderOptions) -> Stri
                 .collect();
             if !section.is_empty() {
                 output.push_str(&format!("\n**{title}**\n\n"));
-                output.push_str(&table(&section, comparison.has_multiple_environments()));
+                output.push_str(&table(&section, comparison));
             }
         }
     } else if !rows.is_empty() {
         output.push('\n');
-        output.push_str(&table(&rows, comparison.has_multiple_environments()));
+        output.push_str(&table(&rows, comparison));
     }
     output
 }
@@ -91,20 +97,40 @@ fn commit(label: &CommitLabel) -> String {
     }
 }
 
-fn table(rows: &[&Row], multiple_environments: bool) -> String {
-    let mut lines = vec![
-        "| Change | Before | After | Ratio | Benchmark |".to_owned(),
-        "|:--|--:|--:|--:|:--|".to_owned(),
-    ];
+/// Renders the table; an assessed comparison gets the ratio's interval
+/// and a threshold column.
+fn table(rows: &[&Row], comparison: &Comparison) -> String {
+    let multiple_environments = comparison.has_multiple_environments();
+    let assessed = comparison.detection.is_some();
+    let mut lines = if assessed {
+        vec![
+            "| Change | Before | After | Ratio [interval] | Threshold | Benchmark |".to_owned(),
+            "|:--|--:|--:|--:|--:|:--|".to_owned(),
+        ]
+    } else {
+        vec![
+            "| Change | Before | After | Ratio | Benchmark |".to_owned(),
+            "|:--|--:|--:|--:|:--|".to_owned(),
+        ]
+    };
     for row in rows {
-        lines.push(format!(
-            "| {} | {} | {} | {} | {} |",
-            change_text(row),
-            side_text(&row.before, row.unit.as_deref()),
-            side_text(&row.after, row.unit.as_deref()),
-            ratio_text(row),
-            benchmark_cell(row, multiple_environments, usize::MAX),
-        ));
+        let before = side_text(&row.before, row.unit.as_deref());
+        let after = side_text(&row.after, row.unit.as_deref());
+        let benchmark = benchmark_cell(row, multiple_environments, usize::MAX);
+        lines.push(if assessed {
+            format!(
+                "| {} | {before} | {after} | {} | {} | {benchmark} |",
+                change_text(row),
+                ratio_with_interval(row),
+                threshold_text(row),
+            )
+        } else {
+            format!(
+                "| {} | {before} | {after} | {} | {benchmark} |",
+                change_text(row),
+                ratio_text(row),
+            )
+        });
     }
     let mut table = lines.join("\n");
     table.push('\n');

@@ -241,6 +241,11 @@ fn header(comparison: &Comparison, context: &PullRequestContext) -> String {
         commits_and_machine(context),
         crate::pyfmt::fixed(comparison.options.factor, 2),
     );
+    if let Some(sentence) = crate::detection_text::rule_sentence(comparison) {
+        header.push('\n');
+        header.push_str(&sentence);
+        header.push('\n');
+    }
     header.push_str(&dashboard_line(context));
     header
 }

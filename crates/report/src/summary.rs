@@ -20,11 +20,12 @@ pub enum Change {
 }
 
 impl Change {
-    /// Classifies a row.
+    /// Classifies a row by pitot's verdict when the comparison was
+    /// assessed, else by asv's marks and the benchmark's direction.
     pub fn of(row: &Row) -> Self {
-        if row.got_worse() {
+        if row.judged_worse() {
             Change::Worse
-        } else if row.got_better() {
+        } else if row.judged_better() {
             Change::Better
         } else if row.mark == Mark::NotComparable {
             Change::NotComparable

@@ -22,6 +22,7 @@ mod blocking;
 mod error;
 mod health;
 mod metrics;
+mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod serve;

@@ -27,13 +27,14 @@ use pitot_github::{
     sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
 };
 use pitot_report::{PullRequestContext, Verdict};
-use pitot_stats::{CompareOptions, DEFAULT_FACTOR};
+use pitot_stats::{CompareOptions, DetectionOptions, DEFAULT_FACTOR};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
 use pitot_store::{file_sha256, RepoName, Store};
 use tokio::sync::Notify;
 
+use crate::noise_thresholds::load_thresholds;
 use crate::state::AppState;
 
 /// The name of pitot's check run on GitHub.
@@ -384,8 +385,15 @@ async fn render_job(
         factor: DEFAULT_FACTOR,
         use_stats: true,
     };
-    let comparison = pitot_stats::compare(&base, &head, &suite, &options)
+    let mut comparison = pitot_stats::compare(&base, &head, &suite, &options)
         .context("cannot compare the results")?;
+    let thresholds = load_thresholds(&store, &repo, &comparison, base_sha).await?;
+    pitot_stats::assess(
+        &mut comparison,
+        |row| thresholds.of(row),
+        &DetectionOptions::default(),
+    )
+    .context("failed to apply pitot's verdict to the comparison")?;
 
     let machine = task
         .machine

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pitot_asv::{BenchmarkResult, BenchmarkSuite, BenchmarkType, Outcome, ResultsFile, Stats};
 
+use crate::detection::{Detection, DetectionOptions, Finding};
 use crate::direction::{direction_of, Direction};
 use crate::significance::{is_different, Significance};
 
@@ -67,6 +68,10 @@ pub enum CompareError {
     InvalidFactor(f64),
     #[error("the {0} result set contains no benchmark results")]
     NoResults(ResultSet),
+    #[error("invalid false discovery rate {0}: it must be above 0 and at most 1, such as 0.05")]
+    InvalidFdrLevel(f64),
+    #[error("invalid confidence level {0}: it must be between 0 and 1, such as 0.99")]
+    InvalidIntervalLevel(f64),
 }
 
 /// The state of a benchmark on one side of a pair.
@@ -83,7 +88,9 @@ pub enum Measurement {
 }
 
 impl Measurement {
-    fn from_outcome(outcome: Outcome) -> Self {
+    /// Converts an outcome read from a results file or the store; a NaN
+    /// value becomes [`Measurement::Skipped`].
+    pub fn from_outcome(outcome: Outcome) -> Self {
         match outcome {
             Outcome::Value(value) if value.is_nan() => Measurement::Skipped,
             Outcome::Value(value) => Measurement::Value(value),
@@ -196,6 +203,8 @@ pub struct Row {
     /// The factor alone would have marked this pair, but the statistics
     /// found no significant difference; asv prints the ratio as `~3.00`.
     pub insignificant: bool,
+    /// pitot's own verdict, set by [`crate::assess`]; `None` before.
+    pub detection: Option<Detection>,
 }
 
 impl Row {
@@ -226,6 +235,25 @@ impl Row {
             _ => false,
         }
     }
+
+    /// Returns whether pitot's verdict calls this row worse: a regression
+    /// by [`crate::assess`], or, where its verdict defers to asv's marks or
+    /// the row was not assessed, [`Row::got_worse`].
+    pub fn judged_worse(&self) -> bool {
+        match self.detection.map(|detection| detection.finding) {
+            None | Some(Finding::NotApplicable) => self.got_worse(),
+            Some(finding) => finding == Finding::Regression,
+        }
+    }
+
+    /// Returns whether pitot's verdict calls this row better, like
+    /// [`Row::judged_worse`].
+    pub fn judged_better(&self) -> bool {
+        match self.detection.map(|detection| detection.finding) {
+            None | Some(Finding::NotApplicable) => self.got_better(),
+            Some(finding) => finding == Finding::Improvement,
+        }
+    }
 }
 
 /// The rows of a comparison, sorted as asv sorts them by default: by name,
@@ -236,6 +264,8 @@ pub struct Comparison {
     /// The `machine/env` pairs that have at least one result, sorted.
     pub environments: Vec<String>,
     pub options: CompareOptions,
+    /// The levels of pitot's verdict once [`crate::assess`] has run.
+    pub detection: Option<DetectionOptions>,
 }
 
 impl Comparison {
@@ -248,6 +278,12 @@ impl Comparison {
     /// Returns whether some row got worse, direction taken into account.
     pub fn got_worse(&self) -> bool {
         self.rows.iter().any(Row::got_worse)
+    }
+
+    /// Returns whether some row got worse by pitot's verdict
+    /// ([`Row::judged_worse`]).
+    pub fn judged_worse(&self) -> bool {
+        self.rows.iter().any(Row::judged_worse)
     }
 
     /// Returns asv's own "worsened" flag: some row is marked `+` or `!`,
@@ -307,6 +343,7 @@ pub fn compare(
         rows,
         environments: environments.into_iter().collect(),
         options: *options,
+        detection: None,
     })
 }
 
@@ -398,6 +435,7 @@ fn pair_row(
         mark: verdict.mark,
         significance: verdict.significance,
         insignificant: verdict.insignificant,
+        detection: None,
     }
 }
 

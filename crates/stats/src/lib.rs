@@ -28,6 +28,15 @@
 //! The ratio is `after / before`, or `None` (asv's `n/a`) when either side
 //! has no value or `before` is zero.
 //!
+//! # pitot's verdict
+//!
+//! [`assess`] adds a stricter verdict to each row without changing asv's
+//! marks: asv's test must find a difference, the Benjamini-Hochberg
+//! procedure across the comparison must keep it ([`fdr`]), and the change
+//! must exceed the series' noise threshold learnt from history
+//! ([`noise`]). Each row also gets a confidence interval for head / base
+//! ([`interval`]). See [`detection`] for the rule.
+//!
 //! # Edge cases
 //!
 //! Each has a unit test in `tests/decision_rules.rs` with the expected mark.
@@ -53,13 +62,20 @@
 //!   [`Row::got_better`] take it into account for pitot's own formats.
 
 mod compare;
+pub mod detection;
 pub mod direction;
+pub mod fdr;
+pub mod interval;
 pub mod mann_whitney;
+pub mod noise;
 pub mod significance;
 
 pub use compare::{
     compare, CompareError, CompareOptions, Comparison, Mark, Measurement, ResultSet, Row, Side,
     DEFAULT_FACTOR,
 };
+pub use detection::{assess, Detection, DetectionOptions, Finding};
 pub use direction::{direction_of, Direction};
+pub use interval::{ratio_interval, IntervalMethod, RatioInterval, INTERVAL_LEVEL};
+pub use noise::{noise_threshold, NoiseThreshold, ThresholdSource};
 pub use significance::{Significance, P_THRESHOLD};

@@ -96,7 +96,7 @@ fn exact_p_value(m: usize, n: usize, ux: u64) -> f64 {
 /// Uses Mann and Whitney's recurrence `r(m, n, u) = r(m, n-1, u) +
 /// r(m-1, n, u-n)`. With at most 20 samples a side the counts stay below
 /// binomial(40, 20), far inside `u64`.
-fn u_counts(m: usize, n: usize) -> Vec<u64> {
+pub(crate) fn u_counts(m: usize, n: usize) -> Vec<u64> {
     // table[i][j] holds the counts for sample sizes (i, j).
     let mut table: Vec<Vec<Vec<u64>>> = vec![vec![Vec::new(); n + 1]; m + 1];
     for i in 0..=m {
@@ -287,6 +287,53 @@ mod tests {
 
             assert_eq!(forward.p_value, backward.p_value, "{}", case.what);
         }
+    }
+
+    #[test]
+    fn small_samples_with_ties_by_hand() {
+        // x = [1, 2, 2], y = [2, 3]: of the 6 pairs none has x > y and two
+        // are tied (2, 2). U = 0 would be the most significant reading, so
+        // the ties count for x: U = 2. For sizes 3 and 2 the 10 orderings
+        // give U = 0..6 with counts 1, 1, 2, 2, 2, 1, 1. Lower tail
+        // P(U <= 2) = 4/10; the upper tail starts above max(6/2, 6-2-1) = 3:
+        // 1 - P(U <= 3) = 4/10. p = 0.8.
+        let result = mann_whitney_u(&[1.0, 2.0, 2.0], &[2.0, 3.0]);
+
+        assert_eq!(result.u, 2);
+        assert!((result.p_value - 0.8).abs() < 1e-12, "{result:?}");
+    }
+
+    #[test]
+    fn minimum_attainable_p_by_hand() {
+        // Fully separated samples reach the smallest two-sided p-value,
+        // 2 / binomial(m + n, m): 2/252 for 5 and 5, 2/184,756 for 10 and 10
+        // and 2/2 = 1 for one sample a side, where no test is possible.
+        let cases = [(5, 2.0 / 252.0), (10, 2.0 / 184_756.0), (1, 1.0)];
+        for (size, expected) in cases {
+            let low: Vec<f64> = (0..size).map(f64::from).collect();
+            let high: Vec<f64> = (0..size).map(|k| f64::from(k + size)).collect();
+
+            let result = mann_whitney_u(&low, &high);
+
+            assert_eq!(result.u, 0, "size {size}");
+            assert!(
+                (result.p_value - expected).abs() < 1e-15,
+                "size {size}: {} != {expected}",
+                result.p_value
+            );
+        }
+    }
+
+    #[test]
+    fn one_sample_sides_by_hand() {
+        // 1 against 3: U counts 0..3 have one ordering each, total 4. x = 2.5
+        // is above two of y = [1, 2, 3]: U = 2, reduced to min(2, 3 - 2) = 1.
+        // Lower tail P(U <= 1) = 2/4; upper tail from max(1, 3-1-1) = 1:
+        // 1 - 2/4. p = 1.
+        let result = mann_whitney_u(&[2.5], &[1.0, 2.0, 3.0]);
+
+        assert_eq!(result.u, 2);
+        assert_eq!(result.p_value, 1.0);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 pub use error::StoreError;
-pub use history::{SeriesKey, SeriesPoint};
+pub use history::{RecentSeries, SeriesKey, SeriesPoint};
 pub use ingest::IngestOutcome;
 pub use repo_name::{InvalidRepoName, RepoName};
 

@@ -5,6 +5,7 @@ use pitot_stats::{Comparison, Measurement, Row};
 use super::fit::{Block, Table};
 use super::verdict::{badness, Section};
 use crate::asv_text::{ratio_text, side_text};
+use crate::detection_text::{ratio_with_interval, threshold_text};
 use crate::markdown::{benchmark_cell, change_text};
 
 /// The maximum length of a benchmark name, parameters included, that a
@@ -20,23 +21,45 @@ pub(crate) fn notable_sections(comparison: &Comparison) -> Vec<Block> {
     let mut changed = rows_in(comparison, &[Section::Worse, Section::Better]);
     // Stable, so rows of equal badness keep the comparison's name order.
     changed.sort_by(|a, b| badness(b).total_cmp(&badness(a)));
-    push_section(
-        &mut blocks,
-        "Significant changes, worst first",
-        "| Change | Base | Head | Ratio | Benchmark |\n|:--|--:|--:|--:|:--|\n",
-        "changed benchmark",
-        &changed,
-        |row, cell| {
-            format!(
-                "| {} | {} | {} | {} | {cell} |",
-                change_text(row),
-                before_text(row),
-                after_text(row),
-                ratio_text(row),
-            )
-        },
-        comparison,
-    );
+    if comparison.detection.is_some() {
+        push_section(
+            &mut blocks,
+            "Significant changes, worst first",
+            "| Change | Base | Head | Ratio [interval] | Threshold | Benchmark |\n\
+             |:--|--:|--:|--:|--:|:--|\n",
+            "changed benchmark",
+            &changed,
+            |row, cell| {
+                format!(
+                    "| {} | {} | {} | {} | {} | {cell} |",
+                    change_text(row),
+                    before_text(row),
+                    after_text(row),
+                    ratio_with_interval(row),
+                    threshold_text(row),
+                )
+            },
+            comparison,
+        );
+    } else {
+        push_section(
+            &mut blocks,
+            "Significant changes, worst first",
+            "| Change | Base | Head | Ratio | Benchmark |\n|:--|--:|--:|--:|:--|\n",
+            "changed benchmark",
+            &changed,
+            |row, cell| {
+                format!(
+                    "| {} | {} | {} | {} | {cell} |",
+                    change_text(row),
+                    before_text(row),
+                    after_text(row),
+                    ratio_text(row),
+                )
+            },
+            comparison,
+        );
+    }
 
     push_section(
         &mut blocks,

@@ -1,0 +1,126 @@
+//! Noise thresholds for a pull request's comparison, learnt from each
+//! series' recent default-branch history in the store.
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::Context as _;
+use pitot_stats::noise::{noise_threshold, HISTORY_WINDOW};
+use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row};
+use pitot_store::{RecentSeries, RepoName, Store};
+
+/// A row's series within one comparison: name with parameters, machine,
+/// environment.
+type SeriesId = (String, String, String);
+
+/// The thresholds of a comparison's rows, by series.
+pub(crate) struct Thresholds {
+    by_series: HashMap<SeriesId, NoiseThreshold>,
+    factor: f64,
+}
+
+impl Thresholds {
+    /// Returns the row's threshold, or the default when its series has no
+    /// stored history.
+    pub(crate) fn of(&self, row: &Row) -> NoiseThreshold {
+        self.by_series
+            .get(&series_id(row))
+            .copied()
+            .unwrap_or_else(|| NoiseThreshold::without_history(0, self.factor))
+    }
+}
+
+/// Loads the recent default-branch values of every row's series up to
+/// and including `base_sha`, one query per machine and environment of the
+/// comparison (a pull request's run usually has one), and learns each
+/// threshold.
+///
+/// Points from another benchmark version than base's are dropped, because
+/// asv does not compare across versions either.
+///
+/// NOTE: the history comes from separate runs, often on different
+/// machines, so it shows more noise than a pull request's base and head
+/// measured in one run. `docs/detection.md` measures what that costs in
+/// missed regressions.
+pub(crate) async fn load_thresholds(
+    store: &Store,
+    repo: &RepoName,
+    comparison: &Comparison,
+    base_sha: &str,
+) -> anyhow::Result<Thresholds> {
+    let factor = comparison.options.factor;
+    let environments: BTreeSet<(&str, &str)> = comparison
+        .rows
+        .iter()
+        .map(|row| (row.machine.as_str(), row.env_name.as_str()))
+        .collect();
+    let rows_by_series: HashMap<SeriesId, &Row> = comparison
+        .rows
+        .iter()
+        .map(|row| (series_id(row), row))
+        .collect();
+
+    let mut by_series = HashMap::new();
+    for (machine, environment) in environments {
+        let benchmarks: Vec<String> = comparison
+            .rows
+            .iter()
+            .filter(|row| row.machine == machine && row.env_name == environment)
+            .map(|row| row.benchmark.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let history = store
+            .recent_default_branch_values(
+                repo,
+                machine,
+                environment,
+                &base_sha.to_ascii_lowercase(),
+                &benchmarks,
+                HISTORY_WINDOW,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to load the history of machine {machine}, environment {environment}"
+                )
+            })?;
+        for series in history {
+            let id = (
+                display_name(&series),
+                machine.to_owned(),
+                environment.to_owned(),
+            );
+            let Some(row) = rows_by_series.get(&id) else {
+                continue;
+            };
+            let values = same_version_values(&series, row);
+            by_series.insert(id, noise_threshold(&values, row.kind.as_ref(), factor));
+        }
+    }
+    Ok(Thresholds { by_series, factor })
+}
+
+fn series_id(row: &Row) -> SeriesId {
+    (row.name.clone(), row.machine.clone(), row.env_name.clone())
+}
+
+/// Returns asv's name of a series: `benchmark(param1, param2)`.
+fn display_name(series: &RecentSeries) -> String {
+    if series.params.is_empty() {
+        series.benchmark.clone()
+    } else {
+        format!("{}({})", series.benchmark, series.params.join(", "))
+    }
+}
+
+fn same_version_values(series: &RecentSeries, row: &Row) -> Vec<Measurement> {
+    series
+        .points
+        .iter()
+        .filter(|point| match (&point.version, &row.before.version) {
+            (Some(point), Some(base)) => point == base,
+            _ => true,
+        })
+        .map(|point| Measurement::from_outcome(point.outcome))
+        .collect()
+}

@@ -1,0 +1,279 @@
+//! Per-series noise thresholds learnt from a benchmark's history.
+//!
+//! A series (one benchmark, parameter combination, machine and
+//! environment) that moves by 4% between consecutive default-branch runs
+//! without any code change cannot show a 3% regression, whatever a test on
+//! one pair of runs reports. The threshold is the upper quartile plus three
+//! interquartile ranges of the relative changes between consecutive
+//! results, a robust outlier fence that a real step in the history barely
+//! moves.
+
+use pitot_asv::BenchmarkType;
+
+use crate::compare::Measurement;
+
+/// The fewest usable history points from which a threshold is learnt;
+/// with fewer, [`NoiseThreshold::without_history`] applies.
+pub const MIN_HISTORY_POINTS: usize = 10;
+
+/// How many of the most recent default-branch results a threshold is
+/// learnt from. Older results may come from other hardware or another
+/// version of the project, so a longer window would describe a different
+/// machine's noise.
+pub const HISTORY_WINDOW: usize = 50;
+
+/// How many interquartile ranges above the upper quartile the fence lies.
+pub const IQR_MULTIPLIER: f64 = 3.0;
+
+/// The smallest threshold of a wall-time benchmark, as a fraction. A
+/// history of identical timings would otherwise give a threshold of 0,
+/// but code layout, frequency scaling and cache placement move wall time
+/// by a percent or two between runs even when the history did not show it.
+pub const TIME_FLOOR: f64 = 0.02;
+
+/// The smallest relative change that counts as more than noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseThreshold {
+    /// The threshold as a fraction: 0.05 means a change of more than 5%.
+    /// A change is `max(after / before, before / after) - 1`, so the same
+    /// threshold applies to slowdowns and speedups.
+    pub relative: f64,
+    pub source: ThresholdSource,
+}
+
+/// The origin of a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThresholdSource {
+    /// Learnt from this many usable history points.
+    History { points: usize },
+    /// Learnt from this many points, but below [`TIME_FLOOR`], so the
+    /// floor applies.
+    Floor { points: usize },
+    /// The history had only this many usable points, fewer than
+    /// [`MIN_HISTORY_POINTS`], so the comparison's factor applies.
+    Default { points: usize },
+}
+
+impl NoiseThreshold {
+    /// Returns the threshold for a series with `points` usable history
+    /// points, too few to learn from: asv's factor, so `factor` 1.1 gives
+    /// 10%, as `asv compare` would flag.
+    pub fn without_history(points: usize, factor: f64) -> Self {
+        NoiseThreshold {
+            relative: relative_change(factor, 1.0).unwrap_or(0.0),
+            source: ThresholdSource::Default { points },
+        }
+    }
+
+    /// Returns whether a change from `before` to `after` exceeds the
+    /// threshold. Both values must be positive; otherwise no relative
+    /// change exists and it returns false.
+    pub fn is_exceeded(&self, before: f64, after: f64) -> bool {
+        relative_change(before, after).is_some_and(|change| change > self.relative)
+    }
+}
+
+/// Learns the noise threshold of one series from its history, oldest
+/// first. Every point given is used, so callers pass the most recent
+/// [`HISTORY_WINDOW`] at most.
+///
+/// Failed, skipped and missing points are dropped, and so are zero,
+/// negative and infinite values, for which a relative change means
+/// nothing. The remaining values count as consecutive: a failed run
+/// between two measured ones does not break the pair. With fewer than
+/// [`MIN_HISTORY_POINTS`] remaining values the threshold is
+/// [`NoiseThreshold::without_history`] for `factor`. Wall-time benchmarks
+/// get at least [`TIME_FLOOR`].
+pub fn noise_threshold(
+    history: &[Measurement],
+    kind: Option<&BenchmarkType>,
+    factor: f64,
+) -> NoiseThreshold {
+    let values: Vec<f64> = history
+        .iter()
+        .filter_map(|point| point.value())
+        .filter(|value| value.is_finite() && *value > 0.0)
+        .collect();
+    if values.len() < MIN_HISTORY_POINTS {
+        return NoiseThreshold::without_history(values.len(), factor);
+    }
+
+    let mut changes: Vec<f64> = values
+        .windows(2)
+        .filter_map(|pair| relative_change(pair[0], pair[1]))
+        .collect();
+    changes.sort_by(f64::total_cmp);
+    let upper = quantile(&changes, 0.75);
+    let lower = quantile(&changes, 0.25);
+    let fence = upper + IQR_MULTIPLIER * (upper - lower);
+
+    let points = values.len();
+    if kind == Some(&BenchmarkType::Time) && fence < TIME_FLOOR {
+        NoiseThreshold {
+            relative: TIME_FLOOR,
+            source: ThresholdSource::Floor { points },
+        }
+    } else {
+        NoiseThreshold {
+            relative: fence,
+            source: ThresholdSource::History { points },
+        }
+    }
+}
+
+/// Returns `max(a / b, b / a) - 1`, or `None` unless both values are
+/// positive and finite.
+pub fn relative_change(a: f64, b: f64) -> Option<f64> {
+    let positive = |x: f64| x.is_finite() && x > 0.0;
+    (positive(a) && positive(b)).then(|| a.max(b) / a.min(b) - 1.0)
+}
+
+/// Returns the `p` quantile of sorted, non-empty `values` by linear
+/// interpolation between order statistics (Hyndman and Fan's type 7, the
+/// default of NumPy and R).
+fn quantile(values: &[f64], p: f64) -> f64 {
+    let position = (values.len() - 1) as f64 * p;
+    let below = position.floor() as usize;
+    let above = (below + 1).min(values.len() - 1);
+    let fraction = position - below as f64;
+    values[below] + fraction * (values[above] - values[below])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(numbers: &[f64]) -> Vec<Measurement> {
+        numbers.iter().map(|&x| Measurement::Value(x)).collect()
+    }
+
+    fn assert_close(actual: f64, expected: f64, what: &str) {
+        assert!(
+            (actual - expected).abs() < 1e-12,
+            "{what}: got {actual}, expected {expected}"
+        );
+    }
+
+    #[test]
+    fn threshold_from_ten_points() {
+        // Changes between consecutive values: 1%, 1%, 2%, 2%, 3%, 3%, 1%,
+        // 1%, 4%. Sorted: .01 .01 .01 .01 .02 .02 .03 .03 .04. With 9
+        // changes the quartiles sit at positions 8 * 0.25 = 2 and
+        // 8 * 0.75 = 6, that is 0.01 and 0.03; IQR 0.02; fence
+        // 0.03 + 3 * 0.02 = 0.09.
+        let history = values(&[
+            100.0, 101.0, 100.0, 102.0, 100.0, 103.0, 100.0, 101.0, 100.0, 104.0,
+        ]);
+
+        let threshold = noise_threshold(&history, Some(&BenchmarkType::Time), 1.1);
+
+        assert_close(threshold.relative, 0.09, "fence");
+        assert_eq!(threshold.source, ThresholdSource::History { points: 10 });
+    }
+
+    #[test]
+    fn threshold_interpolates_quartiles() {
+        // 11 points, 10 changes: 0.1 .. 1.0 in steps of 0.1 (each value
+        // 1 + k/10 times the previous). Q1 at position 9 * 0.25 = 2.25:
+        // 0.3 + 0.25 * 0.1 = 0.325; Q3 at 6.75: 0.7 + 0.75 * 0.1 = 0.775;
+        // fence 0.775 + 3 * 0.45 = 2.125.
+        let mut numbers = vec![1.0];
+        for k in 1..=10 {
+            let last = *numbers.last().expect("non-empty");
+            numbers.push(last * (1.0 + f64::from(k) / 10.0));
+        }
+
+        let threshold = noise_threshold(&values(&numbers), Some(&BenchmarkType::Track), 1.1);
+
+        assert!((threshold.relative - 2.125).abs() < 1e-9, "{threshold:?}");
+    }
+
+    #[test]
+    fn threshold_below_ten_points_is_the_factor() {
+        let history = values(&[1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0]);
+
+        let threshold = noise_threshold(&history, Some(&BenchmarkType::Time), 1.1);
+
+        // 1.1 / 1 - 1, computed in floating point.
+        assert_close(threshold.relative, 0.1, "default");
+        assert_eq!(threshold.source, ThresholdSource::Default { points: 9 });
+    }
+
+    #[test]
+    fn threshold_skips_unusable_points() {
+        // Ten usable values of 2.0 and 2.2 alternating, with a failure, a
+        // skip, a zero, a negative value and an infinity in between, which
+        // are dropped: every change is 10%, so IQR is 0 and the fence 0.1.
+        let mut history = Vec::new();
+        for (index, value) in [2.0, 2.2, 2.0, 2.2, 2.0, 2.2, 2.0, 2.2, 2.0, 2.2]
+            .iter()
+            .enumerate()
+        {
+            history.push(Measurement::Value(*value));
+            match index {
+                1 => history.push(Measurement::Failed),
+                3 => history.push(Measurement::Skipped),
+                5 => history.push(Measurement::Value(0.0)),
+                6 => history.push(Measurement::Value(-2.1)),
+                7 => history.push(Measurement::Value(f64::INFINITY)),
+                _ => {}
+            }
+        }
+
+        let threshold = noise_threshold(&history, Some(&BenchmarkType::Time), 1.1);
+
+        assert_close(threshold.relative, 0.1, "fence");
+        assert_eq!(threshold.source, ThresholdSource::History { points: 10 });
+    }
+
+    #[test]
+    fn threshold_unusable_points_can_leave_too_few() {
+        // Twelve points, of which only eight are positive.
+        let history = values(&[1.0, 0.0, 1.0, -1.0, 1.0, 1.0, 0.0, 1.0, 1.0, -3.0, 1.0, 1.0]);
+
+        let threshold = noise_threshold(&history, None, 1.1);
+
+        assert_eq!(threshold.source, ThresholdSource::Default { points: 8 });
+    }
+
+    #[test]
+    fn threshold_floor_for_wall_time_only() {
+        let history = values(&[5.0; 12]);
+
+        let time = noise_threshold(&history, Some(&BenchmarkType::Time), 1.1);
+        let memory = noise_threshold(&history, Some(&BenchmarkType::Memory), 1.1);
+
+        assert_eq!(time.relative, TIME_FLOOR);
+        assert_eq!(time.source, ThresholdSource::Floor { points: 12 });
+        assert_eq!(memory.relative, 0.0);
+        assert_eq!(memory.source, ThresholdSource::History { points: 12 });
+    }
+
+    #[test]
+    fn relative_change_cases() {
+        let cases = [
+            ((1.0, 1.25), Some(0.25), "slower"),
+            ((1.25, 1.0), Some(0.25), "faster by the same factor"),
+            ((2.0, 2.0), Some(0.0), "equal"),
+            ((0.0, 1.0), None, "zero"),
+            ((-1.0, -2.0), None, "negative"),
+            ((1.0, f64::NAN), None, "NaN"),
+        ];
+        for ((a, b), expected, what) in cases {
+            assert_eq!(relative_change(a, b), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn is_exceeded_is_strict() {
+        let threshold = NoiseThreshold {
+            relative: 0.25,
+            source: ThresholdSource::History { points: 10 },
+        };
+
+        assert!(!threshold.is_exceeded(1.0, 1.25));
+        assert!(threshold.is_exceeded(1.0, 1.26));
+        assert!(threshold.is_exceeded(1.26, 1.0));
+        assert!(!threshold.is_exceeded(0.0, 5.0));
+    }
+}
