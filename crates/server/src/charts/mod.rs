@@ -6,8 +6,8 @@
 //! `/charts/jobs/{job_id}/history-{row}-{digest}.png`, where `row` is the
 //! benchmark's index in the job's comparison. GitHub's image proxy caches
 //! an image by its URL, so new content must get a new URL. The endpoint
-//! rebuilds the input, answers 404 when its digest differs from the one
-//! requested (a stale URL), and otherwise serves the PNG as immutable.
+//! rebuilds the input and returns 404 when its digest differs from the one
+//! requested (a stale URL). Otherwise it serves the PNG as immutable.
 //!
 //! The history chart shows the benchmark's results on the base branch. The
 //! store does not record branches, so the history is the series' results
@@ -22,8 +22,8 @@ mod route;
 pub(crate) use inputs::{chart_links, ChartJob};
 pub(crate) use route::{chart_png, load_comparison};
 
-/// The most history points one chart shows: the newest ones.
+/// The maximum number of history points one chart shows, the newest ones.
 pub const MAX_HISTORY_POINTS: usize = 500;
 
-/// The most benchmarks a comment links a history chart for.
+/// The maximum number of benchmarks a comment links a history chart for.
 pub const MAX_HISTORY_LINKS: usize = 10;

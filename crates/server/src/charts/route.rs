@@ -65,8 +65,8 @@ impl FromStr for ChartFile {
 }
 
 /// Serves one chart of a job as PNG with cache headers for an immutable
-/// URL. The chart is rebuilt from the stored report and history; a digest
-/// that differs from the chart's current one is a stale URL and gets 404.
+/// URL. The chart is rebuilt from the stored report and history. A digest
+/// that differs from the chart's current one is a stale URL, so it gets 404.
 pub(crate) async fn chart_png(
     State(state): State<AppState>,
     Path((job_id, file)): Path<(i64, String)>,
