@@ -211,6 +211,33 @@ fn details(body: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Returns the path of the first chart URL of `kind` (`summary` or
+/// `history`) for the job in a comment.
+#[track_caller]
+fn chart_path(body: &str, job_id: i64, kind: &str) -> String {
+    let prefix = format!("http://pitot.test/charts/jobs/{job_id}/{kind}-");
+    let start = body
+        .find(&prefix)
+        .unwrap_or_else(|| panic!("no {kind} chart URL: {body}"));
+    let length = body[start..].find(".png").expect("URL ends with .png") + ".png".len();
+    body[start + "http://pitot.test".len()..start + length].to_owned()
+}
+
+/// Fetches `path` from the running service and asserts that it is a PNG.
+async fn assert_png(harness: &Harness, path: &str) {
+    let response = reqwest::get(format!("{}{path}", harness.service.url()))
+        .await
+        .expect("server answers");
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "image/png",
+        "{path}"
+    );
+    let bytes = response.bytes().await.expect("body is readable");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{path} is a PNG");
+}
+
 fn mentions(rows: &[&str], benchmark: &str) -> bool {
     rows.iter()
         .any(|row| row.contains(&format!("`{benchmark}`")))
@@ -309,6 +336,18 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
         body.contains("http://pitot.test/jobs/"),
         "dashboard link: {body}"
     );
+    let summary = chart_path(body, job_id, "summary");
+    assert!(
+        body.contains(&format!("![Head/base ratio of each benchmark, log scale](http://pitot.test{summary})")),
+        "summary chart embedded: {body}"
+    );
+    assert_png(&harness, &summary).await;
+    let history = chart_path(body, job_id, "history");
+    assert!(
+        body.contains(&format!("[`{}`](http://pitot.test{history})", harness.demo.slowed_benchmark)),
+        "history of the slowed benchmark linked: {body}"
+    );
+    assert_png(&harness, &history).await;
     // 502, 403, then the successful POST.
     assert_eq!(
         harness.requests(Method::POST, "/repos/*/*/issues/*/comments"),

@@ -19,6 +19,7 @@
 //! GitHub's limit: table rows are dropped from the end, unchanged ones
 //! first, and a note states how many are missing.
 
+mod charts;
 mod fit;
 mod sections;
 mod verdict;
@@ -30,6 +31,7 @@ use self::sections::{notable_sections, rows_in, unchanged_table};
 use self::verdict::{Section, SectionCounts};
 use crate::markdown::{code_block, code_span_outside_table, truncate_chars};
 
+pub use self::charts::{ChartLink, CommentCharts};
 pub use self::verdict::Verdict;
 
 /// GitHub's maximum length of an issue or pull-request comment, in
@@ -80,6 +82,8 @@ pub struct PullRequestContext<'a> {
     pub machine: &'a str,
     /// The address of this run on pitot's dashboard.
     pub dashboard_url: Option<&'a str>,
+    /// The charts to embed and link; the check run summary leaves them out.
+    pub charts: Option<&'a CommentCharts>,
     /// A hidden HTML comment, such as `<!-- pitot:sticky owner/name#7 -->`,
     /// written unchanged as the first line of the comment. It must be one
     /// line and come from pitot, not from the pull request.
@@ -101,7 +105,13 @@ pub fn render_pull_request_comment(
         context.marker,
         header(comparison, context)
     ))];
+    if let Some(charts) = context.charts {
+        blocks.push(Block::Text(self::charts::summary_image(charts)));
+    }
     blocks.extend(notable_sections(comparison));
+    if let Some(links) = context.charts.and_then(self::charts::history_links) {
+        blocks.push(Block::Text(links));
+    }
 
     let unchanged = rows_in(comparison, &[Section::Unchanged]).len();
     if unchanged > 0 {

@@ -45,6 +45,7 @@ fn context(machine: &str) -> PullRequestContext<'_> {
         head_sha: HEAD_SHA,
         machine,
         dashboard_url: Some(DASHBOARD),
+        charts: None,
         marker: MARKER,
     }
 }

@@ -1,5 +1,7 @@
 //! `GET /jobs/{job_id}`: a plain page for one job, the link target of
 //! comments and check runs until the dashboard has its own run view.
+//! A compared job's page shows its summary chart and links its history
+//! charts.
 
 use anyhow::Context as _;
 use axum::extract::{Path, State};
@@ -7,11 +9,12 @@ use axum::response::Html;
 use pitot_store::jobs;
 use pitot_store::reporting;
 
+use crate::charts::{chart_links, load_comparison, ChartJob};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Shows the job's repository, pull request, commits, state and the comment
-/// rendered for it (as text, not as HTML).
+/// Shows the job's repository, pull request, commits, state, its charts
+/// and the comment rendered for it (as text, not as HTML).
 pub async fn job_page(
     State(state): State<AppState>,
     Path(job_id): Path<i64>,
@@ -54,10 +57,46 @@ pub async fn job_page(
             escape_html(&value)
         ));
     }
-    page.push_str("</table>\n<h2>Pull request comment</h2>\n<pre>");
+    page.push_str("</table>\n");
+    page.push_str(&charts_section(&state, job_id).await?);
+    page.push_str("<h2>Pull request comment</h2>\n<pre>");
     page.push_str(&escape_html(comment));
     page.push_str("</pre>\n</body></html>\n");
     Ok(Html(page))
+}
+
+/// Returns the charts of a compared job as HTML with paths relative to
+/// the server, or nothing when the job has no comparison.
+async fn charts_section(state: &AppState, job_id: i64) -> Result<String, AppError> {
+    let (job, base_sha, comparison) = match load_comparison(state, job_id).await {
+        Ok(loaded) => loaded,
+        Err(AppError::NotFound(_)) => return Ok(String::new()),
+        Err(error) => return Err(error),
+    };
+    let chart_job = ChartJob {
+        job_id,
+        repository_id: job.repository_id,
+        repository: &job.repository,
+        base_sha: &base_sha,
+        head_sha: &job.head_sha,
+    };
+    let charts = chart_links(state, &chart_job, &comparison, "").await?;
+    let mut html = format!(
+        "<h2>Charts</h2>\n<p><img src=\"{}\" alt=\"Head/base ratio of each benchmark, log scale\"></p>\n",
+        escape_html(&charts.summary_url)
+    );
+    if !charts.histories.is_empty() {
+        html.push_str("<p>History of the changed benchmarks:</p>\n<ul>\n");
+        for link in &charts.histories {
+            html.push_str(&format!(
+                "<li><a href=\"{}\"><code>{}</code></a></li>\n",
+                escape_html(&link.url),
+                escape_html(&link.name)
+            ));
+        }
+        html.push_str("</ul>\n");
+    }
+    Ok(html)
 }
 
 fn escape_html(text: &str) -> String {

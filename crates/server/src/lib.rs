@@ -1,9 +1,11 @@
 //! pitot's HTTP server: the GitHub webhook endpoint, health checks, the
-//! agent API and the background workers.
+//! agent API, the chart images and the background workers.
 //!
 //! Handlers stay thin: they verify, parse into domain types, call one step
-//! of the store and answer. Slow work (GitHub calls, asv runs, rendering)
-//! happens in workers, never on the request path.
+//! of the store and answer. Slow work (GitHub calls, asv runs) happens in
+//! workers, never on the request path. Chart images are drawn when they are
+//! requested, on the blocking thread pool (`blocking::run_blocking`), and
+//! cached by clients under URLs that change with their content.
 //!
 //! Handlers return [`AppError`]; workers and start-up code use `anyhow`.
 //! This crate depends on `pitot-store` for SQL, `pitot-github` for webhook
@@ -19,8 +21,10 @@ pub mod workers;
 
 mod agent_api;
 mod blocking;
+mod charts;
 mod error;
 mod health;
+mod job_comparison;
 mod metrics;
 mod noise_thresholds;
 mod queue_events;

@@ -124,3 +124,23 @@ fn same_version_values(series: &RecentSeries, row: &Row) -> Vec<Measurement> {
         .map(|point| Measurement::from_outcome(point.outcome))
         .collect()
 }
+
+/// Applies pitot's verdict to `comparison`, with each series' noise
+/// threshold learnt from the store's history up to `base_sha`. The reporter
+/// and the chart endpoint both call it, so a chart's colours and URL match
+/// the comment's.
+pub(crate) async fn assess_with_history(
+    store: &Store,
+    repo: &RepoName,
+    comparison: &mut Comparison,
+    base_sha: &str,
+) -> anyhow::Result<()> {
+    let thresholds = load_thresholds(store, repo, comparison, base_sha).await?;
+    pitot_stats::assess(
+        comparison,
+        |row| thresholds.of(row),
+        &pitot_stats::DetectionOptions::default(),
+    )
+    .context("failed to apply pitot's verdict to the comparison")?;
+    Ok(())
+}

@@ -22,19 +22,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use pitot_asv::{parse_benchmarks, parse_results, BenchmarkSuite, ResultsFile};
 use pitot_github::{
     sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
 };
-use pitot_report::{PullRequestContext, Verdict};
-use pitot_stats::{CompareOptions, DetectionOptions, DEFAULT_FACTOR};
+use pitot_report::{CommentCharts, PullRequestContext, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
-use pitot_store::{file_sha256, RepoName, Store};
+use pitot_store::{RepoName, Store};
 use tokio::sync::Notify;
 
-use crate::noise_thresholds::load_thresholds;
+use crate::charts::{chart_links, ChartJob};
+use crate::job_comparison::{parse_report, short_sha};
+use crate::noise_thresholds::assess_with_history;
 use crate::state::AppState;
 
 /// The name of pitot's check run on GitHub.
@@ -327,79 +327,35 @@ async fn render_job(
         .ok_or_else(|| anyhow!("the agent did not report the merge-base"))?;
 
     let files = job_reports::load_report_files(&mut *tx, report.id).await?;
-    let mut results = Vec::new();
-    for file in &files {
-        if file.path.ends_with("/machine.json") || file.path == "machine.json" {
-            continue;
-        }
-        let parsed = parse_results(file.content.as_bytes()).with_context(|| {
-            format!(
-                "the results file {:?} from the agent is not valid asv output",
-                file.path
-            )
-        })?;
-        results.push((parsed, file_sha256(file.content.as_bytes())));
-    }
-    let suite = match &report.benchmarks_json {
-        Some(text) => parse_benchmarks(text.as_bytes())
-            .context("the benchmarks.json from the agent is not valid asv output")?,
-        None => BenchmarkSuite::default(),
-    };
+    let parsed = parse_report(&files, report.benchmarks_json.as_deref())?;
 
     let repo: RepoName = task
         .repository
         .parse()
         .with_context(|| format!("repository name {:?}", task.repository))?;
     let store = Store::from_pool(state.pool.clone());
-    if report.benchmarks_json.is_some() {
+    if let Some(suite) = &parsed.suite {
         store
-            .upsert_suite(&repo, &suite)
+            .upsert_suite(&repo, suite)
             .await
             .context("failed to store benchmarks.json")?;
     }
-    for (file, digest) in &results {
+    for (file, digest) in &parsed.results {
         let outcome = store.ingest(&repo, file, *digest).await.with_context(|| {
             format!("failed to store the results of commit {}", file.commit_hash)
         })?;
         state.metrics.count_ingest(outcome);
     }
-
-    let (base, head) = split_by_commit(
-        results.into_iter().map(|(file, _)| file),
-        base_sha,
-        &task.head_sha,
-    );
-    if head.is_empty() {
-        return Err(anyhow!(
-            "asv wrote no results for the head commit {}; see the log",
-            short_sha(&task.head_sha)
-        ));
-    }
-    if base.is_empty() {
-        return Err(anyhow!(
-            "asv wrote no results for the merge-base {}; see the log",
-            short_sha(base_sha)
-        ));
-    }
-    let options = CompareOptions {
-        factor: DEFAULT_FACTOR,
-        use_stats: true,
-    };
-    let mut comparison = pitot_stats::compare(&base, &head, &suite, &options)
-        .context("cannot compare the results")?;
-    let thresholds = load_thresholds(&store, &repo, &comparison, base_sha).await?;
-    pitot_stats::assess(
-        &mut comparison,
-        |row| thresholds.of(row),
-        &DetectionOptions::default(),
-    )
-    .context("failed to apply pitot's verdict to the comparison")?;
+    let mut comparison = parsed.compare(base_sha, &task.head_sha)?;
+    assess_with_history(&store, &repo, &mut comparison, base_sha).await?;
+    let charts = comment_charts(state, task, base_sha, &comparison).await;
 
     let machine = task
         .machine
         .clone()
         .unwrap_or_else(|| report.machine.clone());
-    let context = pr_context(state, task, base_sha, &machine);
+    let mut context = pr_context(state, task, base_sha, &machine);
+    context.charts = charts;
     let verdict = Verdict::of(&comparison);
     Ok(Rendered {
         body: pitot_report::render_pull_request_comment(&comparison, &context.borrow()),
@@ -407,6 +363,39 @@ async fn render_job(
         summary: pitot_report::render_check_summary(&comparison, &context.borrow()),
         conclusion: conclusion_of(verdict),
     })
+}
+
+/// Returns the chart links of the comment, or `None` when no public URL
+/// is configured. A failure to build them is logged and leaves the charts
+/// out, because the comment matters more than its image.
+async fn comment_charts(
+    state: &AppState,
+    task: &ReportTask,
+    base_sha: &str,
+    comparison: &pitot_stats::Comparison,
+) -> Option<CommentCharts> {
+    let base_url = state.config.server.public_url.trim_end_matches('/');
+    if base_url.is_empty() {
+        return None;
+    }
+    let job = ChartJob {
+        job_id: task.job_id,
+        repository_id: task.repository_id,
+        repository: &task.repository,
+        base_sha,
+        head_sha: &task.head_sha,
+    };
+    match chart_links(state, &job, comparison, base_url).await {
+        Ok(charts) => Some(charts),
+        Err(error) => {
+            tracing::warn!(
+                job_id = task.job_id,
+                error = format!("{error:#}"),
+                "failed to build the chart links; the comment has no charts"
+            );
+            None
+        }
+    }
 }
 
 fn render_failure(
@@ -515,26 +504,6 @@ async fn close_cancelled_check_run(
     Ok(Some(id))
 }
 
-/// Splits results files into those of the merge-base and those of the head.
-fn split_by_commit(
-    files: impl Iterator<Item = ResultsFile>,
-    base_sha: &str,
-    head_sha: &str,
-) -> (Vec<ResultsFile>, Vec<ResultsFile>) {
-    let mut base = Vec::new();
-    let mut head = Vec::new();
-    for file in files {
-        if file.commit_hash.eq_ignore_ascii_case(head_sha) {
-            head.push(file);
-        } else if file.commit_hash.eq_ignore_ascii_case(base_sha) {
-            base.push(file);
-        } else {
-            tracing::warn!(commit = %file.commit_hash, "ignoring a results file of neither the base nor the head");
-        }
-    }
-    (base, head)
-}
-
 /// The owned parts of a [`PullRequestContext`].
 struct ContextParts {
     repository: String,
@@ -543,6 +512,7 @@ struct ContextParts {
     head_sha: String,
     machine: String,
     dashboard_url: Option<String>,
+    charts: Option<CommentCharts>,
     marker: String,
 }
 
@@ -555,6 +525,7 @@ impl ContextParts {
             head_sha: &self.head_sha,
             machine: &self.machine,
             dashboard_url: self.dashboard_url.as_deref(),
+            charts: self.charts.as_ref(),
             marker: &self.marker,
         }
     }
@@ -568,6 +539,7 @@ fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str
         head_sha: task.head_sha.clone(),
         machine: machine.to_owned(),
         dashboard_url: run_url(state, task.job_id),
+        charts: None,
         marker: sticky_marker(
             &task.repository,
             u64::try_from(task.pr_number).unwrap_or_default(),
@@ -615,10 +587,6 @@ fn installation_client(github: &GitHubClient, task: &ReportTask) -> anyhow::Resu
 
 fn pr_number(task: &ReportTask) -> anyhow::Result<u64> {
     u64::try_from(task.pr_number).with_context(|| format!("pull request number {}", task.pr_number))
-}
-
-fn short_sha(sha: &str) -> &str {
-    sha.get(..10).unwrap_or(sha)
 }
 
 #[cfg(test)]

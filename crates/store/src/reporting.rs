@@ -309,3 +309,26 @@ pub async fn pull_request_job_id(
     .await?;
     Ok(id)
 }
+
+/// Returns those of `shas` that are the head of some pull-request job of
+/// the repository. Charts leave them out of a branch's history: a pull
+/// request's head is not on the branch, but its results are stored in the
+/// same series as the branch's commits.
+pub async fn pull_request_heads_among(
+    executor: impl PgExecutor<'_>,
+    repository_id: i32,
+    shas: &[String],
+) -> Result<Vec<String>, StoreError> {
+    // `jobs_pull_request_head_key` covers the three columns.
+    let heads = sqlx::query_scalar!(
+        r#"
+        SELECT DISTINCT head_sha FROM jobs
+        WHERE repository_id = $1 AND pr_number IS NOT NULL AND head_sha = ANY($2)
+        "#,
+        repository_id,
+        shas,
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(heads)
+}
