@@ -8,10 +8,17 @@
 //! files use in practice: `//` and `/* */` comments and trailing commas.
 //!
 //! Strings without escapes and number texts borrow from the input, so parsing
-//! allocates only for arrays, objects and escaped strings.
+//! allocates only for arrays, objects and escaped strings. For the large
+//! part of a document, [`parse_skipping`] leaves one top-level member
+//! unbuilt, and a [`Reader`] then reads it token by token into typed values.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
+
+mod reader;
+
+pub(crate) use reader::Reader;
 
 /// Nesting depth past which parsing stops, so hostile input cannot overflow the stack.
 const MAX_DEPTH: usize = 512;
@@ -187,36 +194,44 @@ pub struct JsonError {
 /// Parses one JSON document. Text after the value other than whitespace
 /// (and comments, with [`Syntax::Config`]) is an error.
 pub fn parse(bytes: &[u8], syntax: Syntax) -> Result<Value<'_>, JsonError> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(error) => {
-            let valid = &bytes[..error.valid_up_to()];
-            // The prefix is valid UTF-8 by construction.
-            let prefix = std::str::from_utf8(valid).unwrap_or_default();
-            return Err(error_at(prefix, prefix.len(), "invalid UTF-8".to_string()));
-        }
-    };
-    let mut parser = Parser {
+    let text = utf8(bytes)?;
+    let mut parser = Parser::new(text, syntax);
+    parser.parse_document()
+}
+
+/// A document parsed by [`parse_skipping`].
+pub(crate) struct Skimmed<'a> {
+    pub text: &'a str,
+    /// The document, with an empty object in place of the skipped member's value.
+    pub document: Value<'a>,
+    /// Where the skipped value is in `text`, for the last member with that
+    /// key, as [`Value::get`] would pick it. `None` when there is none.
+    pub skipped: Option<Range<usize>>,
+}
+
+/// Parses a Python-dialect document whose top level is an object, without
+/// building the value of its member `key`, which the caller reads with a
+/// [`Reader`]. The skipped value must be an array or an object. It is only
+/// matched up by brackets here, so it is checked when the caller reads it.
+pub(crate) fn parse_skipping<'a>(bytes: &'a [u8], key: &'static str) -> Result<Skimmed<'a>, JsonError> {
+    let text = utf8(bytes)?;
+    let mut parser = Parser::new(text, Syntax::Python);
+    parser.skip_key = Some(key);
+    let document = parser.parse_document()?;
+    Ok(Skimmed {
         text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        syntax,
-        depth: 0,
-        items: Vec::new(),
-        members: Vec::new(),
-    };
-    if text.starts_with('\u{feff}') {
-        if syntax == Syntax::Python {
-            return Err(parser.error("unexpected byte order mark (BOM) before the JSON value"));
-        }
-        parser.pos = '\u{feff}'.len_utf8();
-    }
-    let value = parser.parse_value()?;
-    parser.skip_whitespace()?;
-    if parser.pos < parser.bytes.len() {
-        return Err(parser.error("unexpected text after the JSON value"));
-    }
-    Ok(value)
+        document,
+        skipped: parser.skipped,
+    })
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str, JsonError> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let valid = &bytes[..error.valid_up_to()];
+        // The prefix is valid UTF-8 by construction.
+        let prefix = std::str::from_utf8(valid).unwrap_or_default();
+        error_at(prefix, prefix.len(), "invalid UTF-8".to_string())
+    })
 }
 
 fn error_at(text: &str, pos: usize, message: String) -> JsonError {
@@ -294,9 +309,44 @@ struct Parser<'a> {
     items: Vec<Value<'a>>,
     /// The same for the members of the objects being parsed.
     members: Vec<(Cow<'a, str>, Value<'a>)>,
+    /// The key of the top-level member whose value `parse_skipping` skips.
+    skip_key: Option<&'static str>,
+    /// Where the last skipped value is.
+    skipped: Option<Range<usize>>,
 }
 
 impl<'a> Parser<'a> {
+    fn new(text: &'a str, syntax: Syntax) -> Parser<'a> {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            syntax,
+            depth: 0,
+            items: Vec::new(),
+            members: Vec::new(),
+            skip_key: None,
+            skipped: None,
+        }
+    }
+
+    /// Parses the whole text as one value. Text after the value other than
+    /// whitespace (and comments, with [`Syntax::Config`]) is an error.
+    fn parse_document(&mut self) -> Result<Value<'a>, JsonError> {
+        if self.text.starts_with('\u{feff}') {
+            if self.syntax == Syntax::Python {
+                return Err(self.error("unexpected byte order mark (BOM) before the JSON value"));
+            }
+            self.pos = '\u{feff}'.len_utf8();
+        }
+        let value = self.parse_value()?;
+        self.skip_whitespace()?;
+        if self.pos < self.bytes.len() {
+            return Err(self.error("unexpected text after the JSON value"));
+        }
+        Ok(value)
+    }
+
     fn error(&self, message: impl Into<String>) -> JsonError {
         // Errors are raised at character boundaries, but stay safe if not.
         let mut pos = self.pos.min(self.text.len());
@@ -460,7 +510,11 @@ impl<'a> Parser<'a> {
                 )));
             }
             self.pos += 1;
-            let value = self.parse_value()?;
+            // Depth 1 is the top-level object.
+            let value = match self.skip_key {
+                Some(skip) if self.depth == 1 && key == skip => self.skip_nested_value()?,
+                _ => self.parse_value()?,
+            };
             self.members.push((key, value));
             self.skip_whitespace()?;
             match self.peek() {
@@ -485,6 +539,36 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(Value::Object(self.members.split_off(start)))
+    }
+
+    /// Moves past an array or object by matching its brackets, checking
+    /// only its strings, and records where it is in `skipped`. Returns the
+    /// placeholder that stands for it in the document.
+    fn skip_nested_value(&mut self) -> Result<Value<'a>, JsonError> {
+        self.skip_whitespace()?;
+        let start = self.pos;
+        if !matches!(self.peek(), Some(b'[' | b'{')) {
+            return Err(self.error(format!("expected an array or an object, found {}", self.found())));
+        }
+        let mut open = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err(self.error("unterminated array or object")),
+                Some(b'"') => {
+                    self.parse_string()?;
+                    continue;
+                }
+                Some(b'[' | b'{') => open += 1,
+                Some(b']' | b'}') => open -= 1,
+                Some(_) => {}
+            }
+            self.pos += 1;
+            if open == 0 {
+                break;
+            }
+        }
+        self.skipped = Some(start..self.pos);
+        Ok(Value::Object(Vec::new()))
     }
 
     /// Parses the grammar `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`,

@@ -223,12 +223,11 @@ async fn update_run(
     Ok(())
 }
 
-/// Deletes the rows of the file a run held before.
+/// Deletes the result rows of the file a run held before. Its benchmark
+/// entries are overwritten by `benchmark_entries::store` in the same
+/// transaction.
 async fn clear_run(conn: &mut PgConnection, run_id: i64) -> Result<(), StoreError> {
     sqlx::query!("DELETE FROM results WHERE run_id = $1", run_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query!("DELETE FROM run_benchmarks WHERE run_id = $1", run_id)
         .execute(&mut *conn)
         .await?;
     Ok(())

@@ -1,5 +1,4 @@
-//! Encoding result and run-benchmark rows in PostgreSQL's binary `COPY`
-//! format.
+//! Encoding result rows in PostgreSQL's binary `COPY` format.
 //!
 //! Binary rather than text because it sends each float as its 8 bytes: no
 //! decimal formatting in pitot, no parsing in the server, and an exact round
@@ -15,15 +14,7 @@ pub(crate) const COPY_RESULTS: &str = "COPY results (run_id, series_id, commit_i
      benchmark_id, combination, version_id, outcome, samples) FROM STDIN (FORMAT binary)";
 const RESULT_FIELD_COUNT: i16 = 16;
 
-/// The `COPY` statement whose column order `RunBenchmarkRow` encodes.
-pub(crate) const COPY_RUN_BENCHMARKS: &str = "COPY run_benchmarks (run_id, benchmark_id, params, \
-     version_id, started_at, duration) FROM STDIN (FORMAT binary)";
-const RUN_BENCHMARK_FIELD_COUNT: i16 = 6;
-
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-/// The version byte that starts `jsonb`'s binary form, before the JSON
-/// text. PostgreSQL 15's `jsonb_recv` accepts only version 1.
-const JSONB_VERSION: u8 = 1;
 const FLOAT8_OID: u32 = 701;
 /// Seconds from the Unix epoch to PostgreSQL's epoch, 2000-01-01 UTC.
 const POSTGRES_EPOCH_OFFSET_SECONDS: i64 = 946_684_800;
@@ -40,17 +31,6 @@ pub(crate) struct ResultRow<'a> {
     pub outcome: Outcome,
     pub stats: Option<&'a Stats>,
     pub samples: Option<&'a [f64]>,
-}
-
-/// One row of `run_benchmarks`.
-pub(crate) struct RunBenchmarkRow<'a> {
-    pub run_id: i64,
-    pub benchmark_id: i32,
-    /// The parameter lists as JSON text.
-    pub params: &'a str,
-    pub version_id: Option<i32>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub duration: Option<f64>,
 }
 
 /// A growing `COPY ... (FORMAT binary)` payload.
@@ -87,17 +67,6 @@ impl CopyBuffer {
         self.int4(row.version_id);
         self.text(outcome_label(row.outcome));
         self.float8_array(row.samples);
-    }
-
-    /// Appends one row in `COPY_RUN_BENCHMARKS` column order.
-    pub fn push_run_benchmark(&mut self, row: &RunBenchmarkRow<'_>) {
-        self.bytes.extend_from_slice(&RUN_BENCHMARK_FIELD_COUNT.to_be_bytes());
-        self.int8(Some(row.run_id));
-        self.int4(Some(row.benchmark_id));
-        self.jsonb(row.params);
-        self.int4(row.version_id);
-        self.int8(row.started_at.map(postgres_micros));
-        self.float8(row.duration);
     }
 
     /// Appends the trailer and returns the payload.
@@ -144,12 +113,6 @@ impl CopyBuffer {
     fn text(&mut self, value: &str) {
         self.bytes.extend_from_slice(&(value.len() as i32).to_be_bytes());
         self.bytes.extend_from_slice(value.as_bytes());
-    }
-
-    fn jsonb(&mut self, json: &str) {
-        self.bytes.extend_from_slice(&((json.len() + 1) as i32).to_be_bytes());
-        self.bytes.push(JSONB_VERSION);
-        self.bytes.extend_from_slice(json.as_bytes());
     }
 
     /// A one-dimensional `float8[]` without NULL elements; an empty slice is

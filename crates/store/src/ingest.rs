@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use pitot_asv::ResultsFile;
 use sqlx::PgConnection;
 
+use crate::benchmark_entries::{self, RunEntries};
 use crate::catalog_cache::{CatalogCache, CatalogIds};
 use crate::claim::{claim_runs, Claim};
-use crate::copy::{CopyBuffer, ResultRow, RunBenchmarkRow, COPY_RESULTS, COPY_RUN_BENCHMARKS};
+use crate::copy::{CopyBuffer, ResultRow, COPY_RESULTS};
 use crate::keys::{self, FileIds, RunKeys};
 use crate::prepare::PreparedFile;
 use crate::{RepoName, Store, StoreError};
@@ -144,7 +145,8 @@ impl Store {
         let keys = keys::resolve_run_keys(&mut tx, cache, &mut found, repo, &prepared).await?;
         let claims = claim_runs(&mut tx, &keys, files).await?;
 
-        let mut rows = RowBuffers::new();
+        let mut rows = CopyBuffer::new();
+        let mut entries = RunEntries::default();
         let mut outcomes = Vec::with_capacity(files.len());
         for ((file, keys), claim) in files.iter().zip(&keys).zip(claims) {
             let (run_id, outcome) = match claim {
@@ -156,7 +158,8 @@ impl Store {
                 Claim::Replacing(run_id) => (run_id, IngestOutcome::Replaced { values: file.prepared.value_count }),
             };
             let ids = keys::resolve_file_ids(&mut tx, cache, &mut found, keys, &file.prepared).await?;
-            rows.push_file(keys, &ids, run_id, &file.prepared);
+            push_results(&mut rows, keys, &ids, run_id, &file.prepared);
+            entries.push(run_id, benchmark_entries::to_json(&file.prepared, &ids));
             outcomes.push(outcome);
         }
         if outcomes.iter().all(|outcome| *outcome == IngestOutcome::Unchanged) {
@@ -168,7 +171,8 @@ impl Store {
             found.environments.clear();
             found.commits.clear();
         } else {
-            rows.copy_in(&mut tx).await?;
+            benchmark_entries::store(&mut tx, &entries).await?;
+            copy_results(&mut tx, rows).await?;
             tx.commit().await?;
         }
         // Only now: ids of rows created by a transaction that rolled back
@@ -188,65 +192,32 @@ fn distinct_runs(files: &[Pending<'_>]) -> bool {
     })
 }
 
-/// The `COPY` payloads of `run_benchmarks` and `results` for the files of
-/// one transaction.
-struct RowBuffers {
-    run_benchmarks: CopyBuffer,
-    results: CopyBuffer,
-}
-
-impl RowBuffers {
-    fn new() -> Self {
-        RowBuffers {
-            run_benchmarks: CopyBuffer::new(),
-            results: CopyBuffer::new(),
-        }
-    }
-
-    /// Appends the benchmark rows and result rows of one file's run.
-    fn push_file(&mut self, keys: &RunKeys, ids: &FileIds<'_>, run_id: i64, prepared: &PreparedFile<'_>) {
-        let file = prepared.file;
-        for (benchmark, started_at) in file.benchmarks.iter().zip(&prepared.benchmark_starts) {
-            let benchmark_id = ids.benchmarks[benchmark.name.as_str()];
-            let version_id = benchmark.version.as_deref().map(|version| ids.versions[&(benchmark_id, version)]);
-            // A list of lists of strings always serializes.
-            let params = serde_json::to_string(&benchmark.params).unwrap_or_default();
-            self.run_benchmarks.push_run_benchmark(&RunBenchmarkRow {
+/// Appends the result rows of one file's run to a `COPY_RESULTS` payload.
+fn push_results(rows: &mut CopyBuffer, keys: &RunKeys, ids: &FileIds<'_>, run_id: i64, prepared: &PreparedFile<'_>) {
+    for benchmark in &prepared.file.benchmarks {
+        let benchmark_id = ids.benchmarks[benchmark.name.as_str()];
+        let version_id = benchmark.version.as_deref().map(|version| ids.versions[&(benchmark_id, version)]);
+        for (index, outcome) in benchmark.outcomes.iter().enumerate() {
+            rows.push_result(&ResultRow {
                 run_id,
+                series_id: ids.series[&(benchmark_id, benchmark.combination(index))],
+                commit_id: keys.commit_id,
+                committed_at: keys.committed_at,
                 benchmark_id,
-                params: &params,
+                // `PreparedFile::new` checked that the count fits.
+                combination: index as i32,
                 version_id,
-                started_at: *started_at,
-                duration: benchmark.duration,
+                outcome: *outcome,
+                stats: benchmark.stats.get(index).and_then(Option::as_ref),
+                samples: benchmark.samples.get(index).and_then(Option::as_deref),
             });
-            for (index, outcome) in benchmark.outcomes.iter().enumerate() {
-                self.results.push_result(&ResultRow {
-                    run_id,
-                    series_id: ids.series[&(benchmark_id, benchmark.combination(index))],
-                    commit_id: keys.commit_id,
-                    committed_at: keys.committed_at,
-                    benchmark_id,
-                    // `PreparedFile::new` checked that the count fits.
-                    combination: index as i32,
-                    version_id,
-                    outcome: *outcome,
-                    stats: benchmark.stats.get(index).and_then(Option::as_ref),
-                    samples: benchmark.samples.get(index).and_then(Option::as_deref),
-                });
-            }
         }
-    }
-
-    /// Sends both payloads.
-    async fn copy_in(self, conn: &mut PgConnection) -> Result<(), StoreError> {
-        copy_in(conn, COPY_RUN_BENCHMARKS, self.run_benchmarks).await?;
-        copy_in(conn, COPY_RESULTS, self.results).await
     }
 }
 
-async fn copy_in(conn: &mut PgConnection, statement: &'static str, buffer: CopyBuffer) -> Result<(), StoreError> {
-    let mut copy = conn.copy_in_raw(statement).await?;
-    copy.send(buffer.finish()).await?;
+async fn copy_results(conn: &mut PgConnection, rows: CopyBuffer) -> Result<(), StoreError> {
+    let mut copy = conn.copy_in_raw(COPY_RESULTS).await?;
+    copy.send(rows.finish()).await?;
     copy.finish().await?;
     Ok(())
 }

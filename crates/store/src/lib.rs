@@ -9,6 +9,7 @@
 //! `.sqlx/` at the workspace root, so building needs no database. After
 //! changing a query or a migration, run `scripts/sqlx-prepare`.
 
+mod benchmark_entries;
 mod catalog;
 mod catalog_cache;
 mod claim;
@@ -128,12 +129,11 @@ impl Store {
     /// Autovacuum does the same eventually; a bulk import calls this so that
     /// queries are fast right after it.
     pub async fn vacuum_analyze(&self) -> Result<(), StoreError> {
-        // Three statements on three connections, so that the server works on
-        // the two large tables at the same time.
+        // Two statements on two connections, so that the server works on
+        // the large table and the others at the same time.
         let results = sqlx::raw_sql("VACUUM (ANALYZE) results").execute(&self.pool);
-        let run_benchmarks = sqlx::raw_sql("VACUUM (ANALYZE) run_benchmarks").execute(&self.pool);
         let catalog = sqlx::raw_sql("VACUUM (ANALYZE) series, runs, commits").execute(&self.pool);
-        tokio::try_join!(results, run_benchmarks, catalog)?;
+        tokio::try_join!(results, catalog)?;
         Ok(())
     }
 }

@@ -139,14 +139,18 @@ async fn load_benchmarks(
     conn: &mut PgConnection,
     run_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<BenchmarkResult>>, StoreError> {
+    // The inner join leaves out the entries of benchmarks deleted since.
     let headers = sqlx::query!(
-        r#"SELECT rb.run_id, rb.benchmark_id, b.name, rb.params, v.version AS "version?",
-                  rb.started_at, rb.duration
-           FROM run_benchmarks rb
-           JOIN benchmarks b ON b.id = rb.benchmark_id
-           LEFT JOIN benchmark_versions v ON v.id = rb.version_id
-           WHERE rb.run_id = ANY($1)
-           ORDER BY rb.run_id, b.name"#,
+        r#"SELECT r.id AS run_id, e.benchmark_id AS "benchmark_id!", b.name, e.params AS "params!",
+                  v.version AS "version?", e.started_at, e.duration
+           FROM runs r
+           CROSS JOIN LATERAL jsonb_to_recordset(r.benchmarks)
+               AS e(benchmark_id integer, params jsonb, version_id integer, started_at bigint,
+                    duration double precision)
+           JOIN benchmarks b ON b.id = e.benchmark_id
+           LEFT JOIN benchmark_versions v ON v.id = e.version_id
+           WHERE r.id = ANY($1)
+           ORDER BY r.id, b.name"#,
         run_ids
     )
     .fetch_all(&mut *conn)
@@ -159,7 +163,7 @@ async fn load_benchmarks(
             name: header.name,
             params: string_lists(header.params),
             version: header.version,
-            started_at: header.started_at.map(|t| t.timestamp_millis()),
+            started_at: header.started_at,
             duration: header.duration,
             ..BenchmarkResult::default()
         };

@@ -18,8 +18,6 @@ pub(crate) struct PreparedFile<'a> {
     pub started_at: Option<DateTime<Utc>>,
     /// The latest benchmark end (start plus duration) in the file.
     pub ended_at: Option<DateTime<Utc>>,
-    /// One start time per entry of `file.benchmarks`.
-    pub benchmark_starts: Vec<Option<DateTime<Utc>>>,
     /// The number of result rows the file produces.
     pub value_count: u64,
 }
@@ -35,7 +33,6 @@ impl<'a> PreparedFile<'a> {
 
         let committed_at = file.date.map(|ms| timestamp(ms, "date")).transpose().map_err(invalid)?;
         let mut names = HashSet::new();
-        let mut benchmark_starts = Vec::with_capacity(file.benchmarks.len());
         let mut value_count = 0u64;
         let mut started_at: Option<DateTime<Utc>> = None;
         let mut ended_at: Option<DateTime<Utc>> = None;
@@ -52,7 +49,6 @@ impl<'a> PreparedFile<'a> {
                 let end = start + seconds(benchmark.duration.unwrap_or(0.0));
                 ended_at = Some(ended_at.map_or(end, |latest| latest.max(end)));
             }
-            benchmark_starts.push(start);
         }
 
         Ok(PreparedFile {
@@ -61,7 +57,6 @@ impl<'a> PreparedFile<'a> {
             committed_at,
             started_at,
             ended_at,
-            benchmark_starts,
             value_count,
         })
     }

@@ -22,7 +22,7 @@ async fn new_file_inserts_run_and_values(pool: PgPool) {
 
     assert_eq!(outcome, IngestOutcome::Inserted { values: 3 });
     assert_eq!(count(&pool, "runs").await, 1);
-    assert_eq!(count(&pool, "run_benchmarks").await, 2);
+    assert_eq!(count(&pool, BENCHMARK_ENTRIES).await, 2);
     assert_eq!(count(&pool, "results").await, 3);
     assert_eq!(count(&pool, "series").await, 3);
 }
@@ -63,7 +63,7 @@ async fn changed_file_replaces_run(pool: PgPool) {
 
     assert_eq!(outcome, IngestOutcome::Replaced { values: 1 });
     assert_eq!(count(&pool, "runs").await, 1);
-    assert_eq!(count(&pool, "run_benchmarks").await, 1);
+    assert_eq!(count(&pool, BENCHMARK_ENTRIES).await, 1);
     let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results").fetch_all(&pool).await.expect("values");
     assert_eq!(values, vec![2.0]);
     let stored_digest: Vec<u8> = sqlx::query_scalar("SELECT file_sha256 FROM runs").fetch_one(&pool).await.expect("digest");
@@ -112,7 +112,6 @@ async fn failure_mid_way_leaves_no_rows(pool: PgPool) {
         "benchmark_versions",
         "series",
         "runs",
-        "run_benchmarks",
         "results",
     ] {
         assert_eq!(count(&pool, table).await, 0, "rows left in {table}");

@@ -6,6 +6,7 @@
 //! missing) is rejected here too. A value of the wrong type, which makes asv
 //! crash or misprint, is rejected with [`ParseError::WrongType`].
 
+mod direct;
 mod v1;
 mod v2;
 
@@ -26,6 +27,16 @@ use crate::{ParseError, ResultsFile};
 /// - [`ParseError::MissingField`], [`ParseError::WrongType`] or
 ///   [`ParseError::UnknownColumn`] for a results file that asv would not load either.
 pub fn parse_results(bytes: &[u8]) -> Result<ResultsFile, ParseError> {
+    match direct::parse_v2(bytes) {
+        Some(file) => Ok(file),
+        None => parse_tree(bytes),
+    }
+}
+
+/// Parses one results file through a JSON value tree. This is the reference
+/// for every rule and error; `direct::parse_v2` is a faster path for the
+/// schema-2 files it can read.
+fn parse_tree(bytes: &[u8]) -> Result<ResultsFile, ParseError> {
     let document = json::parse(bytes, Syntax::Python)?;
     if document.as_object().is_none() {
         return Err(not_results(format!(

@@ -2,7 +2,7 @@
 //! values were read from the files with Python's `json` module, and the
 //! schema-1 conversions and environment names from asv 0.6.6 itself.
 
-use super::parse_results;
+use super::{direct, parse_results, parse_tree};
 use crate::testing::{fixture, parse_fixture};
 use crate::{BenchmarkResult, Outcome, ParseError, ResultsFile, Stats};
 
@@ -653,4 +653,110 @@ fn valid_json_without_results_fixture() {
         error.to_string(),
         "not an asv results file: no `commit_hash` field"
     );
+}
+
+/// Returns the model as text, so that NaN compares equal to NaN.
+fn model_text(file: &ResultsFile) -> String {
+    format!("{file:?}")
+}
+
+/// Asserts that the direct path reads `text` and agrees with the tree path.
+#[track_caller]
+fn assert_direct_matches_tree(text: &str, case: &str) {
+    let tree = parse_tree(text.as_bytes()).unwrap_or_else(|error| panic!("{case}: tree path: {error}"));
+
+    let direct = direct::parse_v2(text.as_bytes());
+
+    let direct = direct.unwrap_or_else(|| panic!("{case}: the direct path gave up"));
+    assert_eq!(model_text(&direct), model_text(&tree), "{case}");
+}
+
+#[test]
+fn direct_path_matches_tree_on_unusual_rows() {
+    let cases = [
+        (schema2("", r#"{"a": [[1.5, NaN, null, -Infinity], [["1", "'Infinity'"], ["2"]]]}"#), "tokens and text"),
+        (schema2("", r#"{"a": [null, [["1", "2"]], "v", 5, 1.5]}"#), "null result, row of five"),
+        (schema2("", r#"{"a": [[1.0], [], null, null, null, [0.5], [0.7], null, null, [3], [10], [[1, 2, NaN]], "profile", "extra"]}"#), "cells past the columns"),
+        (schema2("", r#"{"a": [[1.0]], "b": [[2.0]], "a": [[3.0]]}"#), "duplicate name"),
+        (schema2("", r#"{"a\"b\u00e9": [[1.0]]}"#), "escaped name"),
+        (schema2("", r#"{"a": [[1.0, 2.0, 3.0], [["1", "2"]], null, null, null, [1, null], [2], null, null, null, null, [[1], null, [2]]]}"#), "result and samples longer than combinations"),
+        (schema2("", r#"{"a": [[], [["1", "2"]], null, null, null, null, null, null, null, null, null, [null, null]]}"#), "all samples null"),
+        (schema2(r#", "durations": {"<build>": 12.5, "<setup>": null}"#, r#"{"a": [[1.0]]}"#), "durations"),
+        (schema2("", r#"{}"#), "no benchmarks"),
+        (
+            r#"{"results": {"a": [[1.0], [["1"]]]}, "commit_hash": "abc", "env_name": "e", "date": 1,
+                "python": "3.12", "params": {"machine": "m"}, "requirements": {}, "version": 2,
+                "result_columns": ["result", "params"]}"#
+                .to_string(),
+            "results before result_columns",
+        ),
+        (
+            r#"{"commit_hash": "abc", "env_name": "e", "date": 1, "python": "3.12",
+                "params": {"machine": "m", "results": "not skipped"}, "requirements": {}, "version": 2,
+                "result_columns": ["result"], "results": {"a": [[1.0]]}, "results": {"b": [[2.0]]}}"#
+                .to_string(),
+            "results listed twice, and a nested key named results",
+        ),
+    ];
+
+    for (text, case) in &cases {
+        assert_direct_matches_tree(text, case);
+    }
+}
+
+#[test]
+fn direct_path_leaves_unusual_files_to_tree() {
+    let schema1 = r#"{"commit_hash": "a", "date": 1, "python": "2.7", "params": {"machine": "m"},
+        "requirements": {}, "results": {"time_a": 1.0}, "version": 1}"#;
+    let cases = [
+        (schema1.to_string(), "schema 1"),
+        (schema2("", r#"{"time_a": [["fast"]]}"#), "result not a number"),
+        (schema2("", r#"{"time_a": [[1.0],]}"#), "trailing comma"),
+        (schema2("", r#"{"time_a": [[1.0]}"#), "mismatched brackets"),
+        (schema2("", r#"[]"#), "results not an object"),
+        (schema2("", r#"{"time_a": [[1.0], [], null, null, null, null, null, null, null, null, null, [[null]]]}"#), "null sample"),
+    ];
+
+    for (text, case) in &cases {
+        assert!(direct::parse_v2(text.as_bytes()).is_none(), "{case}");
+    }
+}
+
+/// The direct path must read every schema-2 file of the real corpora and
+/// give the same model as the tree path.
+#[test]
+fn direct_path_matches_tree_on_corpora() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/asv-results");
+    if !data.is_dir() {
+        println!("skipped: no asv corpus at {}", data.display());
+        return;
+    }
+    let mut folders = vec![data];
+    let mut compared = 0;
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("readable folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+            if !name.ends_with(".json") || name == "machine.json" || name == "benchmarks.json" {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("readable file");
+            let Ok(tree) = parse_tree(&bytes) else { continue };
+            if tree.schema_version != 2 {
+                continue;
+            }
+
+            let direct = direct::parse_v2(&bytes);
+
+            let direct = direct.unwrap_or_else(|| panic!("{}: the direct path gave up", path.display()));
+            assert_eq!(model_text(&direct), model_text(&tree), "{}", path.display());
+            compared += 1;
+        }
+    }
+    // django-asv alone has 4,675 schema-2 files.
+    assert!(compared > 4_675, "only {compared} schema-2 files compared");
 }

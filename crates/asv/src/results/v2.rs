@@ -112,7 +112,7 @@ pub(super) fn read(
     Ok(file)
 }
 
-fn read_columns(value: &Value) -> Result<Vec<Column>, ParseError> {
+pub(super) fn read_columns(value: &Value) -> Result<Vec<Column>, ParseError> {
     fields::array(value, || "result_columns".into())?
         .iter()
         .enumerate()

@@ -1,5 +1,5 @@
 //! `Store::ingest_batch`, the catalog cache and the delete triggers that
-//! replaced the foreign keys of `results` and `run_benchmarks`.
+//! replaced the foreign keys of `results`.
 //!
 //! Unit tests rather than tests under `tests/`, because they also check
 //! the cache's contents.
@@ -45,6 +45,10 @@ fn rejected_by_server(name: &str) -> BenchmarkResult {
     }
 }
 
+/// The `FROM` list for [`count`] whose rows are the benchmark entries of all
+/// runs (`runs.benchmarks`).
+const BENCHMARK_ENTRIES: &str = "runs, jsonb_array_elements(runs.benchmarks) AS entry";
+
 async fn count(pool: &PgPool, table: &str) -> i64 {
     // The table name comes from the test itself, never from input.
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
@@ -84,7 +88,7 @@ async fn batch_stores_every_file(pool: PgPool) {
     );
     assert_eq!(count(&pool, "runs").await, 3);
     assert_eq!(count(&pool, "commits").await, 2);
-    assert_eq!(count(&pool, "run_benchmarks").await, 4);
+    assert_eq!(count(&pool, BENCHMARK_ENTRIES).await, 4);
     assert_eq!(count(&pool, "results").await, 4);
     assert_eq!(count(&pool, "series").await, 3);
 }
@@ -266,7 +270,7 @@ async fn deleting_repository_deletes_its_rows(pool: PgPool) {
         .expect("delete");
 
     assert_eq!(count(&pool, "runs").await, 0);
-    assert_eq!(count(&pool, "run_benchmarks").await, 0);
+    assert_eq!(count(&pool, BENCHMARK_ENTRIES).await, 0);
     assert_eq!(count(&pool, "results").await, 0);
 }
 
@@ -281,11 +285,8 @@ async fn deleting_benchmark_deletes_its_rows(pool: PgPool) {
         .await
         .expect("delete");
 
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT b.name FROM run_benchmarks rb JOIN benchmarks b ON b.id = rb.benchmark_id")
-            .fetch_all(&pool)
-            .await
-            .expect("names");
+    let loaded = store.load_commit(&repo(), "m1", None, &file.commit_hash).await.expect("load");
+    let names: Vec<&str> = loaded[0].benchmarks.iter().map(|benchmark| benchmark.name.as_str()).collect();
     assert_eq!(names, ["b.time_b"]);
     let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results")
         .fetch_all(&pool)

@@ -112,6 +112,10 @@ pub fn normalized(file: &ResultsFile) -> ResultsFile {
 }
 
 /// Returns the number of rows in `table`.
+/// The `FROM` list for [`count`] whose rows are the benchmark entries of all
+/// runs (`runs.benchmarks`), one per benchmark and results file.
+pub const BENCHMARK_ENTRIES: &str = "runs, jsonb_array_elements(runs.benchmarks) AS entry";
+
 pub async fn count(pool: &PgPool, table: &str) -> i64 {
     // The table name comes from the test itself, never from input.
     let sql = format!("SELECT count(*) FROM {table}");
