@@ -290,7 +290,7 @@ async fn create_reaction(
     if state.comment_repo(comment_id).as_deref() != Some(format!("{owner}/{repo}").as_str()) {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     }
-    // GitHub answers 201 for a new reaction and 200 with the existing one.
+    // GitHub returns 201 for a new reaction and 200 with the existing one.
     let status = if state.add_reaction(comment_id, content) { StatusCode::CREATED } else { StatusCode::OK };
     let reaction = json!({
         "id": comment_id,

@@ -152,7 +152,7 @@ async fn carry_out(
     Ok(job_id)
 }
 
-/// Changes the pull request's jobs as the command says and returns the
+/// Changes the pull request's jobs as the command requests and returns the
 /// response for GitHub and the job queued, if any.
 async fn act(
     state: &AppState,

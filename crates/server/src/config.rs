@@ -41,7 +41,7 @@ impl Default for MetricsConfig {
     }
 }
 
-/// How log lines are written to standard error.
+/// The format of the log lines written to standard error.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {

@@ -347,8 +347,8 @@ pub async fn cancel_pull_request_jobs(
 }
 
 /// Supersedes the pull request's jobs for heads other than `head_sha`: the
-/// queued ones, and with `running` also those an agent is running, whose
-/// next heartbeat tells the agent to stop. Returns their ids.
+/// queued ones, and with `running` also those an agent is running, which
+/// the agent stops at its next heartbeat. Returns their ids.
 pub async fn supersede_other_heads(
     executor: impl PgExecutor<'_>,
     repository_id: i32,

@@ -15,7 +15,7 @@ fn manifest(job_id: i64) -> String {
     )
 }
 
-/// A schema 2 results file of one benchmark on the machine `gha`.
+/// Builds a schema 2 results file of one benchmark on the machine `gha`.
 fn results(sha: &str) -> String {
     format!(
         r#"{{"commit_hash": "{sha}", "env_name": "virtualenv-py3.11", "date": 1,
@@ -105,7 +105,7 @@ fn complete_run_becomes_an_agent_report() {
 }
 
 #[test]
-fn missing_head_results_fail_the_run_with_the_reason() {
+fn missing_head_results_fail_run() {
     let entries: Vec<_> = complete_run()
         .into_iter()
         .filter(|(name, _)| *name != results_name(HEAD))
