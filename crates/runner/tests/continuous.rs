@@ -143,7 +143,8 @@ fn full_run_shows_the_slowdown() {
         value_of(&head, &run.demo.unchanged_benchmark) / value_of(&base, &run.demo.unchanged_benchmark);
 
     // On a loaded machine a benchmark of a few milliseconds can move by 2x,
-    // so "unchanged" allows that much; the slowdown is about 10x.
+    // so "unchanged" allows that much; the slowdown is about 15x on an idle
+    // machine (vocabulary of 400 words, list lookups instead of a set).
     assert!(slowed > 3.0, "the slowed benchmark's ratio is only {slowed:.2}");
     assert!((0.33..3.0).contains(&unchanged), "the unchanged benchmark's ratio is {unchanged:.2}");
     assert!(slowed > 2.0 * unchanged, "slowed {slowed:.2} vs unchanged {unchanged:.2}");

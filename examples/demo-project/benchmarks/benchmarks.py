@@ -23,7 +23,7 @@ def make_text(word_count, vocabulary_size):
 
 class TextSuite:
     def setup(self):
-        self.text = make_text(word_count=2000, vocabulary_size=100)
+        self.text = make_text(word_count=2000, vocabulary_size=400)
 
     def time_word_frequencies(self):
         word_frequencies(self.text)
