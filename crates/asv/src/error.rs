@@ -35,6 +35,11 @@ pub enum ParseError {
         found: &'static str,
     },
 
+    /// A benchmark's parameter lists multiply out to more combinations than
+    /// pitot reads (see [`crate::MAX_COMBINATIONS`]).
+    #[error("`{field}` has more than {limit} parameter combinations; split the benchmark's parameters or drop values")]
+    TooManyCombinations { field: String, limit: usize },
+
     /// A schema-2 file names a column asv does not define, which asv rejects too.
     #[error("unknown column `{column}` in `result_columns`")]
     UnknownColumn { column: String },

@@ -60,10 +60,25 @@ pub struct BenchmarkResult {
     pub duration: Option<f64>,
 }
 
+/// The most parameter combinations one benchmark may have in a results
+/// file. Real suites stay in the thousands; a file whose grid multiplies
+/// out beyond this is rejected rather than expanded into memory.
+pub const MAX_COMBINATIONS: usize = 100_000;
+
 impl BenchmarkResult {
     /// Returns the number of parameter combinations (1 for a plain benchmark).
+    /// Parsed results never exceed [`MAX_COMBINATIONS`].
     pub fn combination_count(&self) -> usize {
         self.params.iter().map(Vec::len).product()
+    }
+
+    /// Returns the number of parameter combinations, or `None` when it is
+    /// above [`MAX_COMBINATIONS`] (or would overflow).
+    pub fn checked_combination_count(&self) -> Option<usize> {
+        self.params
+            .iter()
+            .try_fold(1usize, |count, choices| count.checked_mul(choices.len()))
+            .filter(|&count| count <= MAX_COMBINATIONS)
     }
 
     /// Returns the parameter values of combination `index`, in cartesian-product

@@ -108,7 +108,8 @@ fn read_row(reader: &mut Reader<'_>, name: &str, columns: &[Column]) -> Option<B
         index += 1;
     }
 
-    let count = benchmark.combination_count();
+    // An oversized grid is left to the tree parser, which names it.
+    let count = benchmark.checked_combination_count()?;
     benchmark.outcomes = outcomes(cells.result.as_deref(), count);
     benchmark.stats = stats(&cells.stats, count);
     benchmark.samples = samples(cells.samples, count);

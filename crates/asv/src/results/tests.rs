@@ -760,3 +760,39 @@ fn direct_path_matches_tree_on_corpora() {
     // django-asv alone has 4,675 schema-2 files.
     assert!(compared > 4_675, "only {compared} schema-2 files compared");
 }
+
+/// A `params` cell of `lists` parameters with `values` values each.
+fn params_grid(lists: usize, values: usize) -> String {
+    let list = format!("[{}]", vec!["\"1\""; values].join(", "));
+    format!("[{}]", vec![list; lists].join(", "))
+}
+
+#[test]
+fn huge_parameter_grids_are_rejected_without_expanding() {
+    let too_many = ParseError::TooManyCombinations {
+        field: r#"results["time_a"].params"#.to_string(),
+        limit: crate::MAX_COMBINATIONS,
+    };
+    // 10^6 combinations, and 100^40, which overflows a 64-bit count.
+    for (lists, values) in [(6, 10), (40, 100)] {
+        let schema2_text = schema2("", &format!(r#"{{"time_a": [[1.0], {}]}}"#, params_grid(lists, values)));
+        let schema1_text = format!(
+            r#"{{"commit_hash": "abc", "date": 1, "python": "3.12", "params": {{"machine": "m"}},
+            "requirements": {{}}, "version": 1, "results": {{"time_a": {{"result": [1.0], "params": {}}}}}}}"#,
+            params_grid(lists, values)
+        );
+
+        for (schema, text) in [(2, &schema2_text), (1, &schema1_text)] {
+            assert_eq!(
+                parse_results(text.as_bytes()),
+                Err(too_many.clone()),
+                "schema {schema}, {lists} lists of {values}"
+            );
+        }
+    }
+
+    // The largest grid allowed still parses: 10^5 combinations.
+    let text = schema2("", &format!(r#"{{"time_a": [[1.0], {}]}}"#, params_grid(5, 10)));
+    let file = parse_results(text.as_bytes()).expect("10^5 combinations are read");
+    assert_eq!(benchmark(&file, "time_a").outcomes.len(), crate::MAX_COMBINATIONS);
+}

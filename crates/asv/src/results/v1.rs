@@ -115,7 +115,7 @@ fn read_entry(name: &str, value: &Value) -> Result<BenchmarkResult, ParseError> 
                 params,
                 ..BenchmarkResult::default()
             };
-            let count = benchmark.combination_count();
+            let count = v2::combination_count(&benchmark, || field("params"))?;
             benchmark.outcomes = outcomes(result, count, || field("result"))?;
             benchmark.stats = stats(value.get("stats"), count, || field("stats"))?;
             let samples = match value.get("samples") {

@@ -166,11 +166,22 @@ pub(super) fn read_row(
         }
     }
 
-    let count = benchmark.combination_count();
+    let count = combination_count(&benchmark, || field(Column::Params))?;
     benchmark.outcomes = outcomes(row.result, count, || field(Column::Result))?;
     benchmark.stats = stats(&row.stats, count, |stat| field(Column::Stat(stat)))?;
     benchmark.samples = samples(row.samples, count, || field(Column::Samples))?;
     Ok(benchmark)
+}
+
+/// Returns the benchmark's number of parameter combinations, or an error
+/// naming `field` when it is above [`crate::MAX_COMBINATIONS`].
+pub(super) fn combination_count(benchmark: &BenchmarkResult, field: impl FnOnce() -> String) -> Result<usize, ParseError> {
+    benchmark
+        .checked_combination_count()
+        .ok_or_else(|| ParseError::TooManyCombinations {
+            field: field(),
+            limit: crate::MAX_COMBINATIONS,
+        })
 }
 
 fn optional_array<'v, 'a>(
