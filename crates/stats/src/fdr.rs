@@ -31,7 +31,9 @@ pub fn benjamini_hochberg(p_values: &[Option<f64>]) -> Vec<Option<f64>> {
     let mut adjusted = vec![None; p_values.len()];
     let mut running_min = 1.0f64;
     for (rank, (index, p)) in tested.iter().enumerate().rev() {
-        let scaled = p * count / (rank + 1) as f64;
+        // `count / rank` is at least 1; the `max` keeps rounding in
+        // `p * m / m` from giving an adjusted p-value below the raw one.
+        let scaled = (p * count / (rank + 1) as f64).max(*p);
         running_min = running_min.min(scaled);
         adjusted[*index] = Some(running_min);
     }
