@@ -3,57 +3,21 @@
 //! request id. The id is returned in `x-request-id` and is on the lines of
 //! the work done for the request. No secret or body is written.
 
+#[path = "support/serve_process.rs"]
+mod serve_process;
+
 use std::io::Read as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::Value;
+use serve_process::{database_url, free_port, serve_command, wait_until_healthy, Server};
 use sqlx::PgPool;
 
 const SECRET: &str = "serve-logs-webhook-secret";
 /// A string that appears only in the webhook's body.
 const BODY_MARKER: &str = "body-marker-7f3a9c";
-
-async fn database_url(pool: &PgPool) -> String {
-    let database: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .expect("database name");
-    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL for sqlx::test");
-    let server = server
-        .rsplit_once('/')
-        .map_or(server.as_str(), |(base, _)| base);
-    format!("{server}/{database}")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-    listener.local_addr().expect("address").port()
-}
-
-/// Kills the server when the test ends, even on a failed assertion.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_until_healthy(client: &reqwest::Client, url: &str) {
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(response) = client.get(format!("{url}/healthz")).send().await {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("pitot serve did not become healthy within 60 seconds");
-}
 
 fn labeled_payload() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -77,14 +41,9 @@ async fn json_logs_carry_request_ids_and_no_secrets(pool: PgPool) {
     std::fs::write(&config, "[log]\nformat = \"json\"\n").expect("write config");
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_pitot"))
-        .args(["serve", "--config"])
+    let child = serve_command(&database_url(&pool).await, home.path(), port, SECRET)
+        .arg("--config")
         .arg(&config)
-        .env("DATABASE_URL", database_url(&pool).await)
-        .env("PITOT_HOME", home.path())
-        .env("PITOT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PITOT_IN_PROCESS_AGENT", "false")
-        .env("PITOT_WEBHOOK_SECRET", SECRET)
         .env("PITOT_LOG", "info")
         .env_remove("PITOT_LOG_FORMAT")
         .stderr(Stdio::piped())
