@@ -1,9 +1,10 @@
 //! Faults injected into the real `pitot serve` process: killed with SIGKILL
 //! in the middle of a burst of webhook deliveries, then started again.
 //!
-//! GitHub redelivers what did not get a 2xx answer, so pitot's promise is:
-//! every delivery it answered 2xx is stored, with its job, and a delivery
-//! sent again after the restart never makes a second job.
+//! GitHub redelivers what did not get a 2xx response, so pitot promises
+//! that every delivery it acknowledged with a 2xx is stored with its job,
+//! and that a delivery sent again after the restart never creates a second
+//! job.
 
 #[path = "support/serve_process.rs"]
 mod serve_process;
@@ -20,7 +21,7 @@ use sqlx::PgPool;
 
 const SECRET: &str = "faults-webhook-secret";
 const DELIVERIES: usize = 300;
-/// The server is killed once this many deliveries have been answered.
+/// The server is killed once this many deliveries have a response or an error.
 const KILL_AFTER: usize = 100;
 const CONCURRENCY: usize = 16;
 
