@@ -32,6 +32,7 @@ mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod serve;
+mod web_assets;
 mod state;
 mod webhook;
 
