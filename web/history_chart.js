@@ -5,7 +5,7 @@
 // zooms around the pointer and a double click shows everything again.
 // Hovering shows a point's commit, date, value and 99% interval; a click
 // selects the point and opens its commit when the repository is on GitHub.
-// Failed and skipped results are drawn as red and grey crosses at the
+// Failed and skipped results are drawn as large red and grey dots at the
 // height of the value before them, so they are never just a gap.
 
 import uPlot from "./vendor/uPlot.esm.js";
@@ -45,7 +45,7 @@ export function drawHistoryChart(container, history, onSelect) {
   const plotBox = h("div", { class: "history-plot" });
   container.replaceChildren(plotBox, tooltip);
 
-  const cross = (color) => ({
+  const marker = (color) => ({
     show: true,
     size: 9,
     stroke: color,
@@ -63,8 +63,8 @@ export function drawHistoryChart(container, history, onSelect) {
       { label: "value", stroke: BLUE, width: 1.5, spanGaps: true, points: { show: data[0].length < 400, size: 4 } },
       { label: "99% low", stroke: "transparent", points: { show: false } },
       { label: "99% high", stroke: "transparent", points: { show: false } },
-      { label: "failed", stroke: RED, width: 0, paths: () => null, points: cross(RED) },
-      { label: "skipped", stroke: GREY, width: 0, paths: () => null, points: cross(GREY) },
+      { label: "failed", stroke: RED, width: 0, paths: () => null, points: marker(RED) },
+      { label: "skipped", stroke: GREY, width: 0, paths: () => null, points: marker(GREY) },
     ],
     bands: [{ series: [3, 2], fill: "rgba(9, 105, 218, 0.15)" }],
     axes: [

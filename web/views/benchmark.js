@@ -29,7 +29,7 @@ export async function render(view, [owner, name, benchmarkName], query) {
     h("h1", {}, benchmark.name),
     h("div", { class: "toolbar" }, machinePicker(series, chosen, go), paramsPicker(benchmark, series, chosen, go)),
     facts(benchmark, history),
-    h("p", { class: "chart-help" }, "Drag to zoom, Shift+drag to pan, wheel to zoom, double-click to reset. The band is the 99% interval; crosses are failed (red) and skipped (grey) runs."),
+    h("p", { class: "chart-help" }, "Drag to zoom, Shift+drag to pan, wheel to zoom, double-click to reset. The band is the 99% interval; large dots are failed (red) and skipped (grey) results."),
     chartBox,
     selected,
   );
