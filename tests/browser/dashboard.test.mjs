@@ -294,6 +294,12 @@ test("run list and run page", async () => {
   assert.ok(await page.getByRole("link", { name: "Agent log" }).isVisible());
   assert.equal(await page.locator("ul.downloads a[download]").count(), 2);
   await screenshot(page, "run");
+
+  await slowed.getByRole("link", { name: SLOWED }).click();
+  await page.locator("#history-chart canvas").waitFor();
+
+  assert.equal(await page.locator("h1").innerText(), SLOWED);
+  assert.match(await page.locator("dl.facts").innerText(), /2 results, 0 failed/, "base and head were stored");
   assert.deepEqual(errors, []);
   await page.close();
 });

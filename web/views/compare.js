@@ -46,7 +46,7 @@ export async function render(view, [owner, name], query) {
     const compared = await getJson(`${repositoryPath(repository)}/compare`, values);
     result.replaceChildren(
       h("h2", {}, `${shortSha(compared.base)} → ${shortSha(compared.head)} on ${compared.machine}`),
-      ...comparisonTable(compared.comparison),
+      ...comparisonTable(compared.comparison, repository),
     );
   } catch (error) {
     result.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));

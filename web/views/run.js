@@ -38,7 +38,7 @@ export async function render(view, [jobId]) {
   }
   parts.push(h("h2", {}, "Comparison"));
   if (detail.comparison) {
-    parts.push(...comparisonTable(detail.comparison));
+    parts.push(...comparisonTable(detail.comparison, repository));
   } else {
     parts.push(h("p", { class: "muted" }, detail.comparison_error ?? "No comparison yet."));
   }
