@@ -117,6 +117,7 @@ async fn run_demo(
         println!("{body}");
         eprintln!("pitot demo: the comment above is what pitot would post on the pull request.");
         eprintln!("pitot demo: job page: {}/jobs/{job_id}", service.url());
+        eprintln!("pitot demo: dashboard: {}/#/runs/{job_id}", service.url());
         drop(folder);
         anyhow::Ok(())
     }

@@ -45,4 +45,8 @@ fn demo_prints_a_comment_with_the_regression() {
         stderr.contains("/jobs/"),
         "the job page is printed: {stderr}"
     );
+    assert!(
+        stderr.contains("/#/runs/"),
+        "the dashboard's run view is printed: {stderr}"
+    );
 }

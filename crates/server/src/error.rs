@@ -54,7 +54,10 @@ impl AppError {
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::InvalidCommit { .. } => AppError::BadRequest(error.to_string()),
+            StoreError::InvalidCommit { .. } | StoreError::AmbiguousCommit { .. } => {
+                AppError::BadRequest(error.to_string())
+            }
+            StoreError::NotFound { .. } => AppError::NotFound(error.to_string()),
             error => AppError::Internal(anyhow::Error::new(error)),
         }
     }

@@ -1,5 +1,6 @@
 //! pitot's HTTP server: the GitHub webhook endpoint, health checks, the
-//! agent API, the chart images and the background workers.
+//! agent API, the chart images, the dashboard with its JSON API, and the
+//! background workers.
 //!
 //! Handlers stay thin: they verify, parse into domain types, call one step
 //! of the store and answer. Slow work (GitHub calls, asv runs) happens in
@@ -12,6 +13,7 @@
 //! verification and events, and `pitot-runner` only for the agent API types.
 
 pub mod agent_tokens;
+pub mod api;
 pub mod commands;
 pub mod config;
 mod job_page;
@@ -30,6 +32,7 @@ mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod serve;
+mod web_assets;
 mod state;
 mod webhook;
 

@@ -13,7 +13,7 @@ use tracing::Level;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{agent_api, charts, health, job_page, metrics, webhook};
+use crate::{agent_api, api, charts, health, job_page, metrics, web_assets, webhook};
 
 /// Builds pitot's HTTP router on `state`; `pitot serve` and the tests use
 /// this same function.
@@ -40,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/jobs/{job_id}", get(job_page::job_page))
         .route("/charts/jobs/{job_id}/{file}", get(charts::chart_png))
+        .route("/", get(web_assets::index))
+        .route("/assets/{*path}", get(web_assets::asset))
+        .merge(api::routes())
         .merge(webhooks)
         .merge(agent_api)
         .fallback(not_found)

@@ -27,6 +27,7 @@ mod suite;
 // The job queue, webhook deliveries, installations and agent tokens.
 pub mod agent_tokens;
 pub mod commands;
+pub mod dashboard;
 pub mod deliveries;
 pub mod installations;
 pub mod job_reports;

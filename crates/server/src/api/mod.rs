@@ -1,0 +1,59 @@
+//! The dashboard's JSON API under `/api/v1/`: read-only, without login.
+//!
+//! `openapi.json` beside this file documents every route. The router and
+//! [`API_PATHS`] come from one list below, so a test can check that the
+//! document covers the router. Handlers parse the path and query into
+//! domain values, call one store function or the comparison, and answer
+//! with JSON. Dates are RFC 3339 strings, except in a series' history,
+//! whose columns carry epoch milliseconds for the chart.
+
+mod compare;
+mod jobs;
+mod params;
+mod suite;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The OpenAPI 3 document of this API, written by hand.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Defines [`API_PATHS`] and [`routes`] from one list of `path => handler`
+/// pairs, all `GET`.
+macro_rules! api_routes {
+    ($($path:literal => $handler:expr,)*) => {
+        /// Every path of the API as the router declares it.
+        pub const API_PATHS: &[&str] = &[$($path),*];
+
+        /// Returns the API's routes.
+        pub(crate) fn routes() -> Router<AppState> {
+            Router::new()$(.route($path, get($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    "/api/v1/openapi.json" => openapi,
+    "/api/v1/repositories" => suite::repositories,
+    "/api/v1/repositories/{owner}/{name}/benchmarks" => suite::overview,
+    "/api/v1/repositories/{owner}/{name}/benchmarks/{benchmark}" => suite::benchmark,
+    "/api/v1/repositories/{owner}/{name}/series/{series_id}" => suite::series_history,
+    "/api/v1/repositories/{owner}/{name}/jobs" => jobs::list,
+    "/api/v1/repositories/{owner}/{name}/compare" => compare::compare_commits,
+    "/api/v1/jobs/{job_id}" => jobs::detail,
+    "/api/v1/jobs/{job_id}/log" => jobs::log,
+    "/api/v1/jobs/{job_id}/files/{*path}" => jobs::file,
+}
+
+async fn openapi() -> Response {
+    let mut response = OPENAPI_JSON.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

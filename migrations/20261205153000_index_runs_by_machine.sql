@@ -1,0 +1,13 @@
+-- Lets the dashboard find, for each machine and environment, its most
+-- recently ingested run, which picks the pair the suite overview shows by
+-- default, and count a repository's runs, without scanning `runs`.
+--
+-- Why an index: `runs_identity_key` starts with the commit, so neither
+-- lookup could use it, and `runs` grows by one row per results file (4,675
+-- for the django-asv history). One more index entry per results file costs
+-- an ingest little next to the hundreds of result rows each file writes.
+--
+-- The machine comes first: a machine belongs to one repository, so the
+-- per-repository count goes through `machines`, and the newest run of a
+-- pair is the last entry of its `(machine_id, environment_id)` range.
+CREATE INDEX runs_machine_environment_ingested ON runs (machine_id, environment_id, ingested_at);
