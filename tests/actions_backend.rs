@@ -1,8 +1,9 @@
-//! The GitHub Actions backend, end to end: a signed `pull_request`
-//! delivery through the real router, the workflow dispatch to the GitHub
-//! stand-in, a real-shaped `workflow_run` delivery, the artifact download
-//! through a redirect to a second local server that plays GitHub's
-//! storage, the ingest into PostgreSQL and the sticky comment.
+//! The GitHub Actions backend, end to end. A signed `pull_request`
+//! delivery goes through the real router, and pitot dispatches the
+//! workflow on the GitHub stand-in. A real-shaped `workflow_run` delivery
+//! follows, then the artifact download through a redirect to a second
+//! local server that plays GitHub's storage, the ingest into PostgreSQL
+//! and the sticky comment.
 //!
 //! The artifacts are zips of real asv results files (asv's own example
 //! results, commits 22b920c6 and fcf8c079 on machine `cheetah`).
@@ -37,9 +38,9 @@ const HEAD: &str = "fcf8c079fae7ebad9f27bd31a819f0e4fdd85b99";
 const MACHINE: &str = "cheetah";
 const RESULTS: &str = "tests/fixtures/asv/example_results";
 
-/// A local server that plays GitHub's artifact storage: it serves the zips
-/// a test puts there, and answers 401 to any request that carries an
-/// `Authorization` header, since the GitHub token must never reach it.
+/// A local server that plays GitHub's artifact storage. It serves the zips
+/// a test puts there, and returns 401 to any request that carries an
+/// `Authorization` header, because the GitHub token must never reach it.
 #[derive(Clone, Default)]
 struct Storage {
     inner: Arc<Mutex<StorageInner>>,
@@ -272,8 +273,8 @@ fn fixture(relative: &str) -> Vec<u8> {
         .unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()))
 }
 
-/// The real `pull_request` `labeled` payload, with pitot's label, the
-/// head commit and the test App's installation.
+/// Returns the real `pull_request` `labeled` payload, with pitot's label,
+/// the head commit and the test App's installation.
 fn labeled_payload() -> Value {
     let mut payload: Value = serde_json::from_slice(&fixture(
         "tests/fixtures/webhooks/pull_request/labeled.payload.json",
@@ -285,7 +286,7 @@ fn labeled_payload() -> Value {
     payload
 }
 
-/// The real `workflow_run` `completed` payload, moved to `run` of the test
+/// Returns the real `workflow_run` `completed` payload, moved to `run` of the test
 /// repository. Its `pull_requests` list stays empty, as for a fork.
 fn completed_payload(run: &WorkflowRunRecord) -> Value {
     let mut payload: Value = serde_json::from_slice(&fixture(
@@ -309,8 +310,8 @@ fn completed_payload(run: &WorkflowRunRecord) -> Value {
     payload
 }
 
-/// The entries of the artifact pitot's workflow uploads for `job_id`,
-/// built from real asv results.
+/// Returns the entries of the artifact that pitot's workflow uploads for
+/// `job_id`, built from real asv results.
 fn artifact_entries(job_id: i64) -> Vec<(String, Vec<u8>)> {
     let manifest =
         json!({ "job_id": job_id, "base_sha": BASE, "head_sha": HEAD, "machine": MACHINE });
@@ -359,10 +360,10 @@ fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// The number of times [`bomb_zip`] lists its one large entry.
 const BOMB_LISTINGS: u8 = 16;
 
-/// Returns a zip that unpacks to 10,000 times its size: one deflated
-/// entry of 10 MiB of spaces (deflate alone stops near 1,000:1), listed
-/// [`BOMB_LISTINGS`] times in the central directory, each listing pointing
-/// at the same data, with the job's other files.
+/// Returns a zip that unpacks to 10,000 times its size. Deflate alone
+/// stops near 1,000:1, so its one deflated entry of 10 MiB of spaces is
+/// listed [`BOMB_LISTINGS`] times in the central directory, each listing
+/// pointing at the same data. The job's other files are there too.
 fn bomb_zip(job_id: i64) -> Vec<u8> {
     let mut entries = artifact_entries(job_id);
     entries.push((
@@ -590,7 +591,7 @@ fn zip_with_parent_path(job_id: i64) -> Vec<u8> {
     zip_of(&entries)
 }
 
-/// A complete artifact whose log is 256 KiB that deflate cannot shrink.
+/// Returns a complete artifact whose log is 256 KiB that deflate cannot shrink.
 fn zip_over_cap(job_id: i64) -> Vec<u8> {
     let mut entries = artifact_entries(job_id);
     let mut state: u32 = 2_463_534_242;

@@ -4,8 +4,8 @@
 //!
 //! A dispatch creates a queued run whose title is `pitot job <job_id>`,
 //! the way pitot's workflow template names its runs. Tests complete runs
-//! and attach artifacts themselves; the download answers with a redirect
-//! to a URL the test gives, as GitHub redirects to its storage.
+//! and attach artifacts themselves. The download returns a redirect to a
+//! URL the test gives, as GitHub redirects to its storage.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,9 +51,9 @@ pub struct ArtifactRecord {
     pub run_id: u64,
     pub name: String,
     pub size_in_bytes: u64,
-    /// Where the download redirects to.
+    /// The URL the download redirects to.
     pub download_url: String,
-    /// An expired artifact is listed with `expired: true` and its download answers 410.
+    /// An expired artifact is listed with `expired: true`, and its download returns 410.
     pub expired: bool,
 }
 
@@ -63,7 +63,7 @@ pub(crate) struct ActionsState {
 }
 
 struct ActionsInner {
-    /// Whether a dispatch answers 200 with the run's id (`return_run_details`)
+    /// Whether a dispatch returns 200 with the run's id (`return_run_details`)
     /// or, as older servers do, 204 without a body.
     return_run_details: bool,
     runs: BTreeMap<u64, WorkflowRunRecord>,
@@ -253,6 +253,7 @@ async fn dispatch(
         Some(Value::Object(inputs)) => inputs.clone(),
         Some(_) => return validation_failed("inputs is not an object."),
     };
+
     let display_title = match inputs.get("job_id").and_then(Value::as_str) {
         Some(job_id) => format!("pitot job {job_id}"),
         None => "pitot benchmarks".to_owned(),
@@ -269,6 +270,7 @@ async fn dispatch(
         created_at: Utc::now(),
     };
     let (run, details_enabled) = state.actions.add_run(run);
+
     let asked = fields.get("return_run_details").and_then(Value::as_bool) == Some(true);
     if !(asked && details_enabled) {
         return StatusCode::NO_CONTENT.into_response();

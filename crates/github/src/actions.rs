@@ -17,7 +17,7 @@ use crate::client::GitHubClient;
 use crate::error::GitHubError;
 use crate::transport::{repo_path, AuthKind, Call};
 
-/// The longest an artifact download from GitHub's storage may take.
+/// The maximum duration of an artifact download from GitHub's storage.
 // NOTE: an estimate: 64 MiB, the default artifact cap, takes seconds on a
 // server's link; ten minutes leaves room for a slow one.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -47,7 +47,7 @@ impl WorkflowRun {
     }
 }
 
-/// The title pitot's workflow gives the run of job `job_id` (`run-name`).
+/// Returns the title that pitot's workflow gives the run of job `job_id` (its `run-name`).
 pub fn run_title(job_id: i64) -> String {
     format!("pitot job {job_id}")
 }
@@ -82,7 +82,7 @@ pub enum DownloadError {
     TooLarge { limit: u64 },
     #[error(transparent)]
     GitHub(#[from] GitHubError),
-    /// The storage host failed or answered with an error status.
+    /// The storage host failed or returned an error status.
     #[error("downloading the artifact from GitHub's storage failed: {0}")]
     Storage(String),
     #[error("writing the downloaded artifact failed: {0}")]
@@ -163,8 +163,8 @@ impl GitHubClient {
     /// Dispatches `workflow` (a file name or id) on `git_ref` with `inputs`
     /// and returns the run's id when GitHub returns it.
     ///
-    /// It asks for the run's details (`return_run_details`), which GitHub
-    /// answers with 200 and `workflow_run_id`. A server that does not know
+    /// The request sets `return_run_details`, so GitHub returns 200 with
+    /// `workflow_run_id`. A server that does not know
     /// the parameter answers 204 without a body, or rejects it with 400 or
     /// 422, after which the dispatch is sent again without it. Not retried
     /// once the request may have reached GitHub, so a failure never starts
@@ -286,8 +286,7 @@ impl GitHubClient {
     /// Downloads artifact `artifact_id` as a zip into `out` and returns its
     /// size, stopping with [`DownloadError::TooLarge`] past `max_bytes`.
     ///
-    /// GitHub answers the API request with a redirect to a short-lived
-    /// storage URL. That URL carries its own signature, so it is fetched
+    /// GitHub returns a redirect to a short-lived storage URL. That URL carries its own signature, so it is fetched
     /// without the `Authorization` header: the token must never reach the
     /// storage host.
     #[tracing::instrument(skip(self, out))]

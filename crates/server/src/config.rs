@@ -36,7 +36,7 @@ pub struct Config {
 pub struct RepositoryConfig {
     /// The repository, `owner/name`, as GitHub spells it (compared without case).
     pub name: String,
-    /// Where the repository's pull request jobs run.
+    /// The runner of the repository's pull request jobs.
     pub backend: BackendKind,
     /// The file name of the workflow the Actions backend dispatches, in the
     /// repository's `.github/workflows/`.
@@ -74,7 +74,7 @@ pub enum BackendKind {
 #[serde(default, deny_unknown_fields)]
 pub struct ActionsConfig {
     /// How long a dispatched run may go without a `workflow_run` delivery
-    /// before pitot asks GitHub for its state, and then how often it asks.
+    /// before pitot polls GitHub for its state, and the interval between polls.
     #[serde(with = "humantime_serde")]
     pub poll_after: Duration,
     /// The largest artifact zip pitot downloads, in bytes.

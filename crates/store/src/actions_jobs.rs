@@ -3,7 +3,7 @@
 //! run, and finding the jobs whose run completed or needs a poll.
 //!
 //! An actions job has no lease. It is `running` from the dispatch until
-//! the run's artifact was stored (`ingesting`) or the job failed; the
+//! the run's artifact was stored (`ingesting`) or the job failed. The
 //! `workflow_run` webhook, or the polling fallback, records the run's
 //! conclusion, and the collector then takes the job.
 
@@ -15,7 +15,7 @@ use sqlx::PgExecutor;
 use crate::commit_sha::full_sha;
 use crate::StoreError;
 
-/// Where a job runs.
+/// The runner of a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
     /// A `pitot agent` claims it.
@@ -67,8 +67,8 @@ pub struct CollectTask {
     pub conclusion: String,
 }
 
-/// A running actions job that has waited long enough for a delivery that
-/// pitot now asks GitHub about the run instead.
+/// A running actions job that has waited so long for its `workflow_run`
+/// delivery that pitot polls GitHub for the run instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollTask {
     pub job_id: i64,
@@ -187,10 +187,10 @@ pub async fn record_workflow_run(
 }
 
 /// Finds the running actions job of `repository` (`owner/name`) that a
-/// workflow run belongs to: the job that recorded `workflow_run_id`, or
-/// else job `named_job_id` (read from the run's name `pitot job <id>`)
-/// when it has no run recorded and was dispatched no later than the run
-/// was created. Returns the job's id.
+/// workflow run belongs to and returns its id. That is the job that
+/// recorded `workflow_run_id`. Failing that, it is job `named_job_id`
+/// (read from the run's title `pitot job <id>`), if that job has no run
+/// recorded and was dispatched no later than the run was created.
 ///
 /// The time check keeps a late run of an earlier attempt from passing for
 /// the current one when GitHub did not return the current run's id.

@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::job_report_store::{check_report, store_report};
 use crate::state::AppState;
 
-/// What a completed run gave.
+/// The result of collecting a completed run.
 enum Collected {
     /// The artifact passed every check: the report to store.
     Report(Box<ReportRequest>),
@@ -199,7 +199,7 @@ async fn read(
         }
     };
     if !artifact.ignored.is_empty() {
-        tracing::info!(job_id, ignored = ?artifact.ignored, "the artifact holds files pitot does not read");
+        tracing::info!(job_id, ignored = ?artifact.ignored, "the artifact contains files that pitot ignores");
     }
     let report = artifact.report;
     if let Some(reason) = mismatch(task, &report) {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::{is_permanent, job_client};
 use crate::state::AppState;
 
-/// How a dispatch ended.
+/// The outcome of a dispatch.
 enum Dispatch {
     /// The workflow runs; the run's id when GitHub named it.
     Started {
@@ -113,8 +113,8 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
     let inputs = workflow_inputs(task, &base_sha);
     let started_at = Utc::now();
     // NOTE: a dispatch that timed out or got a 5xx may still have started a
-    // run; the next round then dispatches again and the job gets two runs.
-    // The first completed run that names the job is the one collected.
+    // run. The next round then dispatches again, so the job gets two runs,
+    // and the first completed run that names the job is the one collected.
     let run_id = match client
         .dispatch_workflow(&task.repository, workflow, &git_ref, &inputs)
         .await

@@ -1,5 +1,5 @@
 //! The GitHub Actions backend's worker: it dispatches the workflow for
-//! queued jobs, asks GitHub about runs whose `workflow_run` delivery is
+//! queued jobs, polls GitHub for runs whose `workflow_run` delivery is
 //! late, and collects the artifact of completed runs.
 //!
 //! One task per server process. Each round runs the three steps in that
@@ -68,8 +68,8 @@ pub async fn run_round(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The GitHub client that acts for a job: the installation the job's
-/// webhook came from, or the configured token.
+/// Returns the GitHub client that acts for a job: the installation the
+/// job's webhook came from, or the configured token.
 fn job_client(
     state: &AppState,
     job_id: i64,

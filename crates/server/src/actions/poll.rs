@@ -9,12 +9,13 @@ use pitot_store::actions_jobs::{self, PollTask};
 use super::job_client;
 use crate::state::AppState;
 
-/// How many jobs one round asks about at most.
+/// The maximum number of jobs one round polls.
 const POLL_BATCH: i64 = 20;
 
-/// Asks GitHub about each running actions job dispatched more than
-/// `actions.poll_after` ago without a recorded conclusion, at most once per
-/// `poll_after`, and records the runs that completed. Returns how many did.
+/// Polls GitHub for the run of each running actions job that was
+/// dispatched more than `actions.poll_after` ago and has no recorded
+/// conclusion, at most once per `poll_after` and job (`workflow_polled_at`).
+/// Records the runs that completed and returns how many did.
 pub async fn poll_runs(state: &AppState) -> anyhow::Result<usize> {
     let after = state.config.actions.poll_after.as_secs_f64();
     let tasks = actions_jobs::jobs_to_poll(&state.pool, after, POLL_BATCH).await?;

@@ -20,6 +20,7 @@ pub(super) async fn apply_workflow_run(
     if event.action != "completed" {
         return Ok((DeliveryOutcome::Ignored, None));
     }
+
     let run = &event.run;
     let named_job_id = run.title().and_then(job_id_from_title);
     let job_id = actions_jobs::find_job_for_run(
@@ -37,6 +38,7 @@ pub(super) async fn apply_workflow_run(
         );
         return Ok((DeliveryOutcome::Ignored, None));
     };
+
     // GitHub sends `conclusion` with every completed run; a missing one is
     // treated as a failure rather than left waiting for a poll.
     let conclusion = run.conclusion.as_deref().unwrap_or("unknown");
