@@ -48,6 +48,9 @@ pub async fn collect_completed(state: &AppState) -> anyhow::Result<usize> {
         let collected = match collect(state, &task).await {
             Ok(collected) => collected,
             Err(error) => {
+                // NOTE: there is no limit on these retries yet, so an error
+                // that never passes (a storage host that always rejects the
+                // download) keeps the job running and logs every round.
                 drop(tx);
                 tracing::warn!(
                     job_id = task.job_id,
