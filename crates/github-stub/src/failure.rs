@@ -99,6 +99,8 @@ pub enum Failure {
     NotFound,
     /// 422 Unprocessable Entity, as for a comment body that is too long.
     ValidationFailed,
+    /// 410 Gone, as for the download of an artifact that has expired.
+    Gone,
 }
 
 /// A failure waiting for the next `remaining` matching requests.
@@ -127,6 +129,7 @@ impl Failure {
             Failure::PrimaryRateLimit { reset_after_secs } => primary_rate_limit(reset_after_secs),
             Failure::NotFound => github_error(StatusCode::NOT_FOUND, "Not Found"),
             Failure::ValidationFailed => validation_failed("Body is too long (maximum is 65536 characters)"),
+            Failure::Gone => github_error(StatusCode::GONE, "Artifact has expired"),
         };
         Some(response)
     }

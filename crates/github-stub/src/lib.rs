@@ -1,6 +1,8 @@
 //! A local stand-in for the part of GitHub's REST API that pitot calls, for
-//! tests: issue comments, check runs, GitHub App installation tokens, and
-//! `GET /app` and `GET /user` for checking credentials.
+//! tests: issue comments, check runs, GitHub App installation tokens,
+//! `GET /app` and `GET /user` for checking credentials, and the GitHub
+//! Actions endpoints of the Actions backend (workflow dispatch, runs,
+//! artifacts).
 //!
 //! It responds as GitHub does (status codes, JSON shapes, `Link` pagination,
 //! rate-limit headers), stores what clients create, records every request for
@@ -13,6 +15,7 @@
 //! pitot relies on and no more, so passing against it does not prove a
 //! request would pass against GitHub.
 
+mod actions;
 // Steps of a handler return axum's `Response` as their error, the usual
 // axum shape; its size does not matter in a test stand-in.
 #[expect(
@@ -36,6 +39,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use actions::{ArtifactRecord, WorkflowRunRecord};
 pub use auth::IssuedToken;
 pub use failure::{Failure, RequestMatch};
 pub use model::{CheckRun, CheckRunOutput, Comment, PullRequest, RecordedRequest, User};
@@ -201,6 +205,56 @@ impl GitHubStub {
     /// `rocket` or `+1`, oldest first.
     pub fn reactions(&self, comment_id: u64) -> Vec<String> {
         self.state.reactions(comment_id)
+    }
+
+    /// Sets whether a workflow dispatch that asks for the run's details
+    /// gets them (200 with `workflow_run_id`, the default) or 204 without a
+    /// body, as servers from before that parameter answer.
+    pub fn set_return_run_details(&self, enabled: bool) {
+        self.state.actions.set_return_run_details(enabled);
+    }
+
+    /// Sets the merge-base that `GET /repos/{repo}/compare/{base}...{head}`
+    /// returns for any two commits of `repo`; without one it answers 404.
+    pub fn set_merge_base(&self, repo: &str, sha: &str) {
+        self.state.actions.set_merge_base(repo, sha);
+    }
+
+    /// Sets the default branch that `GET /repos/{repo}` returns; without one
+    /// it answers 404.
+    pub fn set_default_branch(&self, repo: &str, branch: &str) {
+        self.state.actions.set_default_branch(repo, branch);
+    }
+
+    /// Returns the workflow runs dispatched in `repo`, oldest first.
+    pub fn workflow_runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
+        self.state.actions.runs(repo)
+    }
+
+    /// Marks run `run_id` completed with `conclusion` (`success`,
+    /// `failure`, ...) and returns it; `None` when there is no such run.
+    pub fn complete_workflow_run(&self, run_id: u64, conclusion: &str) -> Option<WorkflowRunRecord> {
+        self.state.actions.complete_run(run_id, conclusion)
+    }
+
+    /// Attaches an artifact to run `run_id`; its download redirects to
+    /// `download_url`, or answers 410 when `expired`. Returns it with its id.
+    pub fn add_run_artifact(
+        &self,
+        run_id: u64,
+        name: &str,
+        size_in_bytes: u64,
+        download_url: &str,
+        expired: bool,
+    ) -> ArtifactRecord {
+        self.state.actions.add_artifact(ArtifactRecord {
+            id: 0,
+            run_id,
+            name: name.to_owned(),
+            size_in_bytes,
+            download_url: download_url.to_owned(),
+            expired,
+        })
     }
 
     /// Makes `installation_id` an installation of the test App, so tokens

@@ -77,6 +77,7 @@ pub(crate) fn router(state: Arc<StubState>) -> Router {
             "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",
             get(list_check_runs_for_ref),
         )
+        .merge(crate::actions::routes())
         .fallback(|| async { github_error(StatusCode::NOT_FOUND, "Not Found") })
         .layer(middleware::from_fn_with_state(state.clone(), record_and_inject))
         .with_state(state)

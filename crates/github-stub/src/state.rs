@@ -19,6 +19,8 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 pub(crate) struct StubState {
     pub base_url: String,
+    /// Workflow runs and artifacts, kept apart from the rest.
+    pub actions: crate::actions::ActionsState,
     inner: Mutex<Inner>,
 }
 
@@ -58,6 +60,7 @@ impl StubState {
         };
         StubState {
             base_url,
+            actions: crate::actions::ActionsState::default(),
             inner: Mutex::new(inner),
         }
     }

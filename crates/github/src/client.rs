@@ -85,8 +85,16 @@ pub struct GitHubClient {
     pub(crate) installation_id: Option<u64>,
 }
 
+/// An HTTP client that sends requests as they are, without the API base
+/// URL or credentials, for artifact downloads from GitHub's storage.
+pub(crate) type PlainHttp = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector>,
+    octocrab::OctoBody,
+>;
+
 pub(crate) struct Shared {
     pub http: Octocrab,
+    pub plain_http: PlainHttp,
     pub base_url: Uri,
     pub settings: ClientSettings,
     pub authenticator: Authenticator,
@@ -142,10 +150,12 @@ impl GitHubClient {
                 AppTokens::new(app_id, &private_key_pem).map_err(ClientBuildError::InvalidPrivateKey)?,
             ),
         };
-        let http = build_http(&base_url, &settings)?;
+        let plain_http = build_plain_http(&base_url, &settings)?;
+        let http = build_octocrab(plain_http.clone(), &base_url);
 
         let shared = Shared {
             http,
+            plain_http,
             base_url,
             settings,
             authenticator,
@@ -267,9 +277,10 @@ fn bearer(token: &SecretString) -> SecretString {
     SecretString::from(format!("Bearer {}", token.expose_secret()))
 }
 
-/// Builds the HTTP stack: hyper's pooled client over rustls (ring), with
-/// the base URL applied to relative request paths.
-fn build_http(base_url: &Uri, settings: &ClientSettings) -> Result<Octocrab, ClientBuildError> {
+/// Builds hyper's pooled client over rustls (ring). It trusts the
+/// system's roots when the API is on HTTPS, and no roots otherwise (a
+/// local stand-in), so it then reaches plain HTTP hosts only.
+fn build_plain_http(base_url: &Uri, settings: &ClientSettings) -> Result<PlainHttp, ClientBuildError> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(settings.connect_timeout));
@@ -290,15 +301,19 @@ fn build_http(base_url: &Uri, settings: &ClientSettings) -> Result<Octocrab, Cli
         builder.with_tls_config(config)
     };
     let connector = builder.https_or_http().enable_http1().wrap_connector(http);
-    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector);
+    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build(connector))
+}
 
+/// Builds the API client: `client` with the base URL applied to relative
+/// request paths.
+fn build_octocrab(client: PlainHttp, base_url: &Uri) -> Octocrab {
     let octocrab = OctocrabBuilder::new_empty()
         .with_service(client)
         .with_layer(&BaseUriLayer::new(base_url.clone()))
         .with_auth(AuthState::None)
         .build();
-    Ok(match octocrab {
+    match octocrab {
         Ok(octocrab) => octocrab,
         Err(infallible) => match infallible {},
-    })
+    }
 }

@@ -17,6 +17,8 @@ pub enum Event {
     /// `issue_comment`: a comment on an issue or a pull request, which may
     /// hold a `/pitot` command.
     IssueComment(IssueCommentEvent),
+    /// `workflow_run`: a GitHub Actions run was requested, started or completed.
+    WorkflowRun(WorkflowRunEvent),
     /// Any other event or action, acknowledged and not acted on.
     Ignored { event: String, action: Option<String> },
 }
@@ -105,6 +107,18 @@ pub struct IssueCommentEvent {
     pub installation_id: Option<i64>,
 }
 
+/// A `workflow_run` delivery, reduced to what the Actions backend needs.
+/// Its `pull_requests` list is left out on purpose: it is empty for pull
+/// requests from forks, so runs are matched to jobs by id or title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowRunEvent {
+    /// `requested`, `in_progress` or `completed`.
+    pub action: String,
+    pub repository: RepoRef,
+    pub run: crate::WorkflowRun,
+    pub installation_id: Option<i64>,
+}
+
 impl Event {
     /// Parses `body` as the event named by the `X-GitHub-Event` header.
     pub fn parse(event: &str, body: &[u8]) -> Result<Event, EventError> {
@@ -125,6 +139,15 @@ impl Event {
             "issue_comment" => {
                 let payload: wire::IssueCommentPayload = serde_json::from_slice(body).map_err(invalid)?;
                 Ok(Event::IssueComment(payload.into_event()))
+            }
+            "workflow_run" => {
+                let payload: wire::WorkflowRunPayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::WorkflowRun(WorkflowRunEvent {
+                    action: payload.action,
+                    repository: payload.repository,
+                    run: payload.workflow_run,
+                    installation_id: payload.installation.map(|installation| installation.id),
+                }))
             }
             other => {
                 let action = serde_json::from_slice::<wire::ActionOnly>(body)
@@ -221,6 +244,14 @@ mod wire {
                 repository: self.repository,
             }
         }
+    }
+
+    #[derive(Deserialize)]
+    pub struct WorkflowRunPayload {
+        pub action: String,
+        pub workflow_run: crate::WorkflowRun,
+        pub repository: RepoRef,
+        pub installation: Option<Installation>,
     }
 
     #[derive(Deserialize)]

@@ -1,11 +1,13 @@
 //! GitHub's side of pitot: webhook signature verification, the webhook
 //! events pitot acts on, and the REST client that writes results back (the
-//! sticky pull request comment and check runs).
+//! sticky pull request comment and check runs) and drives GitHub Actions
+//! runs (workflow dispatch, run state, artifact download).
 //!
 //! This crate deals with GitHub only, never PostgreSQL: it parses what GitHub sends
 //! into typed values, writes back through the REST API, and leaves storing
 //! and acting on events to the server.
 
+mod actions;
 mod auth;
 mod check_runs;
 mod client;
@@ -23,9 +25,11 @@ mod transport;
 pub use commands::{may_run_commands, parse_command, Command, CommandError, USAGE as COMMAND_USAGE};
 pub use events::{
     Event, EventError, InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, RepoRef,
+    WorkflowRunEvent,
 };
 pub use signature::{sign, verify_signature, SignatureError};
 
+pub use actions::{job_id_from_title, run_title, ArtifactInfo, DownloadError, WorkflowRun};
 pub use auth::Credentials;
 pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatus, NewCheckRun};
 pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};

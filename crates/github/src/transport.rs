@@ -93,6 +93,27 @@ enum Next {
 impl GitHubClient {
     /// Sends `call`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows.
     pub(crate) async fn send(&self, call: &Call) -> Result<ApiResponse, GitHubError> {
+        self.send_accepting(call, |status| status.is_success()).await
+    }
+
+    /// Sends `call` like [`GitHubClient::send`], but takes a redirect as the
+    /// answer instead of an error, and returns its status with the response.
+    pub(crate) async fn send_for_redirect(&self, call: &Call) -> Result<(StatusCode, ApiResponse), GitHubError> {
+        let mut status = StatusCode::OK;
+        let response = self
+            .send_accepting(call, |answered| {
+                status = answered;
+                answered.is_success() || answered.is_redirection()
+            })
+            .await?;
+        Ok((status, response))
+    }
+
+    async fn send_accepting(
+        &self,
+        call: &Call,
+        mut accept: impl FnMut(StatusCode) -> bool,
+    ) -> Result<ApiResponse, GitHubError> {
         let policy = &self.shared.settings.retry;
         let mut attempt = 1;
         let mut refreshed_token = false;
@@ -101,7 +122,7 @@ impl GitHubClient {
             let request = self.build_request(call, &authorization)?;
             let outcome = self.exchange(request).await;
             let next = match outcome {
-                Ok(response) if response.status.is_success() => {
+                Ok(response) if accept(response.status) => {
                     return Ok(ApiResponse {
                         headers: response.headers,
                         body: response.body,

@@ -110,10 +110,23 @@ fn installation_deleted_removes_its_repositories() {
 #[test]
 fn other_events_are_ignored_with_their_action() {
     let push = Event::parse("push", &fixture("push/payload.json")).unwrap();
-    let workflow_run = Event::parse("workflow_run", &fixture("workflow_run/completed.payload.json")).unwrap();
 
     assert_eq!(push, Event::Ignored { event: "push".into(), action: None });
-    assert_eq!(workflow_run, Event::Ignored { event: "workflow_run".into(), action: Some("completed".into()) });
+}
+
+#[test]
+fn workflow_run_completed_carries_run_and_conclusion() {
+    let Event::WorkflowRun(event) = Event::parse("workflow_run", &fixture("workflow_run/completed.payload.json")).unwrap() else {
+        panic!("expected a workflow_run event");
+    };
+
+    assert_eq!(event.action, "completed");
+    assert_eq!(event.repository.full_name, "octo-org/octo-repo");
+    assert_eq!(event.run.id, 289782451);
+    assert_eq!(event.run.status.as_deref(), Some("completed"));
+    assert_eq!(event.run.conclusion.as_deref(), Some("success"));
+    assert_eq!(event.run.title(), Some("ci(action): update actions/setup-node digest to 8c91899"));
+    assert_eq!(event.installation_id, None);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 use tokio::sync::Notify;
 
 use crate::state::AppState;
-use crate::webhook::enqueue_job;
+use crate::webhook::{enqueue_job, job_backend};
 
 /// Failed tries after which a command is given up; with the waits between
 /// them, about half an hour.
@@ -239,7 +239,10 @@ async fn queue(
         max_attempts: state.config.jobs.max_attempts,
         bench,
     };
-    let (_, job_id, job_state) = enqueue_job(conn, &job)
+    // The comment's event is not kept, so the dispatcher reads an Actions
+    // job's default branch from GitHub.
+    let backend = job_backend(state, &command.repository);
+    let (_, job_id, job_state) = enqueue_job(conn, &job, backend, None)
         .await
         .map_err(|error| anyhow!("failed to queue the job: {error}"))?;
     Ok((job_state != JobState::Superseded).then_some(job_id))

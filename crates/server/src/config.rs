@@ -23,6 +23,94 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    /// `[[repositories]]`: settings of single repositories; a repository
+    /// without a table uses the defaults.
+    pub repositories: Vec<RepositoryConfig>,
+    /// `[actions]`: how pitot drives GitHub Actions runs.
+    pub actions: ActionsConfig,
+}
+
+/// One `[[repositories]]` table: the settings of one repository.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// The repository, `owner/name`, as GitHub spells it (compared without case).
+    pub name: String,
+    /// The runner of the repository's pull request jobs.
+    pub backend: BackendKind,
+    /// The file name of the workflow the Actions backend dispatches, in the
+    /// repository's `.github/workflows/`.
+    pub workflow: String,
+    /// The branch or tag to dispatch the workflow on. Default: the
+    /// repository's default branch, as the webhook payload names it.
+    #[serde(rename = "ref")]
+    pub dispatch_ref: Option<String>,
+}
+
+impl Default for RepositoryConfig {
+    fn default() -> Self {
+        RepositoryConfig {
+            name: String::new(),
+            backend: BackendKind::Agent,
+            workflow: "pitot-benchmarks.yml".to_string(),
+            dispatch_ref: None,
+        }
+    }
+}
+
+/// The runner of a repository's jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// `pitot agent` machines claim the jobs.
+    #[default]
+    Agent,
+    /// pitot dispatches the repository's GitHub Actions workflow.
+    Actions,
+}
+
+/// `[actions]`: the GitHub Actions backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActionsConfig {
+    /// How long a dispatched run may go without a `workflow_run` delivery
+    /// before pitot polls GitHub for its state, and the interval between polls.
+    #[serde(with = "humantime_serde")]
+    pub poll_after: Duration,
+    /// The largest artifact zip pitot downloads, in bytes.
+    pub max_artifact_bytes: u64,
+    /// The largest total uncompressed size of an artifact's entries, in bytes.
+    pub max_unpacked_bytes: u64,
+    /// The largest number of entries in an artifact.
+    pub max_entries: usize,
+    /// The largest uncompressed/compressed ratio of an entry, or of the
+    /// whole artifact, once it unpacks to more than 1 MiB.
+    pub max_ratio: u64,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        let limits = pitot_runner::artifact::ArtifactLimits::default();
+        ActionsConfig {
+            poll_after: Duration::from_secs(5 * 60),
+            max_artifact_bytes: limits.max_archive_bytes,
+            max_unpacked_bytes: limits.max_total_bytes,
+            max_entries: limits.max_entries,
+            max_ratio: limits.max_ratio,
+        }
+    }
+}
+
+impl ActionsConfig {
+    /// Returns the limits an artifact is read under.
+    pub fn artifact_limits(&self) -> pitot_runner::artifact::ArtifactLimits {
+        pitot_runner::artifact::ArtifactLimits {
+            max_archive_bytes: self.max_artifact_bytes,
+            max_total_bytes: self.max_unpacked_bytes,
+            max_entries: self.max_entries,
+            max_ratio: self.max_ratio,
+        }
+    }
 }
 
 /// The `/metrics` endpoint.
@@ -222,7 +310,51 @@ impl Config {
 
     /// Parses a configuration from TOML text; missing keys take their defaults.
     pub fn from_toml(text: &str) -> anyhow::Result<Config> {
-        Ok(toml::from_str(text)?)
+        let config: Config = toml::from_str(text)?;
+        config.check_repositories()?;
+        Ok(config)
+    }
+
+    /// Returns the settings of `repository` (`owner/name`): its
+    /// `[[repositories]]` table, or the defaults when it has none.
+    pub fn repository(&self, repository: &str) -> RepositoryConfig {
+        self.repositories
+            .iter()
+            .find(|table| table.name.eq_ignore_ascii_case(repository))
+            .cloned()
+            .unwrap_or_else(|| RepositoryConfig {
+                name: repository.to_string(),
+                ..RepositoryConfig::default()
+            })
+    }
+
+    /// Checks what serde cannot: every `[[repositories]]` table names one
+    /// repository as `owner/name`, at most once, and a workflow file.
+    fn check_repositories(&self) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for table in &self.repositories {
+            let name = &table.name;
+            let valid = matches!(name.split_once('/'), Some((owner, repo))
+                if !owner.is_empty() && !repo.is_empty() && !repo.contains('/'));
+            if !valid {
+                anyhow::bail!(
+                    "[[repositories]] name = {name:?} is not a repository: write it as \"owner/name\", such as \"django/django\""
+                );
+            }
+            if !seen.insert(name.to_lowercase()) {
+                anyhow::bail!("[[repositories]] name = {name:?} appears twice: merge the two tables");
+            }
+            let workflow = &table.workflow;
+            if workflow.is_empty() || workflow.contains('/') || workflow.contains("..") {
+                anyhow::bail!(
+                    "[[repositories]] {name}: workflow = {workflow:?} is not a workflow file name: give the file name in .github/workflows/, such as \"pitot-benchmarks.yml\""
+                );
+            }
+            if table.dispatch_ref.as_deref() == Some("") {
+                anyhow::bail!("[[repositories]] {name}: ref is empty: name a branch or tag, or leave it out to use the default branch");
+            }
+        }
+        Ok(())
     }
 
     /// Applies the environment variables listed in `docs/configuration.md`,
@@ -409,6 +541,62 @@ mod tests {
         let error = config.apply_env(|name| (name == "PITOT_LISTEN").then(|| "nowhere".into())).unwrap_err();
 
         assert!(error.to_string().contains("PITOT_LISTEN"), "{error}");
+    }
+
+    #[test]
+    fn repositories_choose_backend_and_workflow() {
+        let text = r#"
+            [[repositories]]
+            name = "scipy/scipy"
+            backend = "actions"
+            [[repositories]]
+            name = "numpy/numpy"
+            backend = "actions"
+            workflow = "bench.yml"
+            ref = "ci-bench"
+        "#;
+
+        let config = Config::from_toml(text).unwrap();
+
+        let scipy = config.repository("SciPy/scipy");
+        assert_eq!(scipy.backend, BackendKind::Actions);
+        assert_eq!(scipy.workflow, "pitot-benchmarks.yml");
+        assert_eq!(scipy.dispatch_ref, None);
+        let numpy = config.repository("numpy/numpy");
+        assert_eq!(numpy.workflow, "bench.yml");
+        assert_eq!(numpy.dispatch_ref.as_deref(), Some("ci-bench"));
+        let other = config.repository("django/django");
+        assert_eq!(other.backend, BackendKind::Agent);
+        assert_eq!(other.name, "django/django");
+    }
+
+    #[test]
+    fn bad_repository_tables_name_the_problem() {
+        let cases = [
+            ("no name", "[[repositories]]\nbackend = \"actions\"", "owner/name"),
+            ("bad name", "[[repositories]]\nname = \"scipy\"", "\"scipy\""),
+            ("unknown backend", "[[repositories]]\nname = \"a/b\"\nbackend = \"jenkins\"", "jenkins"),
+            ("unknown key", "[[repositories]]\nname = \"a/b\"\nworkflw = \"x.yml\"", "workflw"),
+            ("workflow path", "[[repositories]]\nname = \"a/b\"\nworkflow = \"../x.yml\"", "workflow file name"),
+            ("empty ref", "[[repositories]]\nname = \"a/b\"\nref = \"\"", "ref is empty"),
+            ("twice", "[[repositories]]\nname = \"a/b\"\n[[repositories]]\nname = \"A/b\"", "appears twice"),
+        ];
+
+        for (case, text, expected) in cases {
+            let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "case {case}: {error}");
+        }
+    }
+
+    #[test]
+    fn actions_limits_default_to_the_readers() {
+        let config = Config::from_toml("[actions]\npoll_after = \"2m\"\nmax_artifact_bytes = 1000").unwrap();
+
+        let limits = config.actions.artifact_limits();
+
+        assert_eq!(config.actions.poll_after, Duration::from_secs(120));
+        assert_eq!(limits.max_archive_bytes, 1000);
+        assert_eq!(limits.max_ratio, pitot_runner::artifact::ArtifactLimits::default().max_ratio);
     }
 
     #[test]

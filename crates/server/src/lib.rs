@@ -12,6 +12,7 @@
 //! This crate depends on `pitot-store` for SQL, `pitot-github` for webhook
 //! verification and events, and `pitot-runner` only for the agent API types.
 
+pub mod actions;
 pub mod agent_tokens;
 pub mod api;
 pub mod commands;
@@ -27,6 +28,7 @@ mod charts;
 mod error;
 mod health;
 mod job_comparison;
+mod job_report_store;
 mod metrics;
 mod noise_thresholds;
 mod queue_events;

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use pitot_github::GitHubClient;
 
+use crate::actions::ActionsWake;
 use crate::commands::CommandsWake;
 use crate::metrics::Metrics;
 use crate::queue_events::QueueEvents;
@@ -25,6 +26,9 @@ pub struct AppState {
     pub reporter_wake: ReporterWake,
     /// Wakes the command worker when a pull request command is recorded.
     pub commands_wake: CommandsWake,
+    /// Wakes the GitHub Actions worker when a job is queued or a workflow
+    /// run completed.
+    pub actions_wake: ActionsWake,
     /// The GitHub client the reporter writes comments and check runs with;
     /// `None` when no credentials are configured, and then comments are
     /// only stored.
@@ -45,6 +49,7 @@ impl AppState {
             queue_events: QueueEvents::default(),
             reporter_wake: ReporterWake::default(),
             commands_wake: CommandsWake::default(),
+            actions_wake: ActionsWake::default(),
             github: None,
             shutdown: CancellationToken::new(),
             metrics: Metrics::default(),

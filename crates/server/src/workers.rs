@@ -1,5 +1,6 @@
 //! Background work of the server process: the notification listener, the
-//! lease expiry, the reporter and the command worker. Both stop when the state's shutdown token is cancelled.
+//! lease expiry, the reporter, the command worker and the GitHub Actions
+//! worker. All stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -26,6 +27,7 @@ pub fn spawn_workers(state: &AppState) -> Workers {
     tasks.spawn(run_lease_expiry(state.clone()));
     tasks.spawn(crate::reporter::run_reporter(state.clone()));
     tasks.spawn(crate::commands::run_commands(state.clone()));
+    tasks.spawn(crate::actions::run_actions(state.clone()));
     Workers { tasks }
 }
 

@@ -379,7 +379,8 @@ pub async fn supersede_other_heads(
 }
 
 /// Claims the oldest queued job for `agent` under a lease of `lease_seconds`
-/// and returns it, or `None` when no job is queued.
+/// and returns it, or `None` when no job is queued. Jobs of the GitHub
+/// Actions backend are left to the dispatcher.
 ///
 /// `FOR UPDATE SKIP LOCKED` lets many agents claim at once: each takes a
 /// different row and none waits for another's transaction.
@@ -393,7 +394,7 @@ pub async fn claim_next_job(
         r#"
         WITH next AS (
             SELECT id FROM jobs
-            WHERE state = 'queued'
+            WHERE state = 'queued' AND backend = 'agent'
             ORDER BY queued_at, id
             LIMIT 1
             FOR UPDATE SKIP LOCKED

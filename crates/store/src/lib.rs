@@ -25,6 +25,7 @@ mod repo_name;
 mod suite;
 
 // The job queue, webhook deliveries, installations and agent tokens.
+pub mod actions_jobs;
 pub mod agent_tokens;
 pub mod commands;
 pub mod dashboard;

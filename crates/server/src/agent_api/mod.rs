@@ -159,7 +159,7 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
 
 /// Checks a name an agent sends (its machine), which ends up in the
 /// database and in asv's results paths.
-fn check_name(field: &str, value: &str) -> Result<(), AppError> {
+pub(crate) fn check_name(field: &str, value: &str) -> Result<(), AppError> {
     let valid = !value.is_empty()
         && value.len() <= 100
         && !value.chars().any(|c| c.is_control() || c == '/');

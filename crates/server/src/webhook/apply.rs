@@ -6,6 +6,7 @@ use pitot_github::{
     may_run_commands, parse_command, Command, Event, InstallationEvent, IssueCommentEvent,
     PullRequestAction, PullRequestEvent,
 };
+use pitot_store::actions_jobs::{self, Backend};
 use pitot_store::commands::{self, NewCommand};
 use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
 use pitot_store::jobs::{self, JobState, NewPullRequestJob};
@@ -13,6 +14,7 @@ use pitot_store::pull_requests::{self, PullRequestHead};
 use pitot_store::{installations, RepoName};
 use sqlx::PgConnection;
 
+use crate::config::BackendKind;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -43,6 +45,7 @@ pub async fn record_delivery(
             Some(comment.repository.full_name.as_str()),
             Some(comment.number),
         ),
+        Event::WorkflowRun(run) => (Some(run.repository.full_name.as_str()), None),
         _ => (None, None),
     };
     let delivery = NewDelivery {
@@ -72,6 +75,7 @@ pub async fn record_delivery(
             (DeliveryOutcome::InstallationUpdated, None)
         }
         Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
+        Event::WorkflowRun(run) => super::workflow_run::apply_workflow_run(&mut tx, run).await?,
         Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
         Event::Ignored { event, action } => {
             tracing::debug!(event, action, "event is not one pitot acts on");
@@ -81,6 +85,12 @@ pub async fn record_delivery(
 
     deliveries::set_delivery_outcome(&mut *tx, row_id, outcome, job_id).await?;
     tx.commit().await.context("failed to commit the delivery")?;
+    if matches!(
+        outcome,
+        DeliveryOutcome::WorkflowRunCompleted | DeliveryOutcome::JobQueued | DeliveryOutcome::JobRequeued
+    ) {
+        state.actions_wake.wake();
+    }
     if outcome != DeliveryOutcome::Ignored {
         tracing::info!(
             outcome = outcome.as_str(),
@@ -204,15 +214,41 @@ async fn enqueue_head(
         max_attempts: state.config.jobs.max_attempts,
         bench: None,
     };
-    let (outcome, job_id, _) = enqueue_job(conn, &job).await?;
+    let backend = job_backend(state, &event.repository.full_name);
+    let dispatch_ref = event.repository.default_branch.as_deref();
+    let (outcome, job_id, _) = enqueue_job(conn, &job, backend, dispatch_ref).await?;
     Ok((outcome, job_id))
+}
+
+/// Returns the backend that runs the jobs of `repository` (`owner/name`).
+pub(crate) fn job_backend(state: &AppState, repository: &str) -> Backend {
+    match state.config.repository(repository).backend {
+        BackendKind::Agent => Backend::Agent,
+        BackendKind::Actions => Backend::Actions,
+    }
 }
 
 /// Queues `job`: a new row, the head's finished row again, or the row that
 /// is already queued or running. Returns what happened, the job's id and
 /// its state now. Queued and running jobs of the pull request's other heads
 /// are superseded: only one run per pull request goes on at a time.
+///
+/// A queued job gets `backend`, and `dispatch_ref` (the repository's
+/// default branch, when the event named it) for the Actions backend.
 pub(crate) async fn enqueue_job(
+    conn: &mut PgConnection,
+    job: &NewPullRequestJob<'_>,
+    backend: Backend,
+    dispatch_ref: Option<&str>,
+) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
+    let (outcome, job_id, state) = enqueue_job_row(conn, job).await?;
+    if state == JobState::Queued {
+        actions_jobs::set_job_backend(&mut *conn, job_id, backend, dispatch_ref).await?;
+    }
+    Ok((outcome, job_id, state))
+}
+
+async fn enqueue_job_row(
     conn: &mut PgConnection,
     job: &NewPullRequestJob<'_>,
 ) -> Result<(DeliveryOutcome, i64, JobState), AppError> {

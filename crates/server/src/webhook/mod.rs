@@ -8,6 +8,7 @@
 
 mod apply;
 mod payload;
+mod workflow_run;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -24,7 +25,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub use apply::Recorded;
-pub(crate) use apply::enqueue_job;
+pub(crate) use apply::{enqueue_job, job_backend};
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
 const DELIVERY_HEADER: &str = "x-github-delivery";
@@ -84,6 +85,9 @@ async fn accept<'h>(
     if let Event::PullRequest(pull_request) = &event {
         span.record("repo", pull_request.repository.full_name.as_str());
         span.record("pr", pull_request.number);
+    }
+    if let Event::WorkflowRun(run) = &event {
+        span.record("repo", run.repository.full_name.as_str());
     }
 
     apply::record_delivery(state, delivery_id, event_name, &event).await
@@ -150,6 +154,7 @@ fn action_name(event: &Event) -> Option<&str> {
         }),
         Event::Installation(installation) => Some(installation.action.as_str()),
         Event::IssueComment(comment) => Some(comment.action.as_str()),
+        Event::WorkflowRun(run) => Some(run.action.as_str()),
         Event::Ignored { action, .. } => action.as_deref(),
         Event::Ping { .. } => None,
     }

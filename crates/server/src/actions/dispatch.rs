@@ -1,0 +1,189 @@
+//! Dispatching the benchmark workflow for queued jobs of the Actions
+//! backend, following GitHub's "Create a workflow dispatch event".
+
+use anyhow::Context as _;
+use chrono::{Duration as TimeDelta, Utc};
+use pitot_github::{run_title, GitHubClient, GitHubError};
+use pitot_store::actions_jobs::{self, DispatchTask};
+use serde_json::{Map, Value};
+
+use super::{is_permanent, job_client};
+use crate::state::AppState;
+
+/// The outcome of a dispatch.
+enum Dispatch {
+    /// The workflow runs; the run's id when GitHub named it.
+    Started {
+        base_sha: String,
+        run_id: Option<i64>,
+    },
+    /// The job cannot run: the reason, for the comment.
+    Rejected(String),
+}
+
+/// Dispatches the workflow of every queued actions job and returns how many
+/// were dispatched. A job whose dispatch failed on a passing GitHub error
+/// stays queued for the next round.
+pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
+    let mut dispatched = 0;
+    let mut tried = Vec::new();
+    while !state.shutdown.is_cancelled() {
+        let mut tx = state
+            .pool
+            .begin()
+            .await
+            .context("failed to start the dispatch transaction")?;
+        let Some(task) = actions_jobs::lock_next_dispatch(&mut *tx, &tried).await? else {
+            break;
+        };
+        tried.push(task.job_id);
+        match dispatch(state, &task).await {
+            Ok(Dispatch::Started { base_sha, run_id }) => {
+                let attempt =
+                    actions_jobs::mark_dispatched(&mut *tx, task.job_id, &base_sha, run_id)
+                        .await?
+                        .context("the locked job left the queue")?;
+                tx.commit().await.context("failed to commit the dispatch")?;
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    attempt,
+                    run_id,
+                    base_sha = %base_sha,
+                    "workflow dispatched"
+                );
+                dispatched += 1;
+            }
+            Ok(Dispatch::Rejected(reason)) => {
+                actions_jobs::fail_actions_job(&mut *tx, task.job_id, &reason).await?;
+                tx.commit()
+                    .await
+                    .context("failed to commit the failed dispatch")?;
+                tracing::warn!(job_id = task.job_id, repo = %task.repository, reason = %reason, "job failed: the workflow could not be dispatched");
+                state.reporter_wake.wake();
+            }
+            Err(error) => {
+                drop(tx);
+                tracing::warn!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    error = format!("{error:#}"),
+                    "failed to dispatch the workflow; retrying at the next round"
+                );
+            }
+        }
+    }
+    Ok(dispatched)
+}
+
+/// Computes the merge-base, dispatches the workflow and looks up the run.
+/// An error means a later try may succeed.
+async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispatch> {
+    let client = match job_client(state, task.job_id, task.installation_id) {
+        Ok(client) => client,
+        Err(error) => return Ok(Dispatch::Rejected(format!("{error:#}"))),
+    };
+    let settings = state.config.repository(&task.repository);
+    let workflow = settings.workflow.as_str();
+    let git_ref = match settings.dispatch_ref.or_else(|| task.dispatch_ref.clone()) {
+        Some(git_ref) => git_ref,
+        None => match client.default_branch(&task.repository).await {
+            Ok(branch) => branch,
+            Err(error) => {
+                return rejected_or_retry(error, "failed to read the repository's default branch")
+            }
+        },
+    };
+    // The workflow benchmarks the merge-base, so it must be known, and
+    // recorded on the job, before the run starts.
+    let base_sha = match client
+        .merge_base(&task.repository, &task.base_ref, &task.head_sha)
+        .await
+    {
+        Ok(sha) => sha,
+        Err(error) => {
+            let context = format!(
+                "failed to find the merge-base of {} and {}",
+                task.base_ref, task.head_sha
+            );
+            return rejected_or_retry(error, &context);
+        }
+    };
+
+    let inputs = workflow_inputs(task, &base_sha);
+    let started_at = Utc::now();
+    // NOTE: a dispatch that timed out or got a 5xx may still have started a
+    // run. The next round then dispatches again, so the job gets two runs,
+    // and the first completed run that names the job is the one collected.
+    let run_id = match client
+        .dispatch_workflow(&task.repository, workflow, &git_ref, &inputs)
+        .await
+    {
+        Ok(run_id) => run_id,
+        Err(error) => {
+            let context = format!("failed to dispatch workflow {workflow} on {git_ref}");
+            return rejected_or_retry(error, &context);
+        }
+    };
+    let run_id = match run_id {
+        Some(run_id) => Some(run_id),
+        None => find_new_run(&client, task, workflow, started_at).await,
+    };
+    Ok(Dispatch::Started { base_sha, run_id })
+}
+
+/// The workflow's inputs, as `deploy/github/pitot-benchmarks.yml` declares
+/// them. Inputs left out take the workflow's defaults.
+fn workflow_inputs(task: &DispatchTask, base_sha: &str) -> Map<String, Value> {
+    let mut inputs = Map::new();
+    inputs.insert("job_id".to_owned(), task.job_id.to_string().into());
+    inputs.insert("base_sha".to_owned(), base_sha.into());
+    inputs.insert("head_sha".to_owned(), task.head_sha.clone().into());
+    if let Some(bench) = &task.bench {
+        inputs.insert("bench".to_owned(), bench.clone().into());
+    }
+    inputs
+}
+
+/// Looks for the run that a dispatch answered with 204 started, by its
+/// title. GitHub may take a few seconds to list it; when it is not listed
+/// yet, the webhook or the polling finds it later by the same title.
+async fn find_new_run(
+    client: &GitHubClient,
+    task: &DispatchTask,
+    workflow: &str,
+    dispatched_at: chrono::DateTime<Utc>,
+) -> Option<i64> {
+    let title = run_title(task.job_id);
+    match client
+        .find_workflow_run(&task.repository, workflow, &title)
+        .await
+    {
+        // A run created before this dispatch belongs to an earlier attempt;
+        // a minute of slack covers clock differences with GitHub.
+        Ok(Some(run))
+            if run
+                .created_at
+                .is_none_or(|created| created >= dispatched_at - TimeDelta::minutes(1)) =>
+        {
+            Some(run.id)
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::info!(
+                job_id = task.job_id,
+                error = %error,
+                "could not look up the dispatched run yet; the webhook or the polling will find it"
+            );
+            None
+        }
+    }
+}
+
+fn rejected_or_retry(error: GitHubError, context: &str) -> anyhow::Result<Dispatch> {
+    if is_permanent(&error) {
+        Ok(Dispatch::Rejected(format!("{context}: {error}")))
+    } else {
+        Err(anyhow::Error::new(error).context(context.to_owned()))
+    }
+}

@@ -1,0 +1,98 @@
+//! The fallback for missed `workflow_run` deliveries: asking GitHub about
+//! the runs of jobs that have waited long without one.
+
+use anyhow::Context as _;
+use chrono::Duration as TimeDelta;
+use pitot_github::{run_title, GitHubError, WorkflowRun};
+use pitot_store::actions_jobs::{self, PollTask};
+
+use super::job_client;
+use crate::state::AppState;
+
+/// The maximum number of jobs one round polls.
+const POLL_BATCH: i64 = 20;
+
+/// Polls GitHub for the run of each running actions job that was
+/// dispatched more than `actions.poll_after` ago and has no recorded
+/// conclusion, at most once per `poll_after` and job (`workflow_polled_at`).
+/// Records the runs that completed and returns how many did.
+pub async fn poll_runs(state: &AppState) -> anyhow::Result<usize> {
+    let after = state.config.actions.poll_after.as_secs_f64();
+    let tasks = actions_jobs::jobs_to_poll(&state.pool, after, POLL_BATCH).await?;
+    let mut completed = 0;
+    for task in tasks {
+        actions_jobs::mark_polled(&state.pool, task.job_id).await?;
+        match poll(state, &task).await {
+            Ok(true) => completed += 1,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(
+                job_id = task.job_id,
+                repo = %task.repository,
+                error = format!("{error:#}"),
+                "failed to ask GitHub about the workflow run; asking again later"
+            ),
+        }
+    }
+    Ok(completed)
+}
+
+/// Reads the job's run and records it when it completed; returns whether it did.
+async fn poll(state: &AppState, task: &PollTask) -> anyhow::Result<bool> {
+    let client = job_client(state, task.job_id, task.installation_id)?;
+    let run = match task.workflow_run_id {
+        Some(run_id) => {
+            match client.workflow_run(&task.repository, run_id).await {
+                Ok(run) => run,
+                Err(GitHubError::NotFound { .. }) => {
+                    let reason = format!("workflow run {run_id} no longer exists on GitHub; run the benchmarks again");
+                    actions_jobs::fail_actions_job(&state.pool, task.job_id, &reason).await?;
+                    state.reporter_wake.wake();
+                    return Ok(false);
+                }
+                Err(error) => return Err(error).context("failed to read the workflow run"),
+            }
+        }
+        None => match find_run(state, task).await? {
+            Some(run) => {
+                actions_jobs::record_workflow_run(&state.pool, task.job_id, run.id).await?;
+                run
+            }
+            None => {
+                tracing::info!(
+                    job_id = task.job_id,
+                    "the dispatched run is not listed on GitHub yet"
+                );
+                return Ok(false);
+            }
+        },
+    };
+    if run.status.as_deref() != Some("completed") {
+        return Ok(false);
+    }
+    let conclusion = run.conclusion.as_deref().unwrap_or("unknown");
+    let recorded =
+        actions_jobs::record_run_completed(&state.pool, task.job_id, run.id, conclusion).await?;
+    if recorded {
+        tracing::info!(
+            job_id = task.job_id,
+            run_id = run.id,
+            conclusion,
+            "workflow run completed (found by polling)"
+        );
+        state.actions_wake.wake();
+    }
+    Ok(recorded)
+}
+
+/// Finds the job's run by its title among the workflow's dispatched runs,
+/// ignoring runs created before the dispatch (an earlier attempt's).
+async fn find_run(state: &AppState, task: &PollTask) -> anyhow::Result<Option<WorkflowRun>> {
+    let client = job_client(state, task.job_id, task.installation_id)?;
+    let workflow = state.config.repository(&task.repository).workflow;
+    let run = client
+        .find_workflow_run(&task.repository, &workflow, &run_title(task.job_id))
+        .await
+        .context("failed to list the workflow's runs")?;
+    let earliest = task.dispatched_at - TimeDelta::minutes(1);
+    Ok(run.filter(|run| run.created_at.is_none_or(|created| created >= earliest)))
+}

@@ -1,0 +1,122 @@
+//! Storing a finished attempt's report, the same way for an agent's report
+//! (`POST /api/agent/jobs/{job_id}/report`) and for the artifact of a
+//! GitHub Actions run: the report and its files, then the job moves to
+//! `ingesting` and the reporter is notified.
+
+use std::collections::HashSet;
+
+use anyhow::Context as _;
+use pitot_runner::api::{JobOutcome, ReportRequest};
+use pitot_store::job_reports::{self, NewJobReport};
+use pitot_store::jobs;
+
+use crate::agent_api::check_name;
+use crate::error::AppError;
+
+/// Stores the report and moves the job to `ingesting`; returns the seconds
+/// since the attempt was claimed.
+pub(crate) async fn store_report(
+    conn: &mut sqlx::PgConnection,
+    job_id: i64,
+    report: &ReportRequest,
+) -> Result<f64, AppError> {
+    let new_report = NewJobReport {
+        job_id,
+        attempt: report.attempt,
+        outcome: outcome_name(report.outcome),
+        machine: &report.machine,
+        head_sha: &report.head_sha,
+        base_sha: report.base_sha.as_deref(),
+        benchmarks_json: report.benchmarks_json.as_deref(),
+        log: &report.log,
+        error: report.error.as_deref(),
+    };
+    let report_id = job_reports::insert_job_report(&mut *conn, &new_report)
+        .await?
+        .context("the running job's attempt already has a report")?;
+    let files: Vec<(&str, &str)> = report
+        .results
+        .iter()
+        .map(|file| (file.path.as_str(), file.content.as_str()))
+        .collect();
+    job_reports::insert_report_files(&mut *conn, report_id, &files).await?;
+
+    let error = match report.outcome {
+        JobOutcome::Completed => None,
+        JobOutcome::Failed => Some(
+            report
+                .error
+                .as_deref()
+                .unwrap_or("the agent reported a failure without a reason"),
+        ),
+    };
+    let run_seconds = jobs::mark_job_ingesting(
+        &mut *conn,
+        job_id,
+        report.attempt,
+        report.base_sha.as_deref(),
+        error,
+    )
+    .await?;
+    let Some(run_seconds) = run_seconds else {
+        // The row is locked and was checked to be running under this attempt.
+        return Err(anyhow::anyhow!("job {job_id} left the running state while locked").into());
+    };
+    job_reports::notify_report_stored(&mut *conn, job_id).await?;
+    Ok(run_seconds)
+}
+
+pub(crate) fn outcome_name(outcome: JobOutcome) -> &'static str {
+    match outcome {
+        JobOutcome::Completed => "completed",
+        JobOutcome::Failed => "failed",
+    }
+}
+
+/// Checks what the database cannot store or what the ingest must be able to
+/// trust: NUL characters (PostgreSQL text rejects them), file paths that
+/// could leave the results folder, and duplicate paths.
+pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
+    check_name("machine", &report.machine)?;
+    let texts = [
+        ("log", Some(report.log.as_str())),
+        ("benchmarks_json", report.benchmarks_json.as_deref()),
+        ("error", report.error.as_deref()),
+    ];
+    for (field, text) in texts {
+        if text.is_some_and(|text| text.contains('\0')) {
+            return Err(AppError::BadRequest(format!(
+                "{field} contains a NUL character"
+            )));
+        }
+    }
+
+    let mut seen = HashSet::new();
+    for file in &report.results {
+        let path = file.path.as_str();
+        let safe = !path.is_empty()
+            && path.len() <= 255
+            && !path.starts_with('/')
+            && !path.contains('\\')
+            && !path.contains('\0')
+            && path
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if !safe {
+            return Err(AppError::BadRequest(format!(
+                "invalid results path {path:?}: expected a relative path such as <machine>/<file>.json"
+            )));
+        }
+        if file.content.contains('\0') {
+            return Err(AppError::BadRequest(format!(
+                "results file {path:?} contains a NUL character"
+            )));
+        }
+        if !seen.insert(path) {
+            return Err(AppError::BadRequest(format!(
+                "results path {path:?} appears twice"
+            )));
+        }
+    }
+    Ok(())
+}

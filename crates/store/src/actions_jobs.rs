@@ -1,0 +1,357 @@
+//! The job queue's statements for jobs that a GitHub Actions workflow runs:
+//! choosing the backend at queue time, dispatching, recording the workflow
+//! run, and finding the jobs whose run completed or needs a poll.
+//!
+//! An actions job has no lease. It is `running` from the dispatch until
+//! the run's artifact was stored (`ingesting`) or the job failed. The
+//! `workflow_run` webhook, or the polling fallback, records the run's
+//! conclusion, and the collector then takes the job.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::commit_sha::full_sha;
+use crate::StoreError;
+
+/// The runner of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// A `pitot agent` claims it.
+    #[default]
+    Agent,
+    /// pitot dispatches a GitHub Actions workflow for it.
+    Actions,
+}
+
+impl Backend {
+    /// Returns the name stored in the `backend` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Agent => "agent",
+            Backend::Actions => "actions",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A queued actions job, locked for dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchTask {
+    pub job_id: i64,
+    pub repository: String,
+    pub head_sha: String,
+    pub base_ref: String,
+    pub bench: Option<String>,
+    pub installation_id: Option<i64>,
+    /// The repository's default branch as the webhook payload named it.
+    pub dispatch_ref: Option<String>,
+}
+
+/// A running actions job whose workflow run completed, locked for collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectTask {
+    pub job_id: i64,
+    pub attempt: i32,
+    pub repository: String,
+    pub head_sha: String,
+    pub base_sha: Option<String>,
+    pub installation_id: Option<i64>,
+    pub workflow_run_id: Option<i64>,
+    pub conclusion: String,
+}
+
+/// A running actions job that has waited so long for its `workflow_run`
+/// delivery that pitot polls GitHub for the run instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollTask {
+    pub job_id: i64,
+    pub repository: String,
+    pub installation_id: Option<i64>,
+    pub workflow_run_id: Option<i64>,
+    pub dispatched_at: DateTime<Utc>,
+}
+
+/// Sets the backend of a queued job and the ref its workflow is dispatched
+/// on, and clears what a previous run of the job recorded about its
+/// workflow. Returns whether the job was queued; a running job keeps its
+/// backend until it finishes.
+pub async fn set_job_backend(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    backend: Backend,
+    dispatch_ref: Option<&str>,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET backend = $2, dispatch_ref = $3, workflow_run_id = NULL, dispatched_at = NULL,
+            workflow_polled_at = NULL, workflow_conclusion = NULL
+        WHERE id = $1 AND state = 'queued'
+        RETURNING id
+        "#,
+        job_id,
+        backend.as_str(),
+        dispatch_ref,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
+}
+
+/// Locks the oldest queued actions job not in `skip` and returns it, or
+/// `None` when there is none. The lock lasts until the transaction ends.
+pub async fn lock_next_dispatch(
+    executor: impl PgExecutor<'_>,
+    skip: &[i64],
+) -> Result<Option<DispatchTask>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT jobs.id, repositories.name AS repository, jobs.head_sha, jobs.base_ref,
+               jobs.bench, jobs.installation_id, jobs.dispatch_ref
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE jobs.backend = 'actions' AND jobs.state = 'queued' AND NOT (jobs.id = ANY($1))
+        ORDER BY jobs.queued_at, jobs.id
+        LIMIT 1
+        FOR UPDATE OF jobs SKIP LOCKED
+        "#,
+        skip,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| DispatchTask {
+        job_id: row.id,
+        repository: row.repository,
+        head_sha: row.head_sha,
+        base_ref: row.base_ref,
+        bench: row.bench,
+        installation_id: row.installation_id,
+        dispatch_ref: row.dispatch_ref,
+    }))
+}
+
+/// Moves a queued actions job to `running` once its workflow was
+/// dispatched, recording the merge-base it benchmarks and the run's id
+/// when GitHub returned it. Returns the new attempt number, or `None` when
+/// the job was not queued.
+pub async fn mark_dispatched(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    base_sha: &str,
+    workflow_run_id: Option<i64>,
+) -> Result<Option<i32>, StoreError> {
+    let base_sha = full_sha(base_sha)?;
+    let attempt = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET state = 'running', attempt = attempt + 1, base_sha = $2, workflow_run_id = $3,
+            agent = NULL, machine = NULL, error = NULL, started_at = now(), dispatched_at = now(),
+            workflow_polled_at = NULL, workflow_conclusion = NULL, updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state = 'queued'
+        RETURNING attempt
+        "#,
+        job_id,
+        base_sha,
+        workflow_run_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(attempt)
+}
+
+/// Records the workflow run of a running actions job that has none yet.
+/// Returns whether it was recorded.
+pub async fn record_workflow_run(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    workflow_run_id: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs SET workflow_run_id = $2, updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state = 'running' AND workflow_run_id IS NULL
+        RETURNING id
+        "#,
+        job_id,
+        workflow_run_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
+}
+
+/// Finds the running actions job of `repository` (`owner/name`) that a
+/// workflow run belongs to and returns its id. That is the job that
+/// recorded `workflow_run_id`. Failing that, it is job `named_job_id`
+/// (read from the run's title `pitot job <id>`), if that job has no run
+/// recorded and was dispatched no later than the run was created.
+///
+/// The time check keeps a late run of an earlier attempt from passing for
+/// the current one when GitHub did not return the current run's id.
+pub async fn find_job_for_run(
+    executor: impl PgExecutor<'_>,
+    repository: &str,
+    workflow_run_id: i64,
+    named_job_id: Option<i64>,
+    run_created_at: Option<DateTime<Utc>>,
+) -> Result<Option<i64>, StoreError> {
+    // A minute of slack covers clock differences between pitot and GitHub.
+    let job_id = sqlx::query_scalar!(
+        r#"
+        SELECT jobs.id
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE lower(repositories.name) = lower($1) AND jobs.backend = 'actions'
+          AND jobs.state = 'running'
+          AND (jobs.workflow_run_id = $2
+               OR (jobs.id = $3 AND jobs.workflow_run_id IS NULL
+                   AND ($4::timestamptz IS NULL
+                        OR jobs.dispatched_at <= $4::timestamptz + interval '1 minute')))
+        ORDER BY (jobs.workflow_run_id = $2) DESC NULLS LAST
+        LIMIT 1
+        "#,
+        repository,
+        workflow_run_id,
+        named_job_id,
+        run_created_at,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(job_id)
+}
+
+/// Records that the workflow run of a running actions job completed with
+/// `conclusion`, so the collector takes the job. Returns whether the job
+/// was still waiting for its run.
+pub async fn record_run_completed(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    workflow_run_id: i64,
+    conclusion: &str,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET workflow_run_id = $2, workflow_conclusion = $3, updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state = 'running'
+          AND workflow_conclusion IS NULL
+        RETURNING id
+        "#,
+        job_id,
+        workflow_run_id,
+        conclusion,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
+}
+
+/// Locks the oldest running actions job whose run completed, not in
+/// `skip`, and returns it, or `None` when there is none.
+pub async fn lock_next_completed(
+    executor: impl PgExecutor<'_>,
+    skip: &[i64],
+) -> Result<Option<CollectTask>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT jobs.id, jobs.attempt, repositories.name AS repository, jobs.head_sha,
+               jobs.base_sha, jobs.installation_id, jobs.workflow_run_id,
+               jobs.workflow_conclusion AS "conclusion!"
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE jobs.backend = 'actions' AND jobs.state = 'running'
+          AND jobs.workflow_conclusion IS NOT NULL AND NOT (jobs.id = ANY($1))
+        ORDER BY jobs.queued_at, jobs.id
+        LIMIT 1
+        FOR UPDATE OF jobs SKIP LOCKED
+        "#,
+        skip,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| CollectTask {
+        job_id: row.id,
+        attempt: row.attempt,
+        repository: row.repository,
+        head_sha: row.head_sha,
+        base_sha: row.base_sha,
+        installation_id: row.installation_id,
+        workflow_run_id: row.workflow_run_id,
+        conclusion: row.conclusion,
+    }))
+}
+
+/// Returns up to `limit` running actions jobs without a recorded
+/// conclusion that were dispatched, and last polled, more than
+/// `after_seconds` ago, oldest poll first.
+pub async fn jobs_to_poll(
+    executor: impl PgExecutor<'_>,
+    after_seconds: f64,
+    limit: i64,
+) -> Result<Vec<PollTask>, StoreError> {
+    let rows = sqlx::query!(
+        r#"
+        SELECT jobs.id, repositories.name AS repository, jobs.installation_id,
+               jobs.workflow_run_id, jobs.dispatched_at AS "dispatched_at!"
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE jobs.backend = 'actions' AND jobs.state = 'running'
+          AND jobs.workflow_conclusion IS NULL AND jobs.dispatched_at IS NOT NULL
+          AND jobs.dispatched_at < now() - make_interval(secs => $1)
+          AND (jobs.workflow_polled_at IS NULL
+               OR jobs.workflow_polled_at < now() - make_interval(secs => $1))
+        ORDER BY jobs.workflow_polled_at NULLS FIRST, jobs.id
+        LIMIT $2
+        "#,
+        after_seconds,
+        limit,
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| PollTask {
+            job_id: row.id,
+            repository: row.repository,
+            installation_id: row.installation_id,
+            workflow_run_id: row.workflow_run_id,
+            dispatched_at: row.dispatched_at,
+        })
+        .collect())
+}
+
+/// Records that pitot asked GitHub about the job's run just now.
+pub async fn mark_polled(executor: impl PgExecutor<'_>, job_id: i64) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE jobs SET workflow_polled_at = now() WHERE id = $1",
+        job_id
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Fails a queued or running actions job with `reason`, which the pull
+/// request's comment shows. Returns whether the job was failed.
+pub async fn fail_actions_job(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET state = 'failed', error = $2, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state IN ('queued', 'running')
+        RETURNING id
+        "#,
+        job_id,
+        reason,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
+}
