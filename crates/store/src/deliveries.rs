@@ -36,6 +36,8 @@ pub enum DeliveryOutcome {
     InstallationUpdated,
     /// A comment held a command from a maintainer, recorded for the worker.
     CommandRecorded,
+    /// A published release was recorded for the release worker.
+    ReleaseRecorded,
 }
 
 impl DeliveryOutcome {
@@ -50,6 +52,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::MarkedStale => "marked_stale",
             DeliveryOutcome::InstallationUpdated => "installation_updated",
             DeliveryOutcome::CommandRecorded => "command_recorded",
+            DeliveryOutcome::ReleaseRecorded => "release_recorded",
         }
     }
 }

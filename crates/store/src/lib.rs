@@ -27,11 +27,13 @@ mod suite;
 // The job queue, webhook deliveries, installations and agent tokens.
 pub mod agent_tokens;
 pub mod commands;
+pub mod commit_jobs;
 pub mod deliveries;
 pub mod installations;
 pub mod job_reports;
 pub mod jobs;
 pub mod pull_requests;
+pub mod releases;
 pub mod reporting;
 pub mod schema_status;
 
