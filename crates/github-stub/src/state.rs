@@ -19,6 +19,8 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 pub(crate) struct StubState {
     pub base_url: String,
+    /// Refs, releases, commit comments and issues.
+    pub repo_data: crate::repo_routes::RepoStore,
     inner: Mutex<Inner>,
 }
 
@@ -58,6 +60,7 @@ impl StubState {
         };
         StubState {
             base_url,
+            repo_data: crate::repo_routes::RepoStore::default(),
             inner: Mutex::new(inner),
         }
     }
