@@ -87,19 +87,27 @@ pub(crate) struct RepoStore {
 
 impl RepoStore {
     pub fn lock(&self) -> MutexGuard<'_, RepoData> {
-        self.data.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.data
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn set_ref(&self, repo: &str, name: &str, sha: &str) {
-        self.lock().refs.insert((repo.to_lowercase(), name.to_owned()), sha.to_owned());
+        self.lock()
+            .refs
+            .insert((repo.to_lowercase(), name.to_owned()), sha.to_owned());
     }
 
     pub fn set_parent(&self, repo: &str, sha: &str, parent: &str) {
-        self.lock().parents.insert((repo.to_lowercase(), sha.to_owned()), parent.to_owned());
+        self.lock()
+            .parents
+            .insert((repo.to_lowercase(), sha.to_owned()), parent.to_owned());
     }
 
     pub fn set_default_branch(&self, repo: &str, branch: &str) {
-        self.lock().default_branches.insert(repo.to_lowercase(), branch.to_owned());
+        self.lock()
+            .default_branches
+            .insert(repo.to_lowercase(), branch.to_owned());
     }
 
     pub fn add_release(&self, repo: &str, release: Release) {
@@ -108,16 +116,30 @@ impl RepoStore {
 
     pub fn commit_comments(&self, repo: &str) -> Vec<CommitComment> {
         let data = self.lock();
-        data.commit_comments.iter().filter(|c| c.repo.eq_ignore_ascii_case(repo)).cloned().collect()
+        data.commit_comments
+            .iter()
+            .filter(|c| c.repo.eq_ignore_ascii_case(repo))
+            .cloned()
+            .collect()
     }
 
     pub fn issues(&self, repo: &str) -> Vec<Issue> {
-        self.lock().issues.iter().filter(|i| i.repo.eq_ignore_ascii_case(repo)).cloned().collect()
+        self.lock()
+            .issues
+            .iter()
+            .filter(|i| i.repo.eq_ignore_ascii_case(repo))
+            .cloned()
+            .collect()
     }
 
     pub fn add_issue(&self, repo: &str, title: &str, body: &str, user: User) -> Issue {
         let mut data = self.lock();
-        let number = data.issues.iter().filter(|i| i.repo.eq_ignore_ascii_case(repo)).count() as u64 + 1;
+        let number = data
+            .issues
+            .iter()
+            .filter(|i| i.repo.eq_ignore_ascii_case(repo))
+            .count() as u64
+            + 1;
         let issue = Issue {
             number,
             repo: repo.to_owned(),
@@ -135,10 +157,19 @@ pub(crate) fn routes() -> Router<Arc<StubState>> {
     Router::new()
         .route("/repos/{owner}/{repo}", get(get_repository))
         .route("/repos/{owner}/{repo}/commits/{git_ref}", get(get_commit))
-        .route("/repos/{owner}/{repo}/commits/{git_ref}/comments", post(create_commit_comment))
-        .route("/repos/{owner}/{repo}/comments/{comment_id}", patch(update_commit_comment))
+        .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/comments",
+            post(create_commit_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/comments/{comment_id}",
+            patch(update_commit_comment),
+        )
         .route("/repos/{owner}/{repo}/releases", get(list_releases))
-        .route("/repos/{owner}/{repo}/issues", get(list_issues).post(create_issue))
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(list_issues).post(create_issue),
+        )
         .route("/repos/{owner}/{repo}/issues/{number}", patch(update_issue))
 }
 
@@ -154,9 +185,11 @@ async fn get_commit(
     }
     let repo = format!("{owner}/{repo}").to_lowercase();
     let data = state.repo_data.lock();
-    let sha = data.refs.get(&(repo.clone(), git_ref.clone())).cloned().or_else(|| {
-        data.refs.values().find(|sha| **sha == git_ref).cloned()
-    });
+    let sha = data
+        .refs
+        .get(&(repo.clone(), git_ref.clone()))
+        .cloned()
+        .or_else(|| data.refs.values().find(|sha| **sha == git_ref).cloned());
     let parents: Vec<Value> = sha
         .as_ref()
         .and_then(|sha| data.parents.get(&(repo.clone(), sha.clone())))
@@ -170,7 +203,10 @@ async fn get_commit(
             "commit": { "message": "seeded by the stand-in" },
         }))
         .into_response(),
-        None => github_error(StatusCode::UNPROCESSABLE_ENTITY, &format!("No commit found for SHA: {git_ref}")),
+        None => github_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("No commit found for SHA: {git_ref}"),
+        ),
     }
 }
 
@@ -184,7 +220,12 @@ async fn get_repository(
         return rejection;
     }
     let full_name = format!("{owner}/{repo}");
-    let branch = state.repo_data.lock().default_branches.get(&full_name.to_lowercase()).cloned();
+    let branch = state
+        .repo_data
+        .lock()
+        .default_branches
+        .get(&full_name.to_lowercase())
+        .cloned();
     match branch {
         Some(branch) => Json(json!({
             "full_name": full_name,
@@ -210,7 +251,12 @@ async fn list_releases(
     // GitHub lists the newest release first.
     let releases: Vec<Release> = {
         let data = state.repo_data.lock();
-        data.releases.iter().rev().filter(|(r, _)| r.eq_ignore_ascii_case(&repo)).map(|(_, r)| r.clone()).collect()
+        data.releases
+            .iter()
+            .rev()
+            .filter(|(r, _)| r.eq_ignore_ascii_case(&repo))
+            .map(|(_, r)| r.clone())
+            .collect()
     };
     let page = PageRequest::from_query(&query);
     let (items, last_page) = page.slice(&releases);
@@ -343,7 +389,9 @@ async fn create_issue(
         return validation_failed("title wasn't supplied");
     };
     let text = string_field(&fields, "body").unwrap_or_default();
-    let issue = state.repo_data.add_issue(&format!("{owner}/{repo}"), &title, &text, caller.user());
+    let issue = state
+        .repo_data
+        .add_issue(&format!("{owner}/{repo}"), &title, &text, caller.user());
     (StatusCode::CREATED, Json(issue_json(&issue))).into_response()
 }
 

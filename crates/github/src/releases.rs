@@ -112,14 +112,20 @@ impl GitHubClient {
     #[tracing::instrument(skip(self))]
     pub async fn list_releases(&self, repo: &str) -> Result<Vec<ReleaseInfo>, GitHubError> {
         let repo = repo_path(repo)?;
-        self.all_pages(&format!("/repos/{repo}/releases?per_page=100")).await
+        self.all_pages(&format!("/repos/{repo}/releases?per_page=100"))
+            .await
     }
 
     /// Posts `body` as a comment on commit `sha` and returns its id. Not
     /// retried once the request may have reached GitHub, so a failure
     /// never leaves two copies.
     #[tracing::instrument(skip(self, body))]
-    pub async fn create_commit_comment(&self, repo: &str, sha: &str, body: &str) -> Result<u64, GitHubError> {
+    pub async fn create_commit_comment(
+        &self,
+        repo: &str,
+        sha: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
         let repo = repo_path(repo)?;
         let call = Call {
             method: Method::POST,
@@ -134,7 +140,12 @@ impl GitHubClient {
 
     /// Replaces the body of commit comment `comment_id`.
     #[tracing::instrument(skip(self, body))]
-    pub async fn update_commit_comment(&self, repo: &str, comment_id: u64, body: &str) -> Result<(), GitHubError> {
+    pub async fn update_commit_comment(
+        &self,
+        repo: &str,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
         let repo = repo_path(repo)?;
         let call = Call {
             method: Method::PATCH,
@@ -193,7 +204,12 @@ impl GitHubClient {
     /// Returns the open issue titled `title` whose body has a line equal
     /// to `marker`, so that an issue a person opened with the same title
     /// is left alone.
-    async fn find_open_issue(&self, repo: &str, title: &str, marker: &str) -> Result<Option<u64>, GitHubError> {
+    async fn find_open_issue(
+        &self,
+        repo: &str,
+        title: &str,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
         let issues: Vec<IssueInfo> = self
             .all_pages(&format!("/repos/{repo}/issues?state=open&per_page=100"))
             .await?;
@@ -210,7 +226,10 @@ impl GitHubClient {
     }
 
     /// Reads a listing through every `Link: rel="next"` page.
-    async fn all_pages<T: serde::de::DeserializeOwned>(&self, first: &str) -> Result<Vec<T>, GitHubError> {
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        first: &str,
+    ) -> Result<Vec<T>, GitHubError> {
         let mut items = Vec::new();
         let mut target = first.to_owned();
         for _ in 0..MAX_PAGES {

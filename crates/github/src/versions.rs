@@ -65,7 +65,9 @@ impl Version {
 
 /// Reads a suffix such as `rc1`, `-beta.2` or `.dev0`; `None` when empty.
 fn pre_release(suffix: &str) -> Option<(Stage, u64)> {
-    let word = suffix.trim_start_matches(['-', '.', '_', '+']).to_ascii_lowercase();
+    let word = suffix
+        .trim_start_matches(['-', '.', '_', '+'])
+        .to_ascii_lowercase();
     if word.is_empty() {
         return None;
     }
@@ -89,13 +91,15 @@ fn pre_release(suffix: &str) -> Option<(Stage, u64)> {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.numbers.cmp(&other.numbers).then_with(|| match (&self.pre, &other.pre) {
-            (None, None) => Ordering::Equal,
-            // A final release comes after its pre-releases.
-            (None, Some(_)) => Ordering::Greater,
-            (Some(_), None) => Ordering::Less,
-            (Some(a), Some(b)) => a.cmp(b),
-        })
+        self.numbers
+            .cmp(&other.numbers)
+            .then_with(|| match (&self.pre, &other.pre) {
+                (None, None) => Ordering::Equal,
+                // A final release comes after its pre-releases.
+                (None, Some(_)) => Ordering::Greater,
+                (Some(_), None) => Ordering::Less,
+                (Some(a), Some(b)) => a.cmp(b),
+            })
     }
 }
 
@@ -110,7 +114,11 @@ impl PartialOrd for Version {
 /// pre-releases (by GitHub's flag or by their version) are skipped, so a
 /// final release is compared with the previous final release. Returns
 /// `None` when `tag` is not a version or no earlier release exists.
-pub fn previous_release<'a>(releases: &'a [ReleaseInfo], tag: &str, prerelease: bool) -> Option<&'a ReleaseInfo> {
+pub fn previous_release<'a>(
+    releases: &'a [ReleaseInfo],
+    tag: &str,
+    prerelease: bool,
+) -> Option<&'a ReleaseInfo> {
     let version = Version::parse(tag)?;
     let new_is_pre = prerelease || version.is_pre_release();
     releases
@@ -138,11 +146,23 @@ mod tests {
     #[test]
     fn versions_order_as_people_expect() {
         let ordered = [
-            "0.9", "v1.0.0.dev0", "1.0a1", "1.0b2", "1.0rc1", "1.0-rc.2", "v1.0", "1.0.1", "1.2", "1.10.0",
+            "0.9",
+            "v1.0.0.dev0",
+            "1.0a1",
+            "1.0b2",
+            "1.0rc1",
+            "1.0-rc.2",
+            "v1.0",
+            "1.0.1",
+            "1.2",
+            "1.10.0",
         ];
 
         for pair in ordered.windows(2) {
-            let (lower, higher) = (Version::parse(pair[0]).unwrap(), Version::parse(pair[1]).unwrap());
+            let (lower, higher) = (
+                Version::parse(pair[0]).unwrap(),
+                Version::parse(pair[1]).unwrap(),
+            );
             assert!(lower < higher, "{} should sort before {}", pair[0], pair[1]);
         }
         assert_eq!(Version::parse("v1.2.0"), Version::parse("1.2"));
@@ -169,7 +189,12 @@ mod tests {
 
         let cases = [
             ("final after final", "v1.2.0", false, Some("v1.1.0")),
-            ("pre-release sees pre-releases", "v1.2.0rc2", true, Some("v1.2.0rc1")),
+            (
+                "pre-release sees pre-releases",
+                "v1.2.0rc2",
+                true,
+                Some("v1.2.0rc1"),
+            ),
             ("tag not in the list", "v1.4.0", false, Some("v1.3.0")),
             ("first release", "v0.9.0", false, None),
             ("not a version", "latest", false, None),

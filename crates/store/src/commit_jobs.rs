@@ -7,7 +7,7 @@ use sqlx::PgExecutor;
 use crate::commit_sha::full_sha;
 use crate::StoreError;
 
-/// What a job compares.
+/// The kind of comparison a job runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
     /// A pull request's head against its merge-base with the target branch.
@@ -52,11 +52,11 @@ pub struct NewCommitJob<'a> {
     pub head_sha: &'a str,
     /// The full commit hash to compare it with.
     pub base_sha: &'a str,
-    /// The default branch; the agent fetches it first, since it holds both
-    /// commits in the usual case.
+    /// The default branch; the agent fetches it first, because it contains
+    /// both commits in the usual case.
     pub branch: &'a str,
     pub clone_url: &'a str,
-    /// A ref that holds the head, such as `refs/tags/v1.2.0`.
+    /// A ref that contains the head, such as `refs/tags/v1.2.0`.
     pub head_fetch_ref: Option<&'a str>,
     pub installation_id: Option<i64>,
     pub max_attempts: i32,

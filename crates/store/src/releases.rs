@@ -37,7 +37,7 @@ pub struct PendingRelease {
     pub failures: i32,
 }
 
-/// What the reporter reads and writes for a release job's report.
+/// The release fields the reporter reads and writes for a release job's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRecord {
     pub id: i64,
@@ -137,8 +137,15 @@ pub async fn finish_release(
     resolved: &ResolvedRelease<'_>,
 ) -> Result<(), StoreError> {
     let sha = full_sha(resolved.sha)?;
-    let previous_sha = resolved.previous.map(|(_, sha)| full_sha(sha)).transpose()?;
-    let state = if resolved.job_id.is_some() { "queued" } else { "skipped" };
+    let previous_sha = resolved
+        .previous
+        .map(|(_, sha)| full_sha(sha))
+        .transpose()?;
+    let state = if resolved.job_id.is_some() {
+        "queued"
+    } else {
+        "skipped"
+    };
     sqlx::query!(
         r#"
         UPDATE releases
