@@ -23,6 +23,62 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    /// Per-repository settings: `[[repositories]]` tables.
+    pub repositories: Vec<RepositoryConfig>,
+}
+
+/// The settings of one repository, a `[[repositories]]` table. A repository
+/// without a table gets the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// `owner/name`, matched without regard to case as GitHub does.
+    pub name: String,
+    /// When to benchmark the default branch.
+    pub history: HistoryMode,
+    /// Whether a published release gets a regression report.
+    pub release_reports: bool,
+}
+
+impl Default for RepositoryConfig {
+    fn default() -> Self {
+        RepositoryConfig {
+            name: String::new(),
+            history: HistoryMode::Push,
+            release_reports: true,
+        }
+    }
+}
+
+/// When pitot benchmarks commits of a repository's default branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryMode {
+    /// Every push to the default branch, its new head against the commit
+    /// before the push. The default: the noise thresholds and the dashboard
+    /// need history, and the default branch holds reviewed code only.
+    #[default]
+    Push,
+    /// Once a day, the default branch's newest commit when it has no
+    /// results yet.
+    Nightly,
+    /// Never.
+    Off,
+}
+
+impl Config {
+    /// Returns the settings of repository `name` (`owner/name`), or the
+    /// defaults when it has no `[[repositories]]` table.
+    pub fn repository(&self, name: &str) -> RepositoryConfig {
+        self.repositories
+            .iter()
+            .find(|repository| repository.name.eq_ignore_ascii_case(name))
+            .cloned()
+            .unwrap_or_else(|| RepositoryConfig {
+                name: name.to_owned(),
+                ..RepositoryConfig::default()
+            })
+    }
 }
 
 /// The `/metrics` endpoint.
@@ -222,7 +278,32 @@ impl Config {
 
     /// Parses a configuration from TOML text; missing keys take their defaults.
     pub fn from_toml(text: &str) -> anyhow::Result<Config> {
-        Ok(toml::from_str(text)?)
+        let config: Config = toml::from_str(text)?;
+        config.check_repositories()?;
+        Ok(config)
+    }
+
+    /// Rejects `[[repositories]]` tables without a valid `name`, and names
+    /// given twice, which would make the lookup depend on the order.
+    fn check_repositories(&self) -> anyhow::Result<()> {
+        for (index, repository) in self.repositories.iter().enumerate() {
+            let name = &repository.name;
+            let valid = name.split('/').count() == 2 && name.split('/').all(|part| !part.is_empty());
+            if !valid {
+                anyhow::bail!(
+                    "repositories[{index}].name = {name:?} is not a repository: use \"owner/name\""
+                );
+            }
+            let repeated = self.repositories[..index]
+                .iter()
+                .any(|earlier| earlier.name.eq_ignore_ascii_case(name));
+            if repeated {
+                anyhow::bail!(
+                    "repositories[{index}].name = {name:?} is configured twice: merge the two [[repositories]] tables"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Applies the environment variables listed in `docs/configuration.md`,
@@ -394,6 +475,44 @@ mod tests {
             ("bad duration", "[jobs]\nlease = \"soon\"", "lease"),
             ("bad address", "[server]\nlisten = \"here\"", "listen"),
             ("bad log format", "[log]\nformat = \"xml\"", "format"),
+        ];
+
+        for (case, text, expected) in cases {
+            let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "case {case}: {error}");
+        }
+    }
+
+    #[test]
+    fn repository_settings_are_looked_up_by_name() {
+        let text = r#"
+            [[repositories]]
+            name = "Octo/Widgets"
+            history = "nightly"
+            release_reports = false
+        "#;
+
+        let config = Config::from_toml(text).unwrap();
+
+        let widgets = config.repository("octo/widgets");
+        assert_eq!(widgets.history, HistoryMode::Nightly);
+        assert!(!widgets.release_reports);
+        let other = config.repository("octo/other");
+        assert_eq!(other.history, HistoryMode::Push);
+        assert!(other.release_reports);
+    }
+
+    #[test]
+    fn bad_repository_tables_name_the_problem() {
+        let cases = [
+            ("no name", "[[repositories]]\nhistory = \"off\"", "repositories[0].name"),
+            ("unknown mode", "[[repositories]]\nname = \"o/r\"\nhistory = \"weekly\"", "weekly"),
+            ("unknown key", "[[repositories]]\nname = \"o/r\"\nhistroy = \"off\"", "histroy"),
+            (
+                "same name twice",
+                "[[repositories]]\nname = \"o/r\"\n[[repositories]]\nname = \"O/R\"",
+                "configured twice",
+            ),
         ];
 
         for (case, text, expected) in cases {

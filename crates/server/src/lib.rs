@@ -13,8 +13,11 @@
 
 pub mod agent_tokens;
 pub mod commands;
+mod commit_reports;
 pub mod config;
 mod job_page;
+pub mod nightly;
+pub mod releases;
 pub mod reporter;
 pub mod service;
 pub mod workers;
@@ -39,3 +42,4 @@ pub use queue_events::QueueEvents;
 pub use routes::router;
 pub use serve::serve;
 pub use state::AppState;
+pub use webhook::MAX_QUEUED_HISTORY_JOBS;

@@ -1,5 +1,7 @@
 //! Background work of the server process: the notification listener, the
-//! lease expiry, the reporter and the command worker. Both stop when the state's shutdown token is cancelled.
+//! lease expiry, the reporter, the command worker (which also resolves
+//! published releases) and, when a repository asks for it, the nightly
+//! history worker. Both stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -26,6 +28,9 @@ pub fn spawn_workers(state: &AppState) -> Workers {
     tasks.spawn(run_lease_expiry(state.clone()));
     tasks.spawn(crate::reporter::run_reporter(state.clone()));
     tasks.spawn(crate::commands::run_commands(state.clone()));
+    if state.config.repositories.iter().any(|repository| repository.history == crate::config::HistoryMode::Nightly) {
+        tasks.spawn(crate::nightly::run_nightly(state.clone()));
+    }
     Workers { tasks }
 }
 

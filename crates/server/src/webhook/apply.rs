@@ -43,6 +43,8 @@ pub async fn record_delivery(
             Some(comment.repository.full_name.as_str()),
             Some(comment.number),
         ),
+        Event::Push(push) => (Some(push.repository.full_name.as_str()), None),
+        Event::Release(release) => (Some(release.repository.full_name.as_str()), None),
         _ => (None, None),
     };
     let delivery = NewDelivery {
@@ -72,6 +74,11 @@ pub async fn record_delivery(
             (DeliveryOutcome::InstallationUpdated, None)
         }
         Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
+        Event::Push(push) => super::history::apply_push(&mut tx, state, push).await?,
+        Event::Release(release) => (
+            super::history::apply_release(&mut tx, state, release).await?,
+            None,
+        ),
         Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
         Event::Ignored { event, action } => {
             tracing::debug!(event, action, "event is not one pitot acts on");
