@@ -7,7 +7,8 @@
 //! GitHub error. Each round:
 //!
 //! 1. creates an in-progress check run for queued and running jobs that
-//!    have none;
+//!    have none, and finishes history and release jobs
+//!    (`commit_reports.rs`);
 //! 2. takes pending outcomes one at a time under a row lock
 //!    (`FOR UPDATE SKIP LOCKED`): an ingesting job is ingested, compared and
 //!    reported, a failed one reported as a failed run, and a cancelled or
