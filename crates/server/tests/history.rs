@@ -426,3 +426,56 @@ async fn first_release_and_other_actions_queue_nothing(pool: PgPool) {
     assert_eq!(state, "skipped");
     assert_eq!(app.count("jobs").await, 0);
 }
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn nightly_queues_newest_commit_once(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    stub.set_default_branch(REPOSITORY, "trunk");
+    stub.set_ref(REPOSITORY, "trunk", AFTER);
+    stub.set_parent(REPOSITORY, AFTER, BEFORE);
+    let mut app = TestApp::with_config(pool, |config| {
+        config.repositories.push(RepositoryConfig {
+            name: REPOSITORY.to_owned(),
+            history: HistoryMode::Nightly,
+            ..RepositoryConfig::default()
+        });
+    });
+    let settings = ClientSettings {
+        base_url: stub.url().to_owned(),
+        ..ClientSettings::default()
+    };
+    let token = Credentials::Token(SecretString::from(pitot_github_stub::TEST_PERSONAL_TOKEN));
+    let client = GitHubClient::new(settings, token).expect("client builds");
+    app.state = app.state.clone().with_github(client);
+
+    let first = pitot_server::nightly::queue_nightly(&app.state).await;
+    let second = pitot_server::nightly::queue_nightly(&app.state).await;
+
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(second.is_empty(), "the commit was queued again: {second:?}");
+    let job = load(&app, first[0]).await;
+    assert_eq!(job.kind, JobKind::History);
+    assert_eq!(job.head_sha, AFTER);
+    assert_eq!(job.base_sha.as_deref(), Some(BEFORE));
+    assert_eq!(job.base_ref, "trunk");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn push_with_malformed_commit_is_400(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let mut payload = push_to_default_branch();
+    payload["after"] = "not-a-commit".into();
+
+    let response = app
+        .webhook("push", "d-1", &serde_json::to_vec(&payload).unwrap())
+        .await;
+
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response.error().contains("not-a-commit"),
+        "{}",
+        response.error()
+    );
+    assert_eq!(app.count("jobs").await, 0);
+    assert_eq!(app.count("deliveries").await, 0, "nothing half-written");
+}
