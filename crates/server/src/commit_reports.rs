@@ -10,7 +10,7 @@
 
 use anyhow::{anyhow, Context as _};
 use pitot_github::GitHubClient;
-use pitot_report::{CommitLabel, RenderOptions, Verdict};
+use pitot_report::{Change, CommitLabel, RenderOptions, Verdict};
 use pitot_stats::Comparison;
 use pitot_store::commit_jobs::{self, CommitJobTask, JobKind};
 use pitot_store::job_reports::{self, JobReport};
@@ -103,7 +103,9 @@ async fn finish_job(
     .await?;
     let body = match task.kind {
         JobKind::Release => Some(write_release_report(state, tx, task, &comparison).await?),
-        _ => None,
+        // Kept so that a release report can list where the default branch
+        // got worse.
+        _ => Some(worse_rows(&comparison)),
     };
     Ok((JobState::Reported, None, body))
 }
@@ -169,16 +171,86 @@ async fn write_release_report(
         sort: Default::default(),
     };
     let machine = task.machine.as_deref().unwrap_or("unknown");
-    let body = format!(
+    let mut body = format!(
         "## pitot: benchmarks of release {} against {}\n\nMeasured on machine {}.\n\n{}",
         pitot_report::code_span(&release.tag),
         pitot_report::code_span(previous),
         pitot_report::code_span(machine),
         pitot_report::render_markdown(comparison, &options),
     );
+    body.push_str(&change_points(state, task, &release).await?);
     let regressed = Verdict::of(comparison) == Verdict::Regressed;
     publish_release(state, tx, task, &release, &body, regressed).await?;
     Ok(body)
+}
+
+/// Returns a Markdown list of the rows that got worse, one per line, or
+/// an empty string when none did.
+fn worse_rows(comparison: &Comparison) -> String {
+    let mut list = String::new();
+    for row in &comparison.rows {
+        if Change::of(row) == Change::Worse {
+            let ratio = row
+                .ratio
+                .map(|ratio| format!(" ({ratio:.2}x)"))
+                .unwrap_or_default();
+            list.push_str(&format!(
+                "- {}{ratio}\n",
+                pitot_report::code_span(&row.name)
+            ));
+        }
+    }
+    list
+}
+
+/// Returns the section that lists the default branch's commits between the
+/// two releases whose history job found a regression, each with the
+/// benchmarks that got worse.
+async fn change_points(
+    state: &AppState,
+    task: &CommitJobTask,
+    release: &ReleaseRecord,
+) -> anyhow::Result<String> {
+    let mut section = format!(
+        "\n### Changes on {} between the releases\n\n",
+        pitot_report::code_span(&release.default_branch)
+    );
+    let steps = commit_jobs::history_between(
+        &state.pool,
+        task.repository_id,
+        &task.base_sha,
+        &task.head_sha,
+    )
+    .await?;
+    let Some(steps) = steps else {
+        section.push_str(
+            "pitot has no unbroken history of benchmarked pushes between the two releases, \
+             so it cannot tell which commits changed the results.\n",
+        );
+        return Ok(section);
+    };
+    let mut found = false;
+    for step in &steps {
+        let Some(summary) = step
+            .summary
+            .as_deref()
+            .filter(|summary| !summary.is_empty())
+        else {
+            continue;
+        };
+        found = true;
+        section.push_str(&format!(
+            "Commit {} made these benchmarks worse:\n\n{summary}\n",
+            step.head_sha
+        ));
+    }
+    if !found {
+        section.push_str(&format!(
+            "None of the {} benchmarked pushes between the releases made a benchmark worse.\n",
+            steps.len()
+        ));
+    }
+    Ok(section)
 }
 
 /// Posts a release job's failure on the release's commit, so maintainers

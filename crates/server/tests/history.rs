@@ -205,15 +205,23 @@ fn results_json(sha: &str, factor: f64) -> Value {
     results
 }
 
+/// Returns a name part that differs on every call, so each simulated
+/// agent gets its own token.
+fn agent_serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Claims the next job as an agent would and reports `base` and `head`
 /// results for it; returns the claimed job.
 async fn run_job_as_agent(app: &TestApp, base: &str, head: &str, head_factor: f64) -> Value {
-    let token = app.agent_token("bench-1").await;
+    let name = format!("bench-{}", agent_serial());
+    let token = app.agent_token(&name).await;
     let claimed = app
         .post_agent(
             CLAIM_PATH,
             Some(&token),
-            &json!({ "agent": "bench-1", "machine": "macos-12" }),
+            &json!({ "agent": name, "machine": "macos-12" }),
         )
         .await;
     assert_eq!(
@@ -333,6 +341,14 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
     let stub = GitHubStub::start().await;
     let app = app_with_github(pool, &stub);
     let payload = seed_releases(&stub);
+    let mut push = push_to_default_branch();
+    push["before"] = PREVIOUS_RELEASE.into();
+    push["after"] = RELEASE.into();
+    app.deliver("push", "d-push", &push).await;
+    run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
+    report_pending(&app.state)
+        .await
+        .expect("history reporter round");
 
     let recorded = app.deliver("release", "d-1", &payload).await;
     let resolved = process_pending_releases(&app.state)
@@ -361,6 +377,16 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
         "{}",
         comments[0].body
     );
+    let change_points = comments[0]
+        .body
+        .split("### Changes on")
+        .nth(1)
+        .expect("a section on the default branch's changes");
+    assert!(
+        change_points.contains(&format!("Commit {RELEASE}")),
+        "{change_points}"
+    );
+    assert!(change_points.contains("time_form_clean"), "{change_points}");
     let issues = stub.issues(REPOSITORY);
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert_eq!(issues[0].title, "Performance regressions in v1.0.0");
@@ -384,7 +410,13 @@ async fn release_without_regressions_opens_no_issue(pool: PgPool) {
     run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 1.0).await;
     report_pending(&app.state).await.expect("reporter round");
 
-    assert_eq!(stub.commit_comments(REPOSITORY).len(), 1);
+    let comments = stub.commit_comments(REPOSITORY);
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0].body.contains("no unbroken history"),
+        "{}",
+        comments[0].body
+    );
     assert!(stub.issues(REPOSITORY).is_empty());
 }
 

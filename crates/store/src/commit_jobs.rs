@@ -235,3 +235,73 @@ pub async fn installation_of_repository(
     .await?;
     Ok(id)
 }
+
+/// A reported history job on the way between two commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryStep {
+    pub head_sha: String,
+    /// The job's stored summary: the benchmarks that got worse, if any.
+    pub summary: Option<String>,
+}
+
+/// Returns the reported history jobs that lead from commit `from` to
+/// commit `to`, each one's base being the previous one's head, in order.
+/// Returns `None` when the stored history does not connect the two, for
+/// example because some pushes were not benchmarked.
+pub async fn history_between(
+    executor: impl PgExecutor<'_> + Copy,
+    repository_id: i32,
+    from: &str,
+    to: &str,
+) -> Result<Option<Vec<HistoryStep>>, StoreError> {
+    let from = full_sha(from)?;
+    let to = full_sha(to)?;
+    // The walk follows base -> head edges and stops at `to`; the depth
+    // bound keeps a cycle (a branch reset to an older commit) finite.
+    let path = sqlx::query_scalar!(
+        r#"
+        WITH RECURSIVE walk (head_sha, path) AS (
+            SELECT head_sha, ARRAY[head_sha]
+            FROM jobs
+            WHERE repository_id = $1 AND kind = 'history' AND state = 'reported' AND base_sha = $2
+            UNION ALL
+            SELECT jobs.head_sha, walk.path || jobs.head_sha
+            FROM walk JOIN jobs ON jobs.base_sha = walk.head_sha
+            WHERE jobs.repository_id = $1 AND jobs.kind = 'history' AND jobs.state = 'reported'
+              AND walk.head_sha <> $3 AND cardinality(walk.path) < 1000
+        )
+        SELECT path AS "path!" FROM walk WHERE head_sha = $3
+        ORDER BY cardinality(path)
+        LIMIT 1
+        "#,
+        repository_id,
+        from,
+        to,
+    )
+    .fetch_optional(executor)
+    .await?;
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let rows = sqlx::query!(
+        r#"
+        SELECT head_sha, comment_body FROM jobs
+        WHERE repository_id = $1 AND kind = 'history' AND head_sha = ANY($2)
+        "#,
+        repository_id,
+        &path,
+    )
+    .fetch_all(executor)
+    .await?;
+    let steps = path
+        .iter()
+        .map(|sha| HistoryStep {
+            head_sha: sha.clone(),
+            summary: rows
+                .iter()
+                .find(|row| &row.head_sha == sha)
+                .and_then(|row| row.comment_body.clone()),
+        })
+        .collect();
+    Ok(Some(steps))
+}
