@@ -2,11 +2,14 @@
 //!
 //! A history job's results are ingested into the same tables as a pull
 //! request's, where they feed the dashboard and the noise thresholds. A
-//! history job writes nothing to GitHub. A release job is ingested too, and its
-//! comparison is posted as a comment on the release's commit; when anything
-//! regressed, pitot opens or updates the issue "Performance regressions in
-//! TAG". The reporter runs this at the start of each round, under the same
-//! row locks and retry rules as pull request jobs.
+//! history job writes nothing to GitHub, but it keeps the list of
+//! benchmarks that got worse for later release reports.
+//!
+//! A release job is ingested too, and its comparison is posted as a comment
+//! on the release's commit. When anything regressed, pitot also opens or
+//! updates the issue "Performance regressions in TAG". The reporter runs
+//! this at the start of each round, under the same row locks and retry
+//! rules as pull request jobs.
 
 use anyhow::{anyhow, Context as _};
 use pitot_github::GitHubClient;

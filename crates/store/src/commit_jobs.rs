@@ -283,6 +283,7 @@ pub async fn history_between(
     let Some(path) = path else {
         return Ok(None);
     };
+
     let rows = sqlx::query!(
         r#"
         SELECT head_sha, comment_body FROM jobs
@@ -293,6 +294,7 @@ pub async fn history_between(
     )
     .fetch_all(executor)
     .await?;
+
     let steps = path
         .iter()
         .map(|sha| HistoryStep {
