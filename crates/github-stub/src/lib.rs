@@ -222,6 +222,12 @@ impl GitHubStub {
         self.state.repo_data.set_parent(repo, sha, parent);
     }
 
+    /// Makes `GET /repos/{repo}/commits/{sha}/pulls` list the pull
+    /// requests `numbers`.
+    pub fn set_commit_pulls(&self, repo: &str, sha: &str, numbers: Vec<u64>) {
+        self.state.repo_data.set_commit_pulls(repo, sha, numbers);
+    }
+
     /// Makes `GET /repos/{repo}` answer with `branch` as the default branch.
     pub fn set_default_branch(&self, repo: &str, branch: &str) {
         self.state.repo_data.set_default_branch(repo, branch);

@@ -64,6 +64,8 @@ pub(crate) struct RepoData {
     refs: HashMap<(String, String), String>,
     /// `(repo, sha)` to the commit's first parent.
     parents: HashMap<(String, String), String>,
+    /// `(repo, sha)` to the pull requests that brought the commit in.
+    commit_pulls: HashMap<(String, String), Vec<u64>>,
     /// Repositories' default branches.
     default_branches: HashMap<String, String>,
     releases: Vec<(String, Release)>,
@@ -102,6 +104,12 @@ impl RepoStore {
         self.lock()
             .parents
             .insert((repo.to_lowercase(), sha.to_owned()), parent.to_owned());
+    }
+
+    pub fn set_commit_pulls(&self, repo: &str, sha: &str, numbers: Vec<u64>) {
+        self.lock()
+            .commit_pulls
+            .insert((repo.to_lowercase(), sha.to_owned()), numbers);
     }
 
     pub fn set_default_branch(&self, repo: &str, branch: &str) {
@@ -158,6 +166,10 @@ pub(crate) fn routes() -> Router<Arc<StubState>> {
         .route("/repos/{owner}/{repo}", get(get_repository))
         .route("/repos/{owner}/{repo}/commits/{git_ref}", get(get_commit))
         .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/pulls",
+            get(list_commit_pulls),
+        )
+        .route(
             "/repos/{owner}/{repo}/commits/{git_ref}/comments",
             post(create_commit_comment),
         )
@@ -208,6 +220,31 @@ async fn get_commit(
             &format!("No commit found for SHA: {git_ref}"),
         ),
     }
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{sha}/pulls`: the pull requests a
+/// test seeded for the commit, none otherwise.
+async fn list_commit_pulls(
+    State(state): Shared,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let key = (format!("{owner}/{repo}").to_lowercase(), sha);
+    let numbers = state
+        .repo_data
+        .lock()
+        .commit_pulls
+        .get(&key)
+        .cloned()
+        .unwrap_or_default();
+    let body: Vec<Value> = numbers
+        .iter()
+        .map(|number| json!({ "number": number, "state": "closed", "merged_at": timestamp(Utc::now()) }))
+        .collect();
+    Json(body).into_response()
 }
 
 /// `GET /repos/{owner}/{repo}`: a repository whose default branch a test set.

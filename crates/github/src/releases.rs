@@ -108,6 +108,33 @@ impl GitHubClient {
         self.send(&call).await?.json(&call)
     }
 
+    /// Returns the numbers of the pull requests that brought commit `sha`
+    /// into `repo` ("List pull requests associated with a commit").
+    #[tracing::instrument(skip(self))]
+    pub async fn pull_requests_of_commit(
+        &self,
+        repo: &str,
+        sha: &str,
+    ) -> Result<Vec<u64>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+        }
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::GET,
+            target: format!(
+                "/repos/{repo}/commits/{}/pulls?per_page=100",
+                encode_segment(sha)
+            ),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        let pulls: Vec<Pull> = self.send(&call).await?.json(&call)?;
+        Ok(pulls.into_iter().map(|pull| pull.number).collect())
+    }
+
     /// Returns every release of `repo`, drafts included, newest first.
     #[tracing::instrument(skip(self))]
     pub async fn list_releases(&self, repo: &str) -> Result<Vec<ReleaseInfo>, GitHubError> {

@@ -242,8 +242,9 @@ async fn change_points(
             continue;
         };
         found = true;
+        let pulls = pull_requests_of(state, task, &step.head_sha).await;
         section.push_str(&format!(
-            "Commit {} made these benchmarks worse:\n\n{summary}\n",
+            "Commit {}{pulls} made these benchmarks worse:\n\n{summary}\n",
             step.head_sha
         ));
     }
@@ -254,6 +255,32 @@ async fn change_points(
         ));
     }
     Ok(section)
+}
+
+/// Returns ` (#12, #15)` for the pull requests that brought `sha` in, or
+/// an empty string. A failed lookup is logged and leaves the attribution
+/// out, because the report matters more than the link.
+async fn pull_requests_of(state: &AppState, task: &CommitJobTask, sha: &str) -> String {
+    let client = match client_for(state, task) {
+        Ok(Some(client)) => client,
+        _ => return String::new(),
+    };
+    match client.pull_requests_of_commit(&task.repository, sha).await {
+        Ok(numbers) if !numbers.is_empty() => {
+            let list: Vec<String> = numbers.iter().map(|number| format!("#{number}")).collect();
+            format!(" ({})", list.join(", "))
+        }
+        Ok(_) => String::new(),
+        Err(error) => {
+            tracing::warn!(
+                job_id = task.job_id,
+                commit = sha,
+                error = %error,
+                "failed to find the pull request of a commit; the release report names the commit only"
+            );
+            String::new()
+        }
+    }
 }
 
 /// Posts a release job's failure on the release's commit, so maintainers

@@ -344,6 +344,7 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
     let mut push = push_to_default_branch();
     push["before"] = PREVIOUS_RELEASE.into();
     push["after"] = RELEASE.into();
+    stub.set_commit_pulls(REPOSITORY, RELEASE, vec![42]);
     app.deliver("push", "d-push", &push).await;
     run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
     report_pending(&app.state)
@@ -383,7 +384,7 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
         .nth(1)
         .expect("a section on the default branch's changes");
     assert!(
-        change_points.contains(&format!("Commit {RELEASE}")),
+        change_points.contains(&format!("Commit {RELEASE} (#42)")),
         "{change_points}"
     );
     assert!(change_points.contains("time_form_clean"), "{change_points}");
