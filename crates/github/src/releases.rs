@@ -185,9 +185,10 @@ impl GitHubClient {
         Ok(())
     }
 
-    /// Writes the issue titled `title`: edits `known_number` when given and
-    /// still there, else the open issue with that title whose body carries
-    /// `marker`, else creates one. Returns the issue's number.
+    /// Writes the issue titled `title` and returns its number. The issue
+    /// edited is `known_number` when given and not deleted, else the open
+    /// issue with that title whose body contains `marker`. Without either,
+    /// a new issue is created.
     #[tracing::instrument(skip(self, body))]
     pub async fn upsert_issue(
         &self,
