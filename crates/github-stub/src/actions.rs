@@ -69,7 +69,6 @@ struct ActionsInner {
     runs: BTreeMap<u64, WorkflowRunRecord>,
     artifacts: BTreeMap<u64, ArtifactRecord>,
     merge_bases: BTreeMap<String, String>,
-    default_branches: BTreeMap<String, String>,
     next_id: u64,
 }
 
@@ -80,7 +79,6 @@ impl Default for ActionsInner {
             runs: BTreeMap::new(),
             artifacts: BTreeMap::new(),
             merge_bases: BTreeMap::new(),
-            default_branches: BTreeMap::new(),
             // Run ids on GitHub are above 2^32 by now.
             next_id: 9_000_000_000,
         }
@@ -102,12 +100,6 @@ impl ActionsState {
         self.lock()
             .merge_bases
             .insert(repo.to_lowercase(), sha.to_owned());
-    }
-
-    pub fn set_default_branch(&self, repo: &str, branch: &str) {
-        self.lock()
-            .default_branches
-            .insert(repo.to_lowercase(), branch.to_owned());
     }
 
     pub fn runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
@@ -147,7 +139,6 @@ impl ActionsState {
 
 pub(crate) fn routes() -> Router<Arc<StubState>> {
     Router::new()
-        .route("/repos/{owner}/{repo}", get(get_repository))
         .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
         .route(
             "/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches",
@@ -182,28 +173,6 @@ fn run_json(run: &WorkflowRunRecord) -> Value {
         "updated_at": timestamp(run.created_at),
         "pull_requests": [],
     })
-}
-
-/// `GET /repos/{owner}/{repo}`: the repository's default branch, as a test set it.
-async fn get_repository(
-    State(state): Shared,
-    Path((owner, repo)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(rejection) = authenticate(&state, &headers) {
-        return rejection;
-    }
-    let full_name = format!("{owner}/{repo}");
-    let Some(branch) = state
-        .actions
-        .lock()
-        .default_branches
-        .get(&full_name.to_lowercase())
-        .cloned()
-    else {
-        return github_error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    Json(json!({ "full_name": full_name, "default_branch": branch })).into_response()
 }
 
 /// `GET /repos/{owner}/{repo}/compare/{base}...{head}`: the merge-base a test set.

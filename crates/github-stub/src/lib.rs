@@ -1,8 +1,9 @@
 //! A local stand-in for the part of GitHub's REST API that pitot calls, for
 //! tests: issue comments, check runs, GitHub App installation tokens,
-//! `GET /app` and `GET /user` for checking credentials, and the GitHub
+//! `GET /app` and `GET /user` for checking credentials, the GitHub
 //! Actions endpoints of the Actions backend (workflow dispatch, runs,
-//! artifacts).
+//! artifacts), and for release reports commits by ref, releases, commit
+//! comments and issues.
 //!
 //! It responds as GitHub does (status codes, JSON shapes, `Link` pagination,
 //! rate-limit headers), stores what clients create, records every request for
@@ -30,6 +31,11 @@ mod model;
     reason = "handler steps return axum's Response as the error"
 )]
 mod routes;
+#[expect(
+    clippy::result_large_err,
+    reason = "handler steps return axum's Response as the error"
+)]
+mod repo_routes;
 mod state;
 
 use std::sync::Arc;
@@ -42,6 +48,7 @@ use tokio::task::JoinHandle;
 pub use actions::{ArtifactRecord, WorkflowRunRecord};
 pub use auth::IssuedToken;
 pub use failure::{Failure, RequestMatch};
+pub use repo_routes::{CommitComment, Issue, Release};
 pub use model::{CheckRun, CheckRunOutput, Comment, PullRequest, RecordedRequest, User};
 
 use state::StubState;
@@ -220,12 +227,6 @@ impl GitHubStub {
         self.state.actions.set_merge_base(repo, sha);
     }
 
-    /// Sets the default branch that `GET /repos/{repo}` returns; without one
-    /// it answers 404.
-    pub fn set_default_branch(&self, repo: &str, branch: &str) {
-        self.state.actions.set_default_branch(repo, branch);
-    }
-
     /// Returns the workflow runs dispatched in `repo`, oldest first.
     pub fn workflow_runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
         self.state.actions.runs(repo)
@@ -255,6 +256,45 @@ impl GitHubStub {
             download_url: download_url.to_owned(),
             expired,
         })
+    }
+
+    /// Makes `GET /repos/{repo}/commits/{name}` return commit `sha`; `name`
+    /// is a tag, a branch or the hash itself.
+    pub fn set_ref(&self, repo: &str, name: &str, sha: &str) {
+        self.state.repo_data.set_ref(repo, name, sha);
+    }
+
+    /// Makes `GET /repos/{repo}/commits/...` name `parent` as the first
+    /// parent of commit `sha`.
+    pub fn set_parent(&self, repo: &str, sha: &str, parent: &str) {
+        self.state.repo_data.set_parent(repo, sha, parent);
+    }
+
+    /// Makes `GET /repos/{repo}/commits/{sha}/pulls` list the pull
+    /// requests `numbers`.
+    pub fn set_commit_pulls(&self, repo: &str, sha: &str, numbers: Vec<u64>) {
+        self.state.repo_data.set_commit_pulls(repo, sha, numbers);
+    }
+
+    /// Makes `GET /repos/{repo}` answer with `branch` as the default branch.
+    pub fn set_default_branch(&self, repo: &str, branch: &str) {
+        self.state.repo_data.set_default_branch(repo, branch);
+    }
+
+    /// Adds a release to `repo`; `GET /repos/{repo}/releases` lists the
+    /// newest added first, as GitHub lists the newest first.
+    pub fn add_release(&self, repo: &str, release: Release) {
+        self.state.repo_data.add_release(repo, release);
+    }
+
+    /// Returns the commit comments created in `repo`, oldest first.
+    pub fn commit_comments(&self, repo: &str) -> Vec<CommitComment> {
+        self.state.repo_data.commit_comments(repo)
+    }
+
+    /// Returns the issues of `repo`, oldest first.
+    pub fn issues(&self, repo: &str) -> Vec<Issue> {
+        self.state.repo_data.issues(repo)
     }
 
     /// Makes `installation_id` an installation of the test App, so tokens

@@ -78,6 +78,7 @@ pub(crate) fn router(state: Arc<StubState>) -> Router {
             get(list_check_runs_for_ref),
         )
         .merge(crate::actions::routes())
+        .merge(crate::repo_routes::routes())
         .fallback(|| async { github_error(StatusCode::NOT_FOUND, "Not Found") })
         .layer(middleware::from_fn_with_state(state.clone(), record_and_inject))
         .with_state(state)
@@ -509,18 +510,18 @@ fn apply_check_run_fields(check_run: &mut CheckRun, fields: &Fields) -> Result<(
     Ok(())
 }
 
-fn json_fields(body: &Bytes) -> Result<Fields, Response> {
+pub(crate) fn json_fields(body: &Bytes) -> Result<Fields, Response> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => Ok(fields),
         _ => Err(github_error(StatusCode::BAD_REQUEST, "Problems parsing JSON")),
     }
 }
 
-fn string_field(fields: &Fields, key: &str) -> Option<String> {
+pub(crate) fn string_field(fields: &Fields, key: &str) -> Option<String> {
     fields.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
-fn comment_body(fields: &Fields) -> Result<String, Response> {
+pub(crate) fn comment_body(fields: &Fields) -> Result<String, Response> {
     match fields.get("body") {
         Some(Value::String(text)) if text.chars().count() > MAX_COMMENT_CHARS => {
             Err(validation_failed("Body is too long (maximum is 65536 characters)"))
@@ -540,13 +541,13 @@ fn invalid_request(detail: &str) -> Response {
 }
 
 /// `per_page` and `page` as GitHub reads them: 30 and 1 by default, at most 100 a page.
-struct PageRequest {
+pub(crate) struct PageRequest {
     per_page: usize,
-    page: usize,
+    pub(crate) page: usize,
 }
 
 impl PageRequest {
-    fn from_query(query: &HashMap<String, String>) -> PageRequest {
+    pub(crate) fn from_query(query: &HashMap<String, String>) -> PageRequest {
         let number = |key: &str| query.get(key).and_then(|value| value.parse::<usize>().ok());
         PageRequest {
             per_page: number("per_page").unwrap_or(30).clamp(1, 100),
@@ -555,7 +556,7 @@ impl PageRequest {
     }
 
     /// Returns this page's items and the number of the last page.
-    fn slice<'a, T>(&self, items: &'a [T]) -> (&'a [T], usize) {
+    pub(crate) fn slice<'a, T>(&self, items: &'a [T]) -> (&'a [T], usize) {
         let last_page = items.len().div_ceil(self.per_page).max(1);
         let start = (self.page - 1).saturating_mul(self.per_page).min(items.len());
         let end = start.saturating_add(self.per_page).min(items.len());
@@ -565,7 +566,7 @@ impl PageRequest {
 
 /// Builds a `Link` header with `prev`, `next`, `last` and `first` as GitHub
 /// does, keeping the request's other query parameters; `None` for a single page.
-fn link_header(path: &str, raw_query: Option<&str>, page: usize, last_page: usize) -> Option<HeaderValue> {
+pub(crate) fn link_header(path: &str, raw_query: Option<&str>, page: usize, last_page: usize) -> Option<HeaderValue> {
     if last_page <= 1 {
         return None;
     }

@@ -21,6 +21,8 @@ pub(crate) struct StubState {
     pub base_url: String,
     /// Workflow runs and artifacts, kept apart from the rest.
     pub actions: crate::actions::ActionsState,
+    /// Refs, releases, commit comments and issues.
+    pub repo_data: crate::repo_routes::RepoStore,
     inner: Mutex<Inner>,
 }
 
@@ -61,6 +63,7 @@ impl StubState {
         StubState {
             base_url,
             actions: crate::actions::ActionsState::default(),
+            repo_data: crate::repo_routes::RepoStore::default(),
             inner: Mutex::new(inner),
         }
     }

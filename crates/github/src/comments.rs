@@ -251,7 +251,7 @@ fn with_marker<'a>(body: &'a str, marker: &str) -> Cow<'a, str> {
 }
 
 /// Returns the `rel="next"` URL of a `Link` header (RFC 8288), if any.
-fn next_link(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
     link.split(',').find_map(|entry| {
         let (target, params) = entry.trim().split_once(';')?;

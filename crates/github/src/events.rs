@@ -19,6 +19,10 @@ pub enum Event {
     IssueComment(IssueCommentEvent),
     /// `workflow_run`: a GitHub Actions run was requested, started or completed.
     WorkflowRun(WorkflowRunEvent),
+    /// `push`: commits pushed to a branch, or a tag or branch created or deleted.
+    Push(PushEvent),
+    /// `release`: a release was published, edited, deleted and so on.
+    Release(ReleaseEvent),
     /// Any other event or action, acknowledged and not acted on.
     Ignored { event: String, action: Option<String> },
 }
@@ -119,6 +123,58 @@ pub struct WorkflowRunEvent {
     pub installation_id: Option<i64>,
 }
 
+/// A `push` delivery, reduced to what a history job needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushEvent {
+    pub repository: RepoRef,
+    /// The full ref pushed to, such as `refs/heads/main` or `refs/tags/v1.0`.
+    pub git_ref: String,
+    /// The ref's commit before the push; all zeros when the push created the ref.
+    pub before: String,
+    /// The ref's commit after the push; all zeros when the push deleted the ref.
+    pub after: String,
+    /// Whether the push was forced, so `before` may not be an ancestor of `after`.
+    pub forced: bool,
+    pub installation_id: Option<i64>,
+}
+
+impl PushEvent {
+    /// Returns the branch name when the push went to a branch (`refs/heads/...`).
+    pub fn branch(&self) -> Option<&str> {
+        self.git_ref.strip_prefix("refs/heads/")
+    }
+
+    /// Returns whether the push deleted the ref.
+    pub fn deletes_ref(&self) -> bool {
+        is_zero_sha(&self.after)
+    }
+
+    /// Returns whether the push created the ref, so there is no commit before it.
+    pub fn creates_ref(&self) -> bool {
+        is_zero_sha(&self.before)
+    }
+}
+
+/// Returns whether `sha` is the all-zeros object id GitHub sends for a
+/// missing side of a ref change.
+fn is_zero_sha(sha: &str) -> bool {
+    !sha.is_empty() && sha.bytes().all(|b| b == b'0')
+}
+
+/// A `release` delivery, reduced to what a release report needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseEvent {
+    /// `published`, `created`, `edited`, `deleted` and so on.
+    pub action: String,
+    pub repository: RepoRef,
+    pub tag: String,
+    /// A branch name or a commit hash; pitot resolves the tag instead.
+    pub target_commitish: String,
+    pub draft: bool,
+    pub prerelease: bool,
+    pub installation_id: Option<i64>,
+}
+
 impl Event {
     /// Parses `body` as the event named by the `X-GitHub-Event` header.
     pub fn parse(event: &str, body: &[u8]) -> Result<Event, EventError> {
@@ -149,6 +205,14 @@ impl Event {
                     installation_id: payload.installation.map(|installation| installation.id),
                 }))
             }
+            "push" => {
+                let payload: wire::PushPayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::Push(payload.into_event()))
+            }
+            "release" => {
+                let payload: wire::ReleasePayload = serde_json::from_slice(body).map_err(invalid)?;
+                Ok(Event::Release(payload.into_event()))
+            }
             other => {
                 let action = serde_json::from_slice::<wire::ActionOnly>(body)
                     .ok()
@@ -163,7 +227,68 @@ impl Event {
 mod wire {
     use serde::Deserialize;
 
-    use super::{InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, RepoRef};
+    use super::{
+        InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, PushEvent, ReleaseEvent,
+        RepoRef,
+    };
+
+    #[derive(Deserialize)]
+    pub struct PushPayload {
+        #[serde(rename = "ref")]
+        pub git_ref: String,
+        pub before: String,
+        pub after: String,
+        #[serde(default)]
+        pub forced: bool,
+        pub repository: RepoRef,
+        pub installation: Option<Installation>,
+    }
+
+    impl PushPayload {
+        pub fn into_event(self) -> PushEvent {
+            PushEvent {
+                repository: self.repository,
+                git_ref: self.git_ref,
+                before: self.before,
+                after: self.after,
+                forced: self.forced,
+                installation_id: self.installation.map(|installation| installation.id),
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Release {
+        pub tag_name: String,
+        #[serde(default)]
+        pub target_commitish: String,
+        #[serde(default)]
+        pub draft: bool,
+        #[serde(default)]
+        pub prerelease: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ReleasePayload {
+        pub action: String,
+        pub release: Release,
+        pub repository: RepoRef,
+        pub installation: Option<Installation>,
+    }
+
+    impl ReleasePayload {
+        pub fn into_event(self) -> ReleaseEvent {
+            ReleaseEvent {
+                action: self.action,
+                repository: self.repository,
+                tag: self.release.tag_name,
+                target_commitish: self.release.target_commitish,
+                draft: self.release.draft,
+                prerelease: self.release.prerelease,
+                installation_id: self.installation.map(|installation| installation.id),
+            }
+        }
+    }
 
     #[derive(Deserialize)]
     pub struct Ping {

@@ -16,6 +16,8 @@ mod comments;
 mod error;
 mod events;
 mod pull_requests;
+mod releases;
+mod versions;
 mod identity;
 mod retry;
 mod signature;
@@ -24,8 +26,8 @@ mod transport;
 
 pub use commands::{may_run_commands, parse_command, Command, CommandError, USAGE as COMMAND_USAGE};
 pub use events::{
-    Event, EventError, InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, RepoRef,
-    WorkflowRunEvent,
+    Event, EventError, InstallationEvent, IssueCommentEvent, PullRequestAction, PullRequestEvent, PushEvent,
+    ReleaseEvent, RepoRef, WorkflowRunEvent,
 };
 pub use signature::{sign, verify_signature, SignatureError};
 
@@ -36,6 +38,8 @@ pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL}
 pub use comments::{sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
 pub use pull_requests::{PullRequestInfo, Reaction};
+pub use releases::{ReleaseInfo, RepositoryInfo};
+pub use versions::{previous_release, Version};
 pub use identity::Identity;
 pub use retry::RetryPolicy;
 pub use stats::CallStats;

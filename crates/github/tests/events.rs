@@ -109,9 +109,9 @@ fn installation_deleted_removes_its_repositories() {
 
 #[test]
 fn other_events_are_ignored_with_their_action() {
-    let push = Event::parse("push", &fixture("push/payload.json")).unwrap();
+    let deployment = Event::parse("deployment", br#"{"action": "created"}"#).unwrap();
 
-    assert_eq!(push, Event::Ignored { event: "push".into(), action: None });
+    assert_eq!(deployment, Event::Ignored { event: "deployment".into(), action: Some("created".into()) });
 }
 
 #[test]
@@ -127,6 +127,39 @@ fn workflow_run_completed_carries_run_and_conclusion() {
     assert_eq!(event.run.conclusion.as_deref(), Some("success"));
     assert_eq!(event.run.title(), Some("ci(action): update actions/setup-node digest to 8c91899"));
     assert_eq!(event.installation_id, None);
+}
+
+#[test]
+fn push_reads_the_ref_change() {
+    let Event::Push(tag_deleted) = Event::parse("push", &fixture("push/payload.json")).unwrap() else {
+        panic!("expected a push event");
+    };
+    let Event::Push(created) = Event::parse("push", &fixture("push/with-new-branch.payload.json")).unwrap() else {
+        panic!("expected a push event");
+    };
+
+    assert_eq!(tag_deleted.git_ref, "refs/tags/simple-tag");
+    assert_eq!(tag_deleted.branch(), None);
+    assert!(tag_deleted.deletes_ref());
+    assert_eq!(created.branch(), Some("master"));
+    assert!(created.creates_ref());
+    assert!(!created.deletes_ref());
+    assert_eq!(created.after, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert_eq!(created.repository.default_branch.as_deref(), Some("master"));
+    assert_eq!(created.installation_id, Some(1));
+}
+
+#[test]
+fn release_reads_tag_and_flags() {
+    let Event::Release(release) = Event::parse("release", &fixture("release/published.payload.json")).unwrap() else {
+        panic!("expected a release event");
+    };
+
+    assert_eq!(release.action, "published");
+    assert_eq!(release.tag, "0.0.1");
+    assert_eq!(release.target_commitish, "master");
+    assert!(!release.draft);
+    assert!(!release.prerelease);
 }
 
 #[test]

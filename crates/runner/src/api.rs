@@ -67,8 +67,15 @@ pub struct ClaimedJob {
     /// branch name, so a push during the run cannot change what is measured.
     pub head_sha: String,
     /// The pull request's target branch (`main`, not `refs/heads/main`). The
-    /// agent benchmarks the merge-base of the head and this branch.
+    /// agent benchmarks the merge-base of the head and this branch, unless
+    /// the job gives [`ClaimedJob::base_sha`]; the branch is fetched either way.
     pub base_ref: String,
+    /// The exact commit to compare the head with, for jobs that know it:
+    /// a push to the default branch (the commit before the push) and a
+    /// release (the previous release's commit). The agent then computes no
+    /// merge-base. Absent for pull request jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_sha: Option<String>,
     /// The pull request number, when the job comes from a pull request.
     #[serde(default)]
     pub pr_number: Option<i64>,
@@ -219,6 +226,7 @@ mod tests {
         let job: ClaimedJob = serde_json::from_str(body).expect("a valid job");
 
         assert_eq!(job.pr_number, None);
+        assert_eq!(job.base_sha, None);
         assert_eq!(job.head_fetch_ref, None);
         assert_eq!(job.asv.factor, 1.1);
         assert_eq!(job.asv.bench, None);

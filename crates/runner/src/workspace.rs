@@ -100,8 +100,17 @@ impl Workspace {
             git.run(&["init", "--quiet"], "init --quiet").await?;
         }
         fetch_base(&git, &request).await?;
-        fetch_head(&git, &request).await?;
-        let base_sha = merge_base(&git, &request).await?;
+        fetch_commit(&git, &request, &request.head_sha, request.head_fetch_ref.as_deref()).await?;
+        let base_sha = match &request.base_sha {
+            // The base branch usually holds the given base already; a base
+            // that a force-push removed from it is fetched by id.
+            Some(base_sha) => {
+                fetch_commit(&git, &request, base_sha, None).await?;
+                git.log.line(format!("comparing with the given base commit {base_sha}"));
+                base_sha.clone()
+            }
+            None => merge_base(&git, &request).await?,
+        };
 
         let head = request.head_sha.as_str();
         git.run(
@@ -128,6 +137,8 @@ struct ValidJob {
     head_sha: String,
     base_ref: String,
     head_fetch_ref: Option<String>,
+    /// The exact base commit, when the job gives one.
+    base_sha: Option<String>,
 }
 
 impl ValidJob {
@@ -148,11 +159,17 @@ impl ValidJob {
             return Err(invalid("repository", &job.repository, "expected owner/name"));
         }
 
-        let head_sha = job.head_sha.to_ascii_lowercase();
         let is_object_id =
-            matches!(head_sha.len(), 40 | 64) && head_sha.chars().all(|c| c.is_ascii_hexdigit());
-        if !is_object_id {
+            |sha: &str| matches!(sha.len(), 40 | 64) && sha.chars().all(|c| c.is_ascii_hexdigit());
+        let head_sha = job.head_sha.to_ascii_lowercase();
+        if !is_object_id(&head_sha) {
             return Err(invalid("head_sha", &job.head_sha, "expected a full hexadecimal commit id"));
+        }
+        let base_sha = job.base_sha.as_deref().map(str::to_ascii_lowercase);
+        if let Some(base_sha) = &base_sha {
+            if !is_object_id(base_sha) {
+                return Err(invalid("base_sha", base_sha, "expected a full hexadecimal commit id"));
+            }
         }
 
         if fetch_url.is_empty() || fetch_url.starts_with('-') {
@@ -173,6 +190,7 @@ impl ValidJob {
             head_sha,
             base_ref: job.base_ref.clone(),
             head_fetch_ref: job.head_fetch_ref.clone(),
+            base_sha,
         })
     }
 }
@@ -197,22 +215,28 @@ async fn fetch_base(git: &Git<'_>, job: &ValidJob) -> Result<(), CommandError> {
         .await
 }
 
-async fn fetch_head(git: &Git<'_>, job: &ValidJob) -> Result<(), WorkspaceError> {
-    let sha = job.head_sha.as_str();
+/// Makes sure commit `sha` is in the repository: first through
+/// `fetch_ref` when given, then by its object id.
+async fn fetch_commit(
+    git: &Git<'_>,
+    job: &ValidJob,
+    sha: &str,
+    fetch_ref: Option<&str>,
+) -> Result<(), WorkspaceError> {
     if has_commit(git, sha).await? {
         git.log.line(format!("commit {sha} is already here"));
         return Ok(());
     }
 
     let mut tried = Vec::new();
-    if let Some(head_ref) = &job.head_fetch_ref {
-        fetch_optional(git, job, &format!("+{head_ref}:refs/pitot/head-ref")).await?;
-        tried.push(head_ref.clone());
+    if let Some(fetch_ref) = fetch_ref {
+        fetch_optional(git, job, &format!("+{fetch_ref}:refs/pitot/head-ref")).await?;
+        tried.push(fetch_ref.to_owned());
     }
     if !has_commit(git, sha).await? {
         // Servers that only send advertised refs reject this with "not our
         // ref"; the check below turns that into a clear error.
-        fetch_optional(git, job, &format!("+{sha}:refs/pitot/head")).await?;
+        fetch_optional(git, job, &format!("+{sha}:refs/pitot/fetched")).await?;
         tried.push(format!("commit {sha}"));
     }
     if !has_commit(git, sha).await? {
@@ -270,6 +294,7 @@ mod tests {
             clone_url: "https://github.com/octo/demo.git".into(),
             head_sha: "0123456789abcdef0123456789abcdef01234567".into(),
             base_ref: "main".into(),
+            base_sha: None,
             pr_number: Some(7),
             lease_seconds: 60,
             asv: AsvOptions {
@@ -293,7 +318,9 @@ mod tests {
     #[test]
     fn invalid_job_fields_rejected() {
         type Edit = fn(&mut ClaimedJob);
-        let cases: [(&str, Edit); 9] = [
+        let cases: [(&str, Edit); 11] = [
+            ("short base_sha", |job| job.base_sha = Some("0123456".into())),
+            ("base_sha as option", |job| job.base_sha = Some("--output=x".into())),
             ("repository without owner", |job| job.repository = "demo".into()),
             ("repository leaving the folder", |job| job.repository = "../demo".into()),
             ("repository with three parts", |job| job.repository = "a/b/c".into()),

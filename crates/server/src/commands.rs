@@ -48,6 +48,15 @@ pub async fn run_commands(state: AppState) {
                 SCAN_INTERVAL.as_secs()
             );
         }
+        // Published releases also wait for GitHub calls before they become
+        // jobs, so the same loop resolves them.
+        if let Err(error) = crate::releases::process_pending_releases(&state).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "resolving published releases failed; retrying in {} seconds",
+                SCAN_INTERVAL.as_secs()
+            );
+        }
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             _ = state.commands_wake.notify.notified() => {}

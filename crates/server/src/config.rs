@@ -31,7 +31,7 @@ pub struct Config {
 }
 
 /// One `[[repositories]]` table: the settings of one repository.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RepositoryConfig {
     /// The repository, `owner/name`, as GitHub spells it (compared without case).
@@ -45,6 +45,10 @@ pub struct RepositoryConfig {
     /// repository's default branch, as the webhook payload names it.
     #[serde(rename = "ref")]
     pub dispatch_ref: Option<String>,
+    /// When to benchmark the default branch.
+    pub history: HistoryMode,
+    /// Whether a published release gets a regression report.
+    pub release_reports: bool,
 }
 
 impl Default for RepositoryConfig {
@@ -54,8 +58,26 @@ impl Default for RepositoryConfig {
             backend: BackendKind::Agent,
             workflow: "pitot-benchmarks.yml".to_string(),
             dispatch_ref: None,
+            history: HistoryMode::Push,
+            release_reports: true,
         }
     }
+}
+
+/// When pitot benchmarks commits of a repository's default branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryMode {
+    /// Every push to the default branch, its new head against the commit
+    /// before the push. The default: the noise thresholds and the dashboard
+    /// need history, and the default branch holds reviewed code only.
+    #[default]
+    Push,
+    /// Once a day, the default branch's newest commit when it has no
+    /// results yet.
+    Nightly,
+    /// Never.
+    Off,
 }
 
 /// The runner of a repository's jobs.
@@ -535,6 +557,25 @@ mod tests {
     }
 
     #[test]
+    fn repository_settings_are_looked_up_by_name() {
+        let text = r#"
+            [[repositories]]
+            name = "Octo/Widgets"
+            history = "nightly"
+            release_reports = false
+        "#;
+
+        let config = Config::from_toml(text).unwrap();
+
+        let widgets = config.repository("octo/widgets");
+        assert_eq!(widgets.history, HistoryMode::Nightly);
+        assert!(!widgets.release_reports);
+        let other = config.repository("octo/other");
+        assert_eq!(other.history, HistoryMode::Push);
+        assert!(other.release_reports);
+    }
+
+    #[test]
     fn bad_environment_value_names_the_variable() {
         let mut config = Config::default();
 
@@ -580,6 +621,8 @@ mod tests {
             ("workflow path", "[[repositories]]\nname = \"a/b\"\nworkflow = \"../x.yml\"", "workflow file name"),
             ("empty ref", "[[repositories]]\nname = \"a/b\"\nref = \"\"", "ref is empty"),
             ("twice", "[[repositories]]\nname = \"a/b\"\n[[repositories]]\nname = \"A/b\"", "appears twice"),
+            ("unknown history mode", "[[repositories]]\nname = \"o/r\"\nhistory = \"weekly\"", "weekly"),
+            ("misspelt history key", "[[repositories]]\nname = \"o/r\"\nhistroy = \"off\"", "histroy"),
         ];
 
         for (case, text, expected) in cases {

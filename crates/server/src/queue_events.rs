@@ -12,6 +12,7 @@ use std::time::Duration;
 use pitot_store::commands::COMMAND_QUEUED_CHANNEL;
 use pitot_store::job_reports::REPORT_STORED_CHANNEL;
 use pitot_store::jobs::JOB_QUEUED_CHANNEL;
+use pitot_store::releases::RELEASE_RECORDED_CHANNEL;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::futures::Notified;
@@ -74,7 +75,11 @@ pub async fn run_listener(
                 received = listener.try_recv() => received,
             };
             match received {
-                Ok(Some(notification)) if notification.channel() == COMMAND_QUEUED_CHANNEL => {
+                // The command worker also resolves recorded releases.
+                Ok(Some(notification))
+                    if notification.channel() == COMMAND_QUEUED_CHANNEL
+                        || notification.channel() == RELEASE_RECORDED_CHANNEL =>
+                {
                     commands.wake();
                 }
                 Ok(Some(notification)) => {
@@ -103,7 +108,12 @@ pub async fn run_listener(
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener
-        .listen_all([JOB_QUEUED_CHANNEL, REPORT_STORED_CHANNEL, COMMAND_QUEUED_CHANNEL])
+        .listen_all([
+            JOB_QUEUED_CHANNEL,
+            REPORT_STORED_CHANNEL,
+            COMMAND_QUEUED_CHANNEL,
+            RELEASE_RECORDED_CHANNEL,
+        ])
         .await?;
     Ok(listener)
 }

@@ -7,7 +7,8 @@
 //! GitHub error. Each round:
 //!
 //! 1. creates an in-progress check run for queued and running jobs that
-//!    have none;
+//!    have none, and finishes history and release jobs
+//!    (`commit_reports.rs`);
 //! 2. takes pending outcomes one at a time under a row lock
 //!    (`FOR UPDATE SKIP LOCKED`): an ingesting job is ingested, compared and
 //!    reported, a failed one reported as a failed run, and a cancelled or
@@ -29,12 +30,11 @@ use pitot_report::{CommentCharts, PullRequestContext, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
-use pitot_store::{RepoName, Store};
 use tokio::sync::Notify;
 
 use crate::charts::{chart_links, ChartJob};
-use crate::job_comparison::{parse_report, short_sha};
-use crate::noise_thresholds::assess_with_history;
+use crate::commit_reports::ingest_and_compare;
+use crate::job_comparison::short_sha;
 use crate::state::AppState;
 
 /// The name of pitot's check run on GitHub.
@@ -91,7 +91,9 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
             "failed to create check runs; retrying later"
         );
     }
-    let mut written = 0;
+    // History and release jobs have no pull request to write to; they go
+    // their own way.
+    let mut written = crate::commit_reports::report_commit_jobs(state).await?;
     let mut tried = Vec::new();
     while !state.shutdown.is_cancelled() {
         let mut tx = state
@@ -326,28 +328,8 @@ async fn render_job(
         .or(report.base_sha.as_deref())
         .ok_or_else(|| anyhow!("the agent did not report the merge-base"))?;
 
-    let files = job_reports::load_report_files(&mut *tx, report.id).await?;
-    let parsed = parse_report(&files, report.benchmarks_json.as_deref())?;
-
-    let repo: RepoName = task
-        .repository
-        .parse()
-        .with_context(|| format!("repository name {:?}", task.repository))?;
-    let store = Store::from_pool(state.pool.clone());
-    if let Some(suite) = &parsed.suite {
-        store
-            .upsert_suite(&repo, suite)
-            .await
-            .context("failed to store benchmarks.json")?;
-    }
-    for (file, digest) in &parsed.results {
-        let outcome = store.ingest(&repo, file, *digest).await.with_context(|| {
-            format!("failed to store the results of commit {}", file.commit_hash)
-        })?;
-        state.metrics.count_ingest(outcome);
-    }
-    let mut comparison = parsed.compare(base_sha, &task.head_sha)?;
-    assess_with_history(&store, &repo, &mut comparison, base_sha).await?;
+    let comparison =
+        ingest_and_compare(state, tx, &task.repository, report, base_sha, &task.head_sha).await?;
     let charts = comment_charts(state, task, base_sha, &comparison).await;
 
     let machine = task

@@ -447,7 +447,7 @@ async fn malformed_deliveries_are_400(pool: PgPool) {
         ),
         (
             "truncated JSON of an ignored event",
-            "push",
+            "workflow_run",
             b"{\"ref\":",
             "not valid JSON",
         ),

@@ -38,6 +38,8 @@ pub enum DeliveryOutcome {
     CommandRecorded,
     /// A GitHub Actions run of a job completed; recorded for the collector.
     WorkflowRunCompleted,
+    /// A published release was recorded for the release worker.
+    ReleaseRecorded,
 }
 
 impl DeliveryOutcome {
@@ -53,6 +55,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::InstallationUpdated => "installation_updated",
             DeliveryOutcome::CommandRecorded => "command_recorded",
             DeliveryOutcome::WorkflowRunCompleted => "workflow_run_completed",
+            DeliveryOutcome::ReleaseRecorded => "release_recorded",
         }
     }
 }

@@ -115,6 +115,7 @@ pub struct Job {
     pub repository_id: i32,
     pub repository: String,
     pub pr_number: Option<i64>,
+    pub kind: crate::commit_jobs::JobKind,
     pub head_sha: String,
     pub base_ref: String,
     pub base_sha: Option<String>,
@@ -148,6 +149,11 @@ pub struct ClaimedJob {
     pub head_fetch_ref: Option<String>,
     pub installation_id: Option<i64>,
     pub bench: Option<String>,
+    /// What the job compares.
+    pub kind: crate::commit_jobs::JobKind,
+    /// The exact base commit of a history or release job; `None` for a
+    /// pull request job, whose agent computes the merge-base.
+    pub base_sha: Option<String>,
     /// Seconds from the moment the job last entered the queue to this claim.
     pub queue_wait_seconds: f64,
 }
@@ -407,7 +413,8 @@ pub async fn claim_next_job(
         WHERE jobs.id = next.id AND repositories.id = jobs.repository_id
         RETURNING jobs.id, jobs.attempt, repositories.name AS repository, jobs.pr_number,
                   jobs.head_sha, jobs.base_ref, jobs.clone_url, jobs.head_fetch_ref,
-                  jobs.installation_id, jobs.bench,
+                  jobs.installation_id, jobs.bench, jobs.kind,
+                  CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END AS base_sha,
                   extract(epoch FROM now() - jobs.queued_at)::float8 AS "queue_wait_seconds!"
         "#,
         agent,
@@ -416,7 +423,8 @@ pub async fn claim_next_job(
     )
     .fetch_optional(executor)
     .await?;
-    Ok(row.map(|row| ClaimedJob {
+    row.map(|row| {
+        Ok(ClaimedJob {
         id: row.id,
         attempt: row.attempt,
         repository: row.repository,
@@ -427,8 +435,12 @@ pub async fn claim_next_job(
         head_fetch_ref: row.head_fetch_ref,
         installation_id: row.installation_id,
         bench: row.bench,
+        kind: crate::commit_jobs::JobKind::parse(&row.kind)?,
+        base_sha: row.base_sha,
         queue_wait_seconds: row.queue_wait_seconds,
-    }))
+        })
+    })
+    .transpose()
 }
 
 /// Extends the lease of a running job by `lease_seconds` from now, when
@@ -604,7 +616,7 @@ pub async fn load_job(
                jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.clone_url, jobs.head_fetch_ref,
                jobs.installation_id, jobs.state, jobs.attempt, jobs.attempt_limit, jobs.agent,
                jobs.machine, jobs.lease_expires_at, jobs.error, jobs.created_at, jobs.queued_at,
-               jobs.started_at, jobs.finished_at, jobs.updated_at
+               jobs.started_at, jobs.finished_at, jobs.updated_at, jobs.kind
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.id = $1
         "#,
@@ -620,6 +632,7 @@ pub async fn load_job(
         repository_id: row.repository_id,
         repository: row.repository,
         pr_number: row.pr_number,
+        kind: crate::commit_jobs::JobKind::parse(&row.kind)?,
         head_sha: row.head_sha,
         base_ref: row.base_ref,
         base_sha: row.base_sha,

@@ -28,12 +28,14 @@ mod suite;
 pub mod actions_jobs;
 pub mod agent_tokens;
 pub mod commands;
+pub mod commit_jobs;
 pub mod dashboard;
 pub mod deliveries;
 pub mod installations;
 pub mod job_reports;
 pub mod jobs;
 pub mod pull_requests;
+pub mod releases;
 pub mod reporting;
 pub mod schema_status;
 

@@ -53,6 +53,7 @@ pub fn demo_job(demo: &DemoRepo, job_id: i64, timeout_seconds: u64) -> ClaimedJo
         clone_url: CLONE_URL.to_string(),
         head_sha: demo.head_sha.clone(),
         base_ref: demo.base_branch.clone(),
+        base_sha: None,
         pr_number: Some(7),
         lease_seconds: 30,
         asv: AsvOptions {

@@ -64,7 +64,7 @@ pub async fn claim(
         if let Some(job) = claimed {
             tracing::Span::current().record("job_id", job.id);
             state.metrics.observe_queue_wait(job.queue_wait_seconds);
-            tracing::info!(attempt = job.attempt, repo = %job.repository, pr = job.pr_number, "job claimed");
+            tracing::info!(attempt = job.attempt, repo = %job.repository, pr = job.pr_number, kind = job.kind.as_str(), "job claimed");
             return Ok(Json(claimed_job(&state, job)).into_response());
         }
 
@@ -140,6 +140,8 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
         clone_url: job.clone_url,
         head_sha: job.head_sha,
         base_ref: job.base_ref,
+        // History and release jobs compare two given commits.
+        base_sha: job.base_sha,
         pr_number: job.pr_number,
         // The agent sends heartbeats every third of this, so rounding down
         // keeps it on the safe side of the stored lease.

@@ -46,6 +46,8 @@ pub async fn record_delivery(
             Some(comment.number),
         ),
         Event::WorkflowRun(run) => (Some(run.repository.full_name.as_str()), None),
+        Event::Push(push) => (Some(push.repository.full_name.as_str()), None),
+        Event::Release(release) => (Some(release.repository.full_name.as_str()), None),
         _ => (None, None),
     };
     let delivery = NewDelivery {
@@ -76,6 +78,11 @@ pub async fn record_delivery(
         }
         Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
         Event::WorkflowRun(run) => super::workflow_run::apply_workflow_run(&mut tx, run).await?,
+        Event::Push(push) => super::history::apply_push(&mut tx, state, push).await?,
+        Event::Release(release) => (
+            super::history::apply_release(&mut tx, state, release).await?,
+            None,
+        ),
         Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
         Event::Ignored { event, action } => {
             tracing::debug!(event, action, "event is not one pitot acts on");

@@ -7,6 +7,7 @@
 //! redeliveries harmless.
 
 mod apply;
+mod history;
 mod payload;
 mod workflow_run;
 
@@ -25,6 +26,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub use apply::Recorded;
+pub use history::MAX_QUEUED_HISTORY_JOBS;
 pub(crate) use apply::{enqueue_job, job_backend};
 
 const SIGNATURE_HEADER: &str = "x-hub-signature-256";
@@ -82,9 +84,18 @@ async fn accept<'h>(
     let payload = payload::json_bytes(headers, body)?;
     let parse_name = event_name.to_owned();
     let event = run_blocking(move || payload::parse_event(&parse_name, &payload)).await??;
-    if let Event::PullRequest(pull_request) = &event {
-        span.record("repo", pull_request.repository.full_name.as_str());
-        span.record("pr", pull_request.number);
+    match &event {
+        Event::PullRequest(pull_request) => {
+            span.record("repo", pull_request.repository.full_name.as_str());
+            span.record("pr", pull_request.number);
+        }
+        Event::Push(push) => {
+            span.record("repo", push.repository.full_name.as_str());
+        }
+        Event::Release(release) => {
+            span.record("repo", release.repository.full_name.as_str());
+        }
+        _ => {}
     }
     if let Event::WorkflowRun(run) = &event {
         span.record("repo", run.repository.full_name.as_str());
@@ -155,6 +166,8 @@ fn action_name(event: &Event) -> Option<&str> {
         Event::Installation(installation) => Some(installation.action.as_str()),
         Event::IssueComment(comment) => Some(comment.action.as_str()),
         Event::WorkflowRun(run) => Some(run.action.as_str()),
+        Event::Release(release) => Some(release.action.as_str()),
+        Event::Push(_) => None,
         Event::Ignored { action, .. } => action.as_deref(),
         Event::Ping { .. } => None,
     }

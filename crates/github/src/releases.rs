@@ -1,0 +1,311 @@
+//! The GitHub calls behind release reports and nightly history: reading a
+//! repository ("Get a repository"), resolving a ref to its commit
+//! ("Get a commit"), listing releases ("List releases"), commit comments
+//! ("Create a commit comment", "Update a commit comment") and the
+//! regression issue ("List repository issues", "Create an issue", "Update
+//! an issue").
+
+use http::Method;
+use serde::Deserialize;
+
+use crate::client::GitHubClient;
+use crate::comments::next_link;
+use crate::error::GitHubError;
+use crate::transport::{repo_path, AuthKind, Call};
+
+/// Pages of releases or issues read at most (10,000 items).
+const MAX_PAGES: u32 = 100;
+
+/// A release as "List releases" returns it, reduced to what pitot reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReleaseInfo {
+    pub tag_name: String,
+    #[serde(default)]
+    pub draft: bool,
+    #[serde(default)]
+    pub prerelease: bool,
+}
+
+#[derive(Deserialize)]
+struct CommitInfo {
+    sha: String,
+    #[serde(default)]
+    parents: Vec<ParentInfo>,
+}
+
+#[derive(Deserialize)]
+struct ParentInfo {
+    sha: String,
+}
+
+/// A repository as "Get a repository" returns it, reduced to what pitot reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RepositoryInfo {
+    pub default_branch: String,
+    pub clone_url: String,
+}
+
+#[derive(Deserialize)]
+struct CreatedId {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct IssueInfo {
+    number: u64,
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    /// Present on pull requests, which the issues list includes.
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+impl GitHubClient {
+    /// Returns the commit that `git_ref` (a tag, a branch or a hash) of
+    /// `repo` points to. A tag is peeled to its commit by the endpoint.
+    #[tracing::instrument(skip(self))]
+    pub async fn commit_of_ref(&self, repo: &str, git_ref: &str) -> Result<String, GitHubError> {
+        Ok(self.get_commit(repo, git_ref).await?.sha)
+    }
+
+    /// Returns the commit that `git_ref` points to and its first parent,
+    /// `None` for a root commit.
+    #[tracing::instrument(skip(self))]
+    pub async fn commit_and_parent(
+        &self,
+        repo: &str,
+        git_ref: &str,
+    ) -> Result<(String, Option<String>), GitHubError> {
+        let commit = self.get_commit(repo, git_ref).await?;
+        let parent = commit.parents.into_iter().next().map(|parent| parent.sha);
+        Ok((commit.sha, parent))
+    }
+
+    async fn get_commit(&self, repo: &str, git_ref: &str) -> Result<CommitInfo, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::GET,
+            target: format!("/repos/{repo}/commits/{}", encode_segment(git_ref)),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        self.send(&call).await?.json(&call)
+    }
+
+    /// Returns `repo`'s default branch and clone URL.
+    #[tracing::instrument(skip(self))]
+    pub async fn repository(&self, repo: &str) -> Result<RepositoryInfo, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::GET,
+            target: format!("/repos/{repo}"),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        self.send(&call).await?.json(&call)
+    }
+
+    /// Returns the numbers of the pull requests that brought commit `sha`
+    /// into `repo` ("List pull requests associated with a commit").
+    #[tracing::instrument(skip(self))]
+    pub async fn pull_requests_of_commit(
+        &self,
+        repo: &str,
+        sha: &str,
+    ) -> Result<Vec<u64>, GitHubError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+        }
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::GET,
+            target: format!(
+                "/repos/{repo}/commits/{}/pulls?per_page=100",
+                encode_segment(sha)
+            ),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        let pulls: Vec<Pull> = self.send(&call).await?.json(&call)?;
+        Ok(pulls.into_iter().map(|pull| pull.number).collect())
+    }
+
+    /// Returns every release of `repo`, drafts included, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_releases(&self, repo: &str) -> Result<Vec<ReleaseInfo>, GitHubError> {
+        let repo = repo_path(repo)?;
+        self.all_pages(&format!("/repos/{repo}/releases?per_page=100"))
+            .await
+    }
+
+    /// Posts `body` as a comment on commit `sha` and returns its id. Not
+    /// retried once the request may have reached GitHub, so a failure
+    /// never leaves two copies.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn create_commit_comment(
+        &self,
+        repo: &str,
+        sha: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::POST,
+            target: format!("/repos/{repo}/commits/{}/comments", encode_segment(sha)),
+            body: Some(serde_json::json!({ "body": body })),
+            idempotent: false,
+            auth: AuthKind::Installation,
+        };
+        let created: CreatedId = self.send(&call).await?.json(&call)?;
+        Ok(created.id)
+    }
+
+    /// Replaces the body of commit comment `comment_id`.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn update_commit_comment(
+        &self,
+        repo: &str,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::PATCH,
+            target: format!("/repos/{repo}/comments/{comment_id}"),
+            body: Some(serde_json::json!({ "body": body })),
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        self.send(&call).await?;
+        Ok(())
+    }
+
+    /// Writes the issue titled `title` and returns its number. The issue
+    /// edited is `known_number` when given and not deleted, else the open
+    /// issue with that title whose body contains `marker`. Without either,
+    /// a new issue is created.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn upsert_issue(
+        &self,
+        repo: &str,
+        known_number: Option<u64>,
+        title: &str,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let repo = repo_path(repo)?;
+        let body = format!("{body}\n\n{marker}\n");
+        let found = match known_number {
+            Some(number) => Some(number),
+            None => self.find_open_issue(repo, title, marker).await?,
+        };
+        if let Some(number) = found {
+            let call = Call {
+                method: Method::PATCH,
+                target: format!("/repos/{repo}/issues/{number}"),
+                body: Some(serde_json::json!({ "body": body })),
+                idempotent: true,
+                auth: AuthKind::Installation,
+            };
+            match self.send(&call).await {
+                Ok(_) => return Ok(number),
+                Err(GitHubError::NotFound { .. }) if known_number.is_some() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let call = Call {
+            method: Method::POST,
+            target: format!("/repos/{repo}/issues"),
+            body: Some(serde_json::json!({ "title": title, "body": body })),
+            idempotent: false,
+            auth: AuthKind::Installation,
+        };
+        let created: IssueInfo = self.send(&call).await?.json(&call)?;
+        Ok(created.number)
+    }
+
+    /// Returns the open issue titled `title` whose body has a line equal
+    /// to `marker`, so that an issue a person opened with the same title
+    /// is left alone.
+    async fn find_open_issue(
+        &self,
+        repo: &str,
+        title: &str,
+        marker: &str,
+    ) -> Result<Option<u64>, GitHubError> {
+        let issues: Vec<IssueInfo> = self
+            .all_pages(&format!("/repos/{repo}/issues?state=open&per_page=100"))
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|issue| issue.pull_request.is_none() && issue.title == title)
+            .find(|issue| {
+                issue
+                    .body
+                    .as_deref()
+                    .is_some_and(|body| body.lines().any(|line| line.trim() == marker))
+            })
+            .map(|issue| issue.number))
+    }
+
+    /// Reads a listing through every `Link: rel="next"` page.
+    async fn all_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        first: &str,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut items = Vec::new();
+        let mut target = first.to_owned();
+        for _ in 0..MAX_PAGES {
+            let call = Call {
+                method: Method::GET,
+                target,
+                body: None,
+                idempotent: true,
+                auth: AuthKind::Installation,
+            };
+            let response = self.send(&call).await?;
+            let page: Vec<T> = response.json(&call)?;
+            items.extend(page);
+            match next_link(&response.headers) {
+                Some(next) => target = next,
+                None => return Ok(items),
+            }
+        }
+        Err(GitHubError::UnexpectedResponse {
+            request: format!("GET {first}"),
+            status: 200,
+            message: format!("the listing did not end within {MAX_PAGES} pages"),
+        })
+    }
+}
+
+/// Percent-encodes a path segment, so a tag such as `release/1.0` or one
+/// with `#` stays one segment.
+fn encode_segment(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(encode_segment("v1.2.3"), "v1.2.3");
+        assert_eq!(encode_segment("release/1.0"), "release%2F1.0");
+        assert_eq!(encode_segment("a b#c"), "a%20b%23c");
+    }
+}
