@@ -100,12 +100,12 @@ impl Workspace {
             git.run(&["init", "--quiet"], "init --quiet").await?;
         }
         fetch_base(&git, &request).await?;
-        fetch_commit(&git, &request, &request.head_sha, request.head_fetch_ref.as_deref()).await?;
+        fetch_commit(&git, &request, &request.head_sha, request.head_fetch_ref.as_deref(), "head").await?;
         let base_sha = match &request.base_sha {
             // The base branch usually holds the given base already; a base
             // that a force-push removed from it is fetched by id.
             Some(base_sha) => {
-                fetch_commit(&git, &request, base_sha, None).await?;
+                fetch_commit(&git, &request, base_sha, None, "base").await?;
                 git.log.line(format!("comparing with the given base commit {base_sha}"));
                 base_sha.clone()
             }
@@ -216,12 +216,13 @@ async fn fetch_base(git: &Git<'_>, job: &ValidJob) -> Result<(), CommandError> {
 }
 
 /// Makes sure commit `sha` is in the repository: first through
-/// `fetch_ref` when given, then by its object id.
+/// `fetch_ref` when given, then by its object id into `refs/pitot/{role}`.
 async fn fetch_commit(
     git: &Git<'_>,
     job: &ValidJob,
     sha: &str,
     fetch_ref: Option<&str>,
+    role: &str,
 ) -> Result<(), WorkspaceError> {
     if has_commit(git, sha).await? {
         git.log.line(format!("commit {sha} is already here"));
@@ -236,7 +237,7 @@ async fn fetch_commit(
     if !has_commit(git, sha).await? {
         // Servers that only send advertised refs reject this with "not our
         // ref"; the check below turns that into a clear error.
-        fetch_optional(git, job, &format!("+{sha}:refs/pitot/fetched")).await?;
+        fetch_optional(git, job, &format!("+{sha}:refs/pitot/{role}")).await?;
         tried.push(format!("commit {sha}"));
     }
     if !has_commit(git, sha).await? {

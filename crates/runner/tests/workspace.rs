@@ -142,3 +142,46 @@ async fn missing_base_branch_fails() {
     assert!(message.contains("git fetch"), "{message}");
     assert!(message.contains("refs/heads/no-such-branch"), "{message}");
 }
+
+#[tokio::test]
+async fn checkout_with_given_base_skips_merge_base() {
+    let dir = work_dir();
+    let demo = demo_remote(dir.path());
+    let mut job = demo_job(&demo, 1, 60);
+    job.head_sha = demo.base_tip_sha.clone();
+    job.base_sha = Some(demo.merge_base_sha.clone());
+    let log = JobLog::create(dir.path().join("job.log")).expect("log");
+
+    let checkout = workspace(dir.path())
+        .prepare(&job, &fetch_url(&demo, &job.clone_url), &log, &StopSignal::new())
+        .await
+        .expect("checkout");
+
+    assert_eq!(checkout.base_sha, demo.merge_base_sha);
+    assert_eq!(checkout.head_sha, demo.base_tip_sha);
+    assert_eq!(git_stdout(&checkout.dir, &["rev-parse", "HEAD"]), demo.base_tip_sha);
+    let text = log.read_all().expect("log");
+    assert!(text.contains("comparing with the given base commit"), "{text}");
+    assert!(!text.contains("merge-base of"), "{text}");
+}
+
+#[tokio::test]
+async fn given_base_off_the_branch_is_fetched_by_id() {
+    let dir = work_dir();
+    let demo = demo_remote(dir.path());
+    let mut job = demo_job(&demo, 1, 60);
+    // The pull request's head is on another branch than `main`, as the
+    // commit before a force-push would be.
+    job.head_sha = demo.base_tip_sha.clone();
+    job.base_sha = Some(demo.head_sha.clone());
+    let log = JobLog::create(dir.path().join("job.log")).expect("log");
+
+    let checkout = workspace(dir.path())
+        .prepare(&job, &fetch_url(&demo, &job.clone_url), &log, &StopSignal::new())
+        .await
+        .expect("checkout");
+
+    assert_eq!(checkout.base_sha, demo.head_sha);
+    let text = log.read_all().expect("log");
+    assert!(text.contains(&format!("+{}:refs/pitot/base", demo.head_sha)), "{text}");
+}
