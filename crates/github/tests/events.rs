@@ -218,3 +218,36 @@ fn issue_comment_on_pull_request_by_bot() {
     assert!(event.author_is_bot);
     assert_eq!(event.body, "/pitot run");
 }
+
+/// Returns the `pull_request` payload that the trial in `docs/install.md`
+/// sends by hand, with the shell's `$HEAD_SHA` and `$BASE_SHA` replaced.
+#[track_caller]
+fn install_doc_payload(head_sha: &str, base_sha: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/install.md");
+    let page = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()));
+    let start_marker = "cat > ~/pitot/labeled.json <<EOF\n";
+    let start = page.find(start_marker).expect("docs/install.md writes ~/pitot/labeled.json with a heredoc") + start_marker.len();
+    let length = page[start..].find("\nEOF\n").expect("the labeled.json heredoc ends with EOF");
+    page[start..start + length].replace("$HEAD_SHA", head_sha).replace("$BASE_SHA", base_sha)
+}
+
+#[test]
+fn install_doc_payload_parses() {
+    let head_sha = "6927218d4cb1ccd7b40e46a7e1ade5e6d96bfc63";
+    let base_sha = "604b95330416e15eb4314d8d8a3686b7df5cdd88";
+    let payload = install_doc_payload(head_sha, base_sha);
+
+    let event = match Event::parse("pull_request", payload.as_bytes()) {
+        Ok(Event::PullRequest(event)) => event,
+        other => panic!("docs/install.md's payload must parse as a pull_request event, got {other:?}"),
+    };
+
+    assert_eq!(event.action, PullRequestAction::Labeled { label: "run-benchmarks".into() });
+    assert_eq!(event.number, 1);
+    assert_eq!(event.head_sha, head_sha);
+    assert_eq!(event.base_sha, base_sha);
+    assert_eq!(event.base_ref, "main");
+    assert_eq!(event.repository.full_name, "example-org/demo-project");
+    assert_eq!(event.repository.clone_url.as_deref(), Some("https://github.com/example-org/demo-project.git"));
+    assert_eq!(event.installation_id, Some(31337));
+}
