@@ -663,3 +663,42 @@ async fn missed_delivery_is_caught_by_polling(pool: PgPool) {
 
     harness.service.stop().await.expect("clean stop");
 }
+
+/// Returns a push to the default branch of `REPO`, from `BASE` to `HEAD`,
+/// through the test App's installation.
+fn default_branch_push() -> Value {
+    let mut payload: Value = serde_json::from_slice(&fixture("tests/fixtures/webhooks/push/payload.json")).expect("JSON");
+    let branch = payload["repository"]["default_branch"].as_str().expect("default branch").to_owned();
+    payload["ref"] = format!("refs/heads/{branch}").into();
+    payload["before"] = BASE.into();
+    payload["after"] = HEAD.into();
+    payload["created"] = false.into();
+    payload["deleted"] = false.into();
+    payload["installation"] = json!({ "id": TEST_INSTALLATION_ID });
+    payload
+}
+
+#[sqlx::test]
+async fn history_job_runs_on_actions_with_its_own_base(pool: PgPool) {
+    let mut harness = Harness::start(pool, |_| {}).await;
+
+    let answer = harness.deliver("push", &default_branch_push()).await;
+    let job_id = answer["job_id"].as_i64().unwrap_or_else(|| panic!("a history job: {answer}"));
+    harness.wait_for("the workflow dispatch", |harness| !harness.stub.workflow_runs(REPO).is_empty()).await;
+    let run = harness.stub.workflow_runs(REPO).pop().expect("the run");
+    let job = harness.wait_for_state(job_id, "running").await;
+    harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
+    harness.complete(&run, "success").await;
+    harness.wait_for_state(job_id, "reported").await;
+
+    assert_eq!(job.4, "actions");
+    assert_eq!(job.2.as_deref(), Some(BASE), "the push's before commit is the base");
+    assert_eq!(run.inputs["base_sha"], BASE);
+    assert_eq!(run.inputs["head_sha"], HEAD);
+    let compares = harness.stub.requests_matching(&RequestMatch::get("/repos/*/*/compare/*"));
+    assert!(compares.is_empty(), "no merge-base lookup for a history job: {compares:?}");
+    assert_eq!(harness.count("runs").await, 2, "both commits' results stored");
+    assert!(harness.stub.comments(REPO, PR).is_empty(), "history writes no comment");
+
+    harness.service.stop().await.expect("clean stop");
+}

@@ -105,6 +105,7 @@ async fn queue_repository(
         installation_id,
         max_attempts: state.config.jobs.max_attempts,
         release_tag: None,
+        backend: crate::webhook::job_backend(state, &repository.name),
     };
     let job_id = commit_jobs::insert_commit_job(&mut *tx, &job).await?;
     if let Some(job_id) = job_id {

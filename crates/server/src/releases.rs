@@ -104,6 +104,7 @@ async fn resolve(
             installation_id: release.installation_id,
             max_attempts: state.config.jobs.max_attempts,
             release_tag: Some(&release.tag),
+            backend: crate::webhook::job_backend(state, repo),
         };
         job_id = commit_jobs::insert_commit_job(&mut *tx, &job).await?;
         if let Some(job_id) = job_id {

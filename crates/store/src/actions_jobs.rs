@@ -52,6 +52,9 @@ pub struct DispatchTask {
     pub installation_id: Option<i64>,
     /// The repository's default branch as the webhook payload named it.
     pub dispatch_ref: Option<String>,
+    /// The base commit of a history or release job, given when it was
+    /// queued; `None` for a pull request job, whose merge-base is computed.
+    pub fixed_base_sha: Option<String>,
 }
 
 /// A running actions job whose workflow run completed, locked for collection.
@@ -114,7 +117,9 @@ pub async fn lock_next_dispatch(
     let row = sqlx::query!(
         r#"
         SELECT jobs.id, repositories.name AS repository, jobs.head_sha, jobs.base_ref,
-               jobs.bench, jobs.installation_id, jobs.dispatch_ref
+               jobs.bench, jobs.installation_id, jobs.dispatch_ref,
+               CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END
+                   AS "fixed_base_sha?"
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'queued' AND NOT (jobs.id = ANY($1))
         ORDER BY jobs.queued_at, jobs.id
@@ -133,6 +138,7 @@ pub async fn lock_next_dispatch(
         bench: row.bench,
         installation_id: row.installation_id,
         dispatch_ref: row.dispatch_ref,
+        fixed_base_sha: row.fixed_base_sha,
     }))
 }
 

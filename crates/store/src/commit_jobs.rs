@@ -4,6 +4,7 @@
 
 use sqlx::PgExecutor;
 
+use crate::actions_jobs::Backend;
 use crate::commit_sha::full_sha;
 use crate::StoreError;
 
@@ -62,6 +63,9 @@ pub struct NewCommitJob<'a> {
     pub max_attempts: i32,
     /// The release's tag, for release jobs.
     pub release_tag: Option<&'a str>,
+    /// Who runs it: an agent, or the repository's Actions workflow, which
+    /// is dispatched on `branch`.
+    pub backend: Backend,
 }
 
 /// Inserts a queued history or release job and returns its id, or `None`
@@ -77,8 +81,9 @@ pub async fn insert_commit_job(
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO jobs (repository_id, kind, head_sha, base_sha, base_ref, clone_url,
-                          head_fetch_ref, installation_id, attempt_limit, release_tag)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                          head_fetch_ref, installation_id, attempt_limit, release_tag,
+                          backend, dispatch_ref)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $5)
         ON CONFLICT DO NOTHING
         RETURNING id
         "#,
@@ -92,6 +97,7 @@ pub async fn insert_commit_job(
         job.installation_id,
         job.max_attempts,
         job.release_tag,
+        job.backend.as_str(),
     )
     .fetch_optional(executor)
     .await?;

@@ -95,11 +95,13 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         },
     };
     // The workflow benchmarks the merge-base, so it must be known, and
-    // recorded on the job, before the run starts.
-    let base_sha = match client
-        .merge_base(&task.repository, &task.base_ref, &task.head_sha)
-        .await
-    {
+    // recorded on the job, before the run starts. History and release jobs
+    // were queued with their base commit.
+    let merge_base = match &task.fixed_base_sha {
+        Some(base_sha) => Ok(base_sha.clone()),
+        None => client.merge_base(&task.repository, &task.base_ref, &task.head_sha).await,
+    };
+    let base_sha = match merge_base {
         Ok(sha) => sha,
         Err(error) => {
             let context = format!(

@@ -58,6 +58,7 @@ pub async fn apply_push(
         installation_id: event.installation_id,
         max_attempts: state.config.jobs.max_attempts,
         release_tag: None,
+        backend: crate::webhook::job_backend(state, &event.repository.full_name),
     };
     let Some(job_id) = commit_jobs::insert_commit_job(&mut *conn, &job)
         .await
