@@ -319,12 +319,15 @@ async fn labelled_pull_request_gets_one_comment_and_a_check_run(pool: PgPool) {
         "verdict explained: {body}"
     );
     assert!(body.contains("too little history"), "{body}");
-    // Timing noise on a busy machine can make the unchanged benchmark look
-    // faster, and that is no regression; it must never be listed as worse.
+    // The demo's benchmarks take a few hundred microseconds with two rounds,
+    // so on a busy machine an unchanged one can move by half (CI once saw
+    // `time_running_mean` at 1.47 [1.22, 1.59]). What the test can rely on
+    // is the order: the slowed benchmark, about 15 times slower, is the
+    // worst row.
     let worse: Vec<&str> = body.lines().filter(|line| line.starts_with("| **worse**")).collect();
     assert!(
-        !mentions(&worse, &harness.demo.unchanged_benchmark),
-        "unchanged benchmark not worse: {body}"
+        worse.first().is_some_and(|row| row.contains(&format!("`{}`", harness.demo.slowed_benchmark))),
+        "the slowed benchmark is the worst row: {body}"
     );
     assert!(
         body.contains("http://pitot.test/jobs/"),
