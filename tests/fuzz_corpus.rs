@@ -1,8 +1,8 @@
-//! Replays the fuzz targets' inputs in the normal test suite: the real
-//! files the fuzzers start from (asv results and GitHub payloads under
-//! `tests/fixtures/`), the hand-written seeds in `fuzz/seeds/`, and every
-//! input a fuzzer found a crash with, kept in `fuzz/regressions/`.
-//! `docs/fuzzing.md` says how to run the fuzzers themselves.
+//! Replays the fuzz targets' inputs in the normal test suite. The inputs
+//! are the real files the fuzzers start from (asv results and GitHub
+//! payloads under `tests/fixtures/`), the hand-written seeds in
+//! `fuzz/seeds/`, and every crashing input kept in `fuzz/regressions/`.
+//! `docs/fuzzing.md` explains how to run the fuzzers themselves.
 
 #[path = "../fuzz/src/lib.rs"]
 mod targets;
@@ -32,7 +32,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The seeds and found crashes of one target.
+/// Returns the seeds and kept crashing inputs of one target.
 fn kept_inputs(target: &str) -> Vec<PathBuf> {
     let fuzz = repository().join("fuzz");
     let mut files = files_under(&fuzz.join("seeds").join(target));

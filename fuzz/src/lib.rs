@@ -1,6 +1,6 @@
-//! What each fuzz target does with one input, shared by the cargo-fuzz
-//! targets in `fuzz_targets/` and by `tests/fuzz_corpus.rs`, which replays
-//! the committed corpus in the normal test suite.
+//! The checks each fuzz target runs on one input. The cargo-fuzz targets
+//! in `fuzz_targets/` call them, and so does `tests/fuzz_corpus.rs`, which
+//! replays the committed inputs in the normal test suite.
 //!
 //! Every function takes arbitrary bytes and must return without panicking,
 //! whatever they hold. Where the output has a property pitot relies on
@@ -50,7 +50,7 @@ pub fn results_file(data: &[u8]) {
 }
 
 /// Treats the first line as the `X-GitHub-Event` name (or, when it is a
-/// single byte, as an index into the events pitot knows) and the rest as
+/// single byte, as an index into the events pitot parses) and the rest as
 /// the body, then parses the body, checks a signature header made from the
 /// body's first bytes, and reads a command from a comment.
 pub fn webhook_body(data: &[u8]) {
@@ -113,12 +113,13 @@ pub fn check_code_span(text: &str, span: &str) {
     assert!(span.ends_with(&fence), "{span:?} does not end with its fence");
     let inner = &span[fence_len..span.len() - fence_len];
     let longest_run = inner.split(|c| c != '`').map(str::len).max().unwrap_or(0);
-    assert!(longest_run < fence_len, "{span:?} holds a run of {longest_run} backticks");
+    assert!(longest_run < fence_len, "{span:?} contains a run of {longest_run} backticks");
     // Every pipe is escaped, and the escape's backslash is not itself escaped.
     let bytes = inner.as_bytes();
     for (index, &byte) in bytes.iter().enumerate() {
         if byte == b'|' {
-            assert!(index > 0 && bytes[index - 1] == b'\\', "bare pipe in {span:?}");
+            assert!(index > 0, "bare pipe at the start of {span:?}");
+            assert_eq!(bytes[index - 1], b'\\', "bare pipe in {span:?}");
             assert!(index < 2 || bytes[index - 2] != b'\\', "escaped backslash before a pipe in {span:?}");
         }
     }
@@ -131,7 +132,8 @@ pub fn check_code_block(block: &str) {
     let fence = "`".repeat(fence_len);
     let opening = format!("{fence}text\n");
     let closing = format!("{fence}\n");
-    assert!(block.starts_with(&opening) && block.ends_with(&closing), "{block:?}");
+    assert!(block.starts_with(&opening), "no opening fence in {block:?}");
+    assert!(block.ends_with(&closing), "no closing fence in {block:?}");
     let body = &block[opening.len()..block.len() - closing.len()];
     for line in body.lines() {
         let run = line.trim_start().chars().take_while(|&c| c == '`').count();

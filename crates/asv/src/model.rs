@@ -60,9 +60,10 @@ pub struct BenchmarkResult {
     pub duration: Option<f64>,
 }
 
-/// The most parameter combinations one benchmark may have in a results
-/// file. Real suites stay in the thousands; a file whose grid multiplies
-/// out beyond this is rejected rather than expanded into memory.
+/// The maximum number of parameter combinations of one benchmark in a
+/// results file. A file whose grid multiplies out beyond it is rejected
+/// rather than expanded into memory. The largest grid in the asv result
+/// corpora pitot is tested on has 20 combinations.
 pub const MAX_COMBINATIONS: usize = 100_000;
 
 impl BenchmarkResult {

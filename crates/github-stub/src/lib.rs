@@ -216,13 +216,13 @@ impl GitHubStub {
 
     /// Sets whether a workflow dispatch that asks for the run's details
     /// gets them (200 with `workflow_run_id`, the default) or 204 without a
-    /// body, as servers from before that parameter answer.
+    /// body, as servers from before that parameter respond.
     pub fn set_return_run_details(&self, enabled: bool) {
         self.state.actions.set_return_run_details(enabled);
     }
 
     /// Sets the merge-base that `GET /repos/{repo}/compare/{base}...{head}`
-    /// returns for any two commits of `repo`; without one it answers 404.
+    /// returns for any two commits of `repo`. Without one it returns 404.
     pub fn set_merge_base(&self, repo: &str, sha: &str) {
         self.state.actions.set_merge_base(repo, sha);
     }
@@ -239,7 +239,7 @@ impl GitHubStub {
     }
 
     /// Attaches an artifact to run `run_id`; its download redirects to
-    /// `download_url`, or answers 410 when `expired`. Returns it with its id.
+    /// `download_url`, or returns 410 when `expired`. Returns the artifact with its id.
     pub fn add_run_artifact(
         &self,
         run_id: u64,
@@ -276,7 +276,7 @@ impl GitHubStub {
         self.state.repo_data.set_commit_pulls(repo, sha, numbers);
     }
 
-    /// Makes `GET /repos/{repo}` answer with `branch` as the default branch.
+    /// Makes `GET /repos/{repo}` return `branch` as the default branch.
     pub fn set_default_branch(&self, repo: &str, branch: &str) {
         self.state.repo_data.set_default_branch(repo, branch);
     }

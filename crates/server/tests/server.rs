@@ -165,9 +165,9 @@ async fn agent_client_runs_a_job(pool: PgPool) {
     assert_eq!(claimed.head_sha, FIXTURE_HEAD);
     assert!(!heartbeat.cancelled);
     let job = jobs::load_job(&app.pool, job_id).await.unwrap().unwrap();
-    // The server's reporter may already have taken the stored report on
-    // (this one has no results, so it fails the job); either way the
-    // agent's part is over.
+    // serve() runs the reporter, which may already have taken the report
+    // and failed the job, because the report has no results. Either way
+    // the agent's part is over.
     assert!(
         matches!(job.state, JobState::Ingesting | JobState::Failed | JobState::Reported),
         "{:?}",

@@ -63,7 +63,7 @@ pub struct NewCommitJob<'a> {
     pub max_attempts: i32,
     /// The release's tag, for release jobs.
     pub release_tag: Option<&'a str>,
-    /// Who runs it: an agent, or the repository's Actions workflow, which
+    /// The runner: an agent, or the repository's Actions workflow, which
     /// is dispatched on `branch`.
     pub backend: Backend,
 }

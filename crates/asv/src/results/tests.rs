@@ -761,7 +761,7 @@ fn direct_path_matches_tree_on_corpora() {
     assert!(compared > 4_675, "only {compared} schema-2 files compared");
 }
 
-/// A `params` cell of `lists` parameters with `values` values each.
+/// Builds a `params` cell of `lists` parameters with `values` values each.
 fn params_grid(lists: usize, values: usize) -> String {
     let list = format!("[{}]", vec!["\"1\""; values].join(", "));
     format!("[{}]", vec![list; lists].join(", "))
