@@ -4,6 +4,7 @@
 //! over to one subcommand module.
 
 mod agent_cmd;
+mod api_token_cmd;
 mod check_config_cmd;
 mod compare_cmd;
 mod database;
@@ -36,6 +37,8 @@ enum Command {
     Agent(agent_cmd::AgentArgs),
     /// Create or revoke the token a `pitot agent` authenticates with.
     AgentToken(agent_cmd::AgentTokenArgs),
+    /// Create or revoke a token that may change state through the JSON API.
+    ApiToken(api_token_cmd::ApiTokenArgs),
     /// Import an asv results folder (or a project folder with asv.conf.json) into the store.
     Import(import_cmd::ImportArgs),
     /// Compare two asv result sets, as `asv compare` does.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(args),
         Command::Agent(args) => agent_cmd::run(args),
         Command::AgentToken(args) => agent_cmd::run_token(args),
+        Command::ApiToken(args) => api_token_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),

@@ -1,18 +1,14 @@
-//! Creating and checking the tokens `pitot agent` authenticates with.
-//!
-//! A token is 32 random bytes from the operating system, written as
-//! `pitot_` and 64 hexadecimal digits (the prefix lets secret scanners
-//! recognise a leaked one). The database keeps only its SHA-256.
+//! Creating and checking the tokens `pitot agent` authenticates with. They
+//! start with `pitot_`; see [`crate::secret_tokens`] for their form.
 
 use pitot_store::agent_tokens::{self, AgentIdentity};
 use pitot_store::StoreError;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use secrecy::SecretString;
 use sqlx::PgExecutor;
 
+use crate::secret_tokens;
+
 const TOKEN_PREFIX: &str = "pitot_";
-const TOKEN_BYTES: usize = 32;
-const MAX_NAME_LEN: usize = 64;
 
 /// An error from creating a token.
 #[derive(Debug, thiserror::Error)]
@@ -33,22 +29,12 @@ pub async fn create_agent_token(
     executor: impl PgExecutor<'_>,
     name: &str,
 ) -> Result<SecretString, CreateTokenError> {
-    let name_is_valid = !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !name_is_valid {
+    if !secret_tokens::is_valid_name(name) {
         return Err(CreateTokenError::InvalidName(name.to_owned()));
     }
-
-    let mut random = [0u8; TOKEN_BYTES];
-    getrandom::getrandom(&mut random).map_err(CreateTokenError::Random)?;
-    let token = SecretString::from(format!("{TOKEN_PREFIX}{}", hex::encode(random)));
-
-    match agent_tokens::insert_agent_token(executor, name, &hash_token(token.expose_secret())).await
-    {
-        Ok(_) => Ok(token),
+    let token = secret_tokens::generate(TOKEN_PREFIX).map_err(CreateTokenError::Random)?;
+    match agent_tokens::insert_agent_token(executor, name, &token.sha256).await {
+        Ok(_) => Ok(token.clear),
         Err(StoreError::Database(sqlx::Error::Database(error)))
             if error.constraint() == Some("agent_tokens_name_key") =>
         {
@@ -64,32 +50,8 @@ pub async fn authenticate(
     executor: impl PgExecutor<'_>,
     token: &str,
 ) -> Result<Option<AgentIdentity>, StoreError> {
-    // A token of the wrong shape cannot match; skipping the lookup also
-    // keeps arbitrary header values away from the database.
-    let well_formed = token.strip_prefix(TOKEN_PREFIX).is_some_and(|digits| {
-        digits.len() == 2 * TOKEN_BYTES && digits.bytes().all(|b| b.is_ascii_hexdigit())
-    });
-    if !well_formed {
-        return Ok(None);
-    }
-    agent_tokens::find_agent_by_token(executor, &hash_token(token)).await
-}
-
-fn hash_token(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_is_sha256_of_the_token_text() {
-        let hash = hash_token("abc");
-
-        assert_eq!(
-            hex::encode(hash),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+    match secret_tokens::lookup_hash(token, TOKEN_PREFIX) {
+        Some(hash) => agent_tokens::find_agent_by_token(executor, &hash).await,
+        None => Ok(None),
     }
 }

@@ -16,9 +16,14 @@ pub enum AppError {
     /// The request is malformed; the message names the bad input.
     #[error("{0}")]
     BadRequest(String),
-    /// Missing or invalid credentials: a webhook signature or an agent token.
+    /// Missing or invalid credentials: a webhook signature, an agent
+    /// token or an API token.
     #[error("{0}")]
     Unauthorized(String),
+    /// Valid credentials that do not grant what the request asks, such as
+    /// an API token without the scope a write needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// The request conflicts with the resource's state, such as a lost lease.
@@ -41,6 +46,7 @@ impl AppError {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -58,6 +64,7 @@ impl From<StoreError> for AppError {
                 AppError::BadRequest(error.to_string())
             }
             StoreError::NotFound { .. } => AppError::NotFound(error.to_string()),
+            StoreError::Database(error) => error.into(),
             error => AppError::Internal(anyhow::Error::new(error)),
         }
     }
@@ -65,12 +72,48 @@ impl From<StoreError> for AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        if is_outage(&error) {
+            tracing::warn!(error = %error, "the database is unavailable");
+            return AppError::Unavailable(DATABASE_UNAVAILABLE.into());
+        }
         AppError::Internal(anyhow::Error::new(error))
     }
 }
 
+const DATABASE_UNAVAILABLE: &str = "the database is unavailable: retry later";
+
+/// Whether `error` means the database could not be reached at all, rather
+/// than that a query failed: the caller may retry the same request later.
+fn is_outage(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+/// Whether an error wrapped by a handler's `anyhow` context is an outage.
+fn chain_has_outage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let sqlx_error = cause.downcast_ref::<sqlx::Error>().or_else(|| {
+            match cause.downcast_ref::<StoreError>() {
+                Some(StoreError::Database(error)) => Some(error),
+                _ => None,
+            }
+        });
+        sqlx_error.is_some_and(is_outage)
+    })
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        let outage = matches!(&self, AppError::Internal(error) if chain_has_outage(error));
+        if outage {
+            // Answered as 503, so that GitHub and agents retry the request.
+            if let AppError::Internal(error) = &self {
+                tracing::warn!(error = format!("{error:#}"), "the database is unavailable");
+            }
+            return AppError::Unavailable(DATABASE_UNAVAILABLE.into()).into_response();
+        }
         let status = self.status();
         let message = match &self {
             AppError::Internal(error) => {

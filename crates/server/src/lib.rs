@@ -14,6 +14,7 @@
 
 pub mod actions;
 pub mod agent_tokens;
+pub mod api_tokens;
 pub mod api;
 pub mod commands;
 mod commit_reports;
@@ -36,6 +37,7 @@ mod metrics;
 mod noise_thresholds;
 mod queue_events;
 mod routes;
+mod secret_tokens;
 mod serve;
 mod web_assets;
 mod state;

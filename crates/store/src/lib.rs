@@ -27,6 +27,7 @@ mod suite;
 // The job queue, webhook deliveries, installations and agent tokens.
 pub mod actions_jobs;
 pub mod agent_tokens;
+pub mod api_tokens;
 pub mod commands;
 pub mod commit_jobs;
 pub mod dashboard;

@@ -1,4 +1,5 @@
-//! The dashboard's JSON API under `/api/v1/`: read-only, without login.
+//! The dashboard's JSON API under `/api/v1/`. Reading needs no login;
+//! writes need an API token with the right scope (see [`auth`]).
 //!
 //! `openapi.json` beside this file documents every route. The router and
 //! [`API_PATHS`] come from one list below, so a test can check that the
@@ -7,6 +8,7 @@
 //! with JSON. Dates are RFC 3339 strings, except in a series' history,
 //! whose columns carry epoch milliseconds for the chart.
 
+mod auth;
 mod compare;
 mod jobs;
 mod params;
@@ -16,6 +18,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+
+pub use auth::ApiCaller;
 
 use crate::state::AppState;
 
@@ -38,6 +42,7 @@ macro_rules! api_routes {
 
 api_routes! {
     "/api/v1/openapi.json" => openapi,
+    "/api/v1/token" => auth::whoami,
     "/api/v1/repositories" => suite::repositories,
     "/api/v1/repositories/{owner}/{name}/benchmarks" => suite::overview,
     "/api/v1/repositories/{owner}/{name}/benchmarks/{benchmark}" => suite::benchmark,

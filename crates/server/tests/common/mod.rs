@@ -155,6 +155,42 @@ impl TestApp {
         token.expose_secret().to_string()
     }
 
+    /// Creates an API token named `name` granting `scopes` and returns it
+    /// in clear.
+    pub async fn api_token(
+        &self,
+        name: &str,
+        scopes: &[pitot_server::api_tokens::ApiScope],
+    ) -> String {
+        let token = pitot_server::api_tokens::create_api_token(&self.pool, name, scopes)
+            .await
+            .expect("token created");
+        token.expose_secret().to_string()
+    }
+
+    /// Sends a JSON API request: `method` to `path` with `token` as the
+    /// bearer token and `body`, if any, as JSON.
+    pub async fn send_api(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Body::from(serde_json::to_vec(body).expect("serializable"))
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("valid request")).await
+    }
+
     /// Waits until the queued-job listener is listening on this database, so
     /// a notification sent next is not missed.
     pub async fn wait_for_listener(&self) {
