@@ -1,17 +1,20 @@
 //! Faults injected into the real `pitot serve` process: killed with SIGKILL
-//! in the middle of a burst of webhook deliveries, then started again.
+//! in the middle of a burst of webhook deliveries, then started again; and
+//! its PostgreSQL server crashing under it, then coming back.
 //!
 //! GitHub redelivers what did not get a 2xx response, so pitot promises
 //! that every delivery it acknowledged with a 2xx is stored with its job,
-//! and that a delivery sent again after the restart never creates a second
-//! job.
+//! that it never acknowledges one it could not store, and that a delivery
+//! sent again after a restart never creates a second job.
 
 #[path = "support/serve_process.rs"]
 mod serve_process;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Stdio;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -145,4 +148,162 @@ async fn killed_server_loses_no_accepted_delivery(pool: PgPool) {
     assert_eq!(stored_delivery_ids(&pool).await.len(), DELIVERIES);
     assert_eq!(job_count(&pool).await, DELIVERIES as i64);
     assert_eq!(pull_requests_with_two_jobs(&pool).await, Vec::<i64>::new());
+}
+
+/// A PostgreSQL server of the test's own, on a TCP port of 127.0.0.1, so
+/// the test can crash and restart it without disturbing other tests. It
+/// runs as the `postgres` user when the test runs as root, because
+/// PostgreSQL refuses to run as root.
+struct PrivatePostgres {
+    bin_dir: PathBuf,
+    data_dir: PathBuf,
+    port: u16,
+    /// Holds the data folder until the server is stopped.
+    _folder: tempfile::TempDir,
+}
+
+impl PrivatePostgres {
+    fn init() -> PrivatePostgres {
+        let bin_dir = postgres_bin_dir();
+        let folder = tempfile::tempdir().expect("folder");
+        std::fs::set_permissions(folder.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let data_dir = folder.path().join("data");
+        std::fs::create_dir(&data_dir).expect("data folder");
+        std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        if running_as_root() {
+            let (uid, gid) = postgres_user_ids();
+            std::os::unix::fs::chown(folder.path(), Some(uid), Some(gid)).expect("chown");
+            std::os::unix::fs::chown(&data_dir, Some(uid), Some(gid)).expect("chown");
+        }
+        let server = PrivatePostgres { bin_dir, data_dir, port: free_port(), _folder: folder };
+        let data = server.data_dir.to_str().expect("UTF-8 path").to_owned();
+        server.run("initdb", &["--pgdata", &data, "--auth", "trust", "--username", "postgres", "--no-sync"]);
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn start(&self) {
+        let data = self.data_dir.to_str().expect("UTF-8 path");
+        let log = self.data_dir.join("server.log");
+        let options = format!("-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories=''", self.port);
+        self.run("pg_ctl", &["start", "--wait", "--pgdata", data, "--log", log.to_str().unwrap(), "-o", &options]);
+    }
+
+    /// Stops the server as a crash would: no checkpoint, clients cut off.
+    fn crash(&self) {
+        let data = self.data_dir.to_str().expect("UTF-8 path");
+        self.run("pg_ctl", &["stop", "--wait", "--mode", "immediate", "--pgdata", data]);
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let program = self.bin_dir.join(program);
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&program);
+            command
+        } else {
+            Command::new(&program)
+        };
+        let output = command.args(args).current_dir(&self.data_dir).output().expect("PostgreSQL tool runs");
+        assert!(
+            output.status.success(),
+            "{} {args:?} failed: {}",
+            program.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        if self.data_dir.join("postmaster.pid").exists() {
+            self.crash();
+        }
+    }
+}
+
+/// Returns the folder of the newest installed PostgreSQL's programs.
+fn postgres_bin_dir() -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed under /usr/lib/postgresql")
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().expect("an initdb under /usr/lib/postgresql/*/bin").1
+}
+
+fn running_as_root() -> bool {
+    let output = Command::new("id").arg("-u").output().expect("id runs");
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+fn postgres_user_ids() -> (u32, u32) {
+    let id = |flag: &str| {
+        let output = Command::new("id").args([flag, "postgres"]).output().expect("id runs");
+        assert!(output.status.success(), "no `postgres` user to run PostgreSQL as");
+        String::from_utf8_lossy(&output.stdout).trim().parse::<u32>().expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+/// Polls `GET {url}/readyz` until it answers `status`, for at most `limit`.
+async fn wait_for_readiness(client: &reqwest::Client, url: &str, status: u16, limit: Duration) -> String {
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < limit {
+        if let Ok(response) = client.get(format!("{url}/readyz")).send().await {
+            let answered = response.status().as_u16();
+            last = format!("{answered} {}", response.text().await.unwrap_or_default());
+            if answered == status {
+                return last;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("/readyz did not answer {status} within {limit:?}; last answer: {last}");
+}
+
+#[tokio::test]
+async fn database_crash_fails_readiness_and_loses_no_delivery() {
+    let postgres = PrivatePostgres::init();
+    postgres.start();
+    let home = tempfile::tempdir().expect("folder");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let _server = start_server(&postgres.url(), home.path(), port);
+    wait_until_healthy(&client, &url).await;
+    wait_for_readiness(&client, &url, 200, Duration::from_secs(30)).await;
+
+    postgres.crash();
+
+    // The readiness probe fails promptly, so a load balancer stops sending
+    // traffic; liveness stays up, so nothing restarts a process that is fine.
+    let unready = wait_for_readiness(&client, &url, 503, Duration::from_secs(15)).await;
+    assert!(unready.contains("database"), "{unready}");
+    let live = client.get(format!("{url}/healthz")).send().await.expect("healthz answers");
+    assert_eq!(live.status().as_u16(), 200);
+    // A delivery that cannot be stored is refused, so GitHub marks it failed
+    // and it can be delivered again.
+    let (id, body) = labelled_delivery(7);
+    let refused = deliver(&client, &url, &id, &body).await;
+    assert_eq!(refused, Some(503), "a delivery during the outage");
+
+    postgres.start();
+    wait_for_readiness(&client, &url, 200, Duration::from_secs(60)).await;
+    assert_eq!(deliver(&client, &url, &id, &body).await, Some(202), "the redelivery");
+    assert_eq!(deliver(&client, &url, &id, &body).await, Some(202), "a second redelivery");
+
+    let pool = PgPool::connect(&postgres.url()).await.expect("connects");
+    assert_eq!(stored_delivery_ids(&pool).await, BTreeSet::from([id]));
+    assert_eq!(job_count(&pool).await, 1);
+    pool.close().await;
 }

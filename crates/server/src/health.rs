@@ -1,6 +1,8 @@
 //! `GET /healthz` (the process is up) and `GET /readyz` (it can serve
 //! because the database responds and has every migration of this build).
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::Json;
 use pitot_store::schema_status;
@@ -15,15 +17,28 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// How long the readiness check waits for the database. Probes time out
+/// after a second or a few, and an unanswered probe says less than a 503.
+const READY_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Responds 200 when the database is reachable and fully migrated, else 503
 /// with the reason.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    let missing = schema_status::missing_migrations(&state.pool)
-        .await
-        .map_err(|error| {
+    let check = schema_status::missing_migrations(&state.pool);
+    let missing = match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(missing)) => missing,
+        Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness check failed to query the database");
-            AppError::Unavailable("the database is unreachable".into())
-        })?;
+            return Err(AppError::Unavailable("the database is unreachable".into()));
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer in time");
+            return Err(AppError::Unavailable(format!(
+                "the database did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            )));
+        }
+    };
     if let Some(first) = missing.first() {
         return Err(AppError::Unavailable(format!(
             "the database lacks {} migration(s), starting with {} ({}): run `pitot migrate`",

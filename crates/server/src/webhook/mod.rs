@@ -53,7 +53,7 @@ pub async fn receive(
     let outcome = match &result {
         Ok(Recorded::Redelivery) => "redelivery",
         Ok(Recorded::New { outcome, .. }) => outcome.as_str(),
-        Err(AppError::Internal(_)) => "error",
+        Err(AppError::Internal(_) | AppError::Unavailable(_)) => "error",
         Err(_) => "rejected",
     };
     state.metrics.count_delivery(event, outcome);
