@@ -1,6 +1,7 @@
-//! Faults injected into the real `pitot serve` process: killed with SIGKILL
-//! in the middle of a burst of webhook deliveries, then started again; and
-//! its PostgreSQL server crashing under it, then coming back.
+//! Faults injected into the real `pitot serve` process. It is killed with
+//! SIGKILL in the middle of a burst of webhook deliveries or of an ingest,
+//! then started again. Its PostgreSQL server crashes under it, then comes
+//! back.
 //!
 //! GitHub redelivers what did not get a 2xx response, so pitot promises
 //! that every delivery it acknowledged with a 2xx is stored with its job,
@@ -306,4 +307,148 @@ async fn database_crash_fails_readiness_and_loses_no_delivery() {
     assert_eq!(stored_delivery_ids(&pool).await, BTreeSet::from([id]));
     assert_eq!(job_count(&pool).await, 1);
     pool.close().await;
+}
+
+/// The django-asv results file that the ingest test reports twice.
+const DJANGO_RESULTS: &str = "tests/fixtures/asv/django-asv/results/macos-12/b1f88476-virtualenv-py3.10.json";
+
+/// Returns the django-asv results file recorded for commit `sha`, and the
+/// number of result rows its ingest stores: one per benchmark and
+/// parameter combination.
+fn django_results_for(sha: &str) -> (String, i64) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DJANGO_RESULTS);
+    let mut results: Value = serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+    results["commit_hash"] = sha.into();
+    let text = results.to_string();
+    let parsed = pitot_asv::parse_results(text.as_bytes()).expect("the fixture parses");
+    let rows = parsed.benchmarks.iter().map(|benchmark| benchmark.outcomes.len() as i64).sum();
+    (text, rows)
+}
+
+async fn job_state(pool: &PgPool, job_id: i64) -> (String, Option<String>) {
+    sqlx::query_as("SELECT state, error FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(pool)
+        .await
+        .expect("the job")
+}
+
+/// Waits until no other session of the test's database is in a
+/// transaction, so that a killed server's transactions have ended.
+async fn wait_for_other_sessions_to_end(pool: &PgPool) {
+    let started = Instant::now();
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("sessions");
+        if others == 0 {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{others} sessions outlived the killed server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test]
+async fn killed_ingest_leaves_no_partial_run(pool: PgPool) {
+    let home = tempfile::tempdir().expect("folder");
+    let database = database_url(&pool).await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut server = start_server(&database, home.path(), port);
+    wait_until_healthy(&client, &url).await;
+
+    let (delivery_id, body) = labelled_delivery(1);
+    assert_eq!(deliver(&client, &url, &delivery_id, &body).await, Some(202));
+    let token = pitot_server::agent_tokens::create_agent_token(&pool, "bench-1").await.expect("token");
+    let claimed: Value = client
+        .post(format!("{url}{}", pitot_runner::api::CLAIM_PATH))
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&token))
+        .json(&serde_json::json!({ "agent": "bench-1", "machine": "macos-12" }))
+        .send()
+        .await
+        .expect("claim answered")
+        .json()
+        .await
+        .expect("claim JSON");
+    let job_id = claimed["job_id"].as_i64().expect("a claimed job");
+    let head = format!("{:040x}", 1);
+    let base = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
+    let (head_file, rows_per_file) = django_results_for(&head);
+    let (base_file, _) = django_results_for(base);
+
+    // A share lock on `results` lets the ingest write its run, then stops
+    // it at its first result row, so the kill lands in the middle of it.
+    let mut blocker = pool.begin().await.expect("transaction");
+    sqlx::query("LOCK TABLE results IN SHARE MODE").execute(&mut *blocker).await.expect("lock");
+    let report = serde_json::json!({
+        "attempt": claimed["attempt"],
+        "base_sha": base,
+        "head_sha": head,
+        "machine": "macos-12",
+        "results": [
+            { "path": "macos-12/f95f852b-virtualenv-py3.10.json", "content": base_file },
+            { "path": format!("macos-12/{}-virtualenv-py3.10.json", &head[..8]), "content": head_file },
+        ],
+        "log": "asv continuous\n",
+        "outcome": "completed",
+    });
+    let reported = client
+        .post(format!("{url}{}", pitot_runner::api::report_path(job_id)))
+        .bearer_auth(secrecy::ExposeSecret::expose_secret(&token))
+        .json(&report)
+        .send()
+        .await
+        .expect("report answered");
+    assert!(reported.status().is_success(), "report: {}", reported.status());
+    let started = Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'results'::regclass AND NOT granted",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("locks");
+        if waiting > 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the ingest never reached the results table");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.0.kill().expect("SIGKILL");
+    server.0.wait().expect("server exits");
+    blocker.rollback().await.expect("unlock");
+    wait_for_other_sessions_to_end(&pool).await;
+
+    let runs_after_kill: i64 = sqlx::query_scalar("SELECT count(*) FROM runs").fetch_one(&pool).await.expect("runs");
+    assert_eq!(runs_after_kill, 0, "the killed ingest left runs behind");
+    assert_eq!(job_state(&pool, job_id).await.0, "ingesting");
+
+    let _server = start_server(&database, home.path(), port);
+    let started = Instant::now();
+    loop {
+        let (state, error) = job_state(&pool, job_id).await;
+        if state == "reported" {
+            break;
+        }
+        assert!(state == "ingesting", "the job ended {state}: {error:?}");
+        assert!(started.elapsed() < Duration::from_secs(120), "the restarted server never reported the job");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let runs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT commits.sha, count(results.*) FROM runs
+         JOIN commits ON commits.id = runs.commit_id
+         LEFT JOIN results ON results.run_id = runs.id
+         GROUP BY runs.id, commits.sha ORDER BY commits.sha",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("runs");
+    assert_eq!(runs, vec![(head, rows_per_file), (base.to_owned(), rows_per_file)]);
 }
