@@ -11,6 +11,8 @@ mod asv_venv;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::Method;
@@ -511,6 +513,129 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
     harness.service.stop().await.expect("clean stop");
 }
 
+/// A loopback TCP proxy whose link can be cut. While cut, it closes the
+/// connections it carries and every new one at once, so the agent's
+/// requests fail as they do when the server is unreachable.
+struct CuttableLink {
+    url: String,
+    cut: Arc<AtomicBool>,
+    /// Connections accepted while the link was up.
+    carried: Arc<AtomicUsize>,
+    /// The tasks copying bytes of open connections, aborted by a cut.
+    open: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableLink {
+    async fn start(upstream: &str) -> CuttableLink {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("free port");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let link = CuttableLink {
+            url,
+            cut: Arc::default(),
+            carried: Arc::default(),
+            open: Arc::default(),
+        };
+        let (cut, carried, open) = (link.cut.clone(), link.carried.clone(), link.open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if cut.load(Ordering::SeqCst) {
+                    continue; // Dropping the socket closes it.
+                }
+                carried.fetch_add(1, Ordering::SeqCst);
+                let upstream = upstream.clone();
+                let copy = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                open.lock().expect("lock").push(copy);
+            }
+        });
+        link
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for copy in self.open.lock().expect("lock").drain(..) {
+            copy.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[sqlx::test]
+async fn cut_off_agent_loses_its_lease_and_is_reported_once(pool: PgPool) {
+    let _asv = ASV_RUNS.lock().await;
+    let Some(harness) = Harness::start(pool, |config| {
+        config.jobs.in_process_agent = false;
+        config.jobs.lease = Duration::from_secs(4);
+    })
+    .await
+    else {
+        return;
+    };
+    let link = CuttableLink::start(&harness.service.url()).await;
+    assert!(harness
+        .deliver("delivery-1", &harness.payload("labeled"))
+        .await
+        .is_success());
+    let job_id = harness.job_id().await;
+
+    // The first agent reaches the server through the link, claims the job,
+    // and loses the network in the middle of the run.
+    let first = spawn_agent_at(&harness, "agent-first", link.url.clone()).await;
+    wait_for_state(&harness.pool, job_id, "running").await;
+    link.cut();
+
+    // Its lease expires, and the second agent, which has a network, runs
+    // the job again and reports it.
+    let second = spawn_agent(&harness, "agent-second").await;
+    let outcome = harness.wait_reported(job_id).await;
+    assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
+
+    // The network comes back: the first agent reconnects, finds nothing to
+    // report for a lease it lost, and keeps serving.
+    let carried_before = link.carried.load(Ordering::SeqCst);
+    link.restore();
+    let started = Instant::now();
+    while link.carried.load(Ordering::SeqCst) == carried_before {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first agent never reconnected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!first.1.is_finished(), "the first agent gave up");
+    for (shutdown, task) in [first, second] {
+        shutdown.cancel();
+        task.await.expect("agent task").expect("agent stops cleanly");
+    }
+
+    let (attempt, agent): (i32, String) =
+        sqlx::query_as("SELECT attempt, agent FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_one(&harness.pool)
+            .await
+            .expect("job row");
+    assert_eq!(attempt, 2, "claimed once per agent");
+    assert_eq!(agent, "agent-second");
+    let reports: Vec<i32> =
+        sqlx::query_scalar("SELECT attempt FROM job_reports WHERE job_id = $1")
+            .bind(job_id)
+            .fetch_all(&harness.pool)
+            .await
+            .expect("reports");
+    assert_eq!(reports, vec![2], "only the second attempt reported");
+    assert_eq!(harness.comments().len(), 1, "one comment");
+    harness.service.stop().await.expect("clean stop");
+}
+
 #[sqlx::test]
 async fn bad_signature_is_rejected(pool: PgPool) {
     let stub = GitHubStub::start().await;
@@ -683,14 +808,22 @@ async fn spawn_agent(
     CancellationToken,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
+    spawn_agent_at(harness, name, harness.service.url()).await
+}
+
+/// Starts an agent that reaches the server at `server_url`.
+async fn spawn_agent_at(
+    harness: &Harness,
+    name: &str,
+    server_url: String,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let token = pitot_server::agent_tokens::create_agent_token(&harness.pool, name)
         .await
         .expect("token");
-    let mut config = AgentConfig::new(
-        harness.service.url(),
-        token,
-        harness.folder.path().join(name),
-    );
+    let mut config = AgentConfig::new(server_url, token, harness.folder.path().join(name));
     config.name = name.to_owned();
     config.machine = Some("e2e-machine".to_owned());
     config.asv_program = Some(harness.asv.clone());
