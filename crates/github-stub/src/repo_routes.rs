@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -171,7 +171,7 @@ pub(crate) fn routes() -> Router<Arc<StubState>> {
         )
         .route(
             "/repos/{owner}/{repo}/commits/{git_ref}/comments",
-            post(create_commit_comment),
+            get(list_commit_comments).post(create_commit_comment),
         )
         .route(
             "/repos/{owner}/{repo}/comments/{comment_id}",
@@ -311,6 +311,36 @@ async fn list_releases(
         .collect();
     let mut response = Json(body).into_response();
     let path = format!("{}/repos/{repo}/releases", state.base_url);
+    if let Some(link) = link_header(&path, raw_query.as_deref(), page.page, last_page) {
+        response.headers_mut().insert("link", link);
+    }
+    response
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{sha}/comments`: the comments on one
+/// commit, oldest first, in pages.
+async fn list_commit_comments(
+    State(state): Shared,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let repo = format!("{owner}/{repo}");
+    let comments: Vec<CommitComment> = state
+        .repo_data
+        .commit_comments(&repo)
+        .into_iter()
+        .filter(|comment| comment.commit_id == sha)
+        .collect();
+    let page = PageRequest::from_query(&query);
+    let (items, last_page) = page.slice(&comments);
+    let body: Vec<Value> = items.iter().map(commit_comment_json).collect();
+    let mut response = Json(body).into_response();
+    let path = format!("{}/repos/{repo}/commits/{sha}/comments", state.base_url);
     if let Some(link) = link_header(&path, raw_query.as_deref(), page.page, last_page) {
         response.headers_mut().insert("link", link);
     }

@@ -58,6 +58,13 @@ pub fn sticky_marker(repo: &str, pr_number: u64) -> String {
     format!("<!-- pitot:sticky {repo}/{pr_number} -->")
 }
 
+/// Returns the hidden marker of pitot's reply to the `/pitot` command in
+/// comment `comment_id` of `repo`, so that a retried command edits its
+/// reply instead of posting a second one.
+pub fn reply_marker(repo: &str, comment_id: u64) -> String {
+    format!("<!-- pitot:reply {repo}/{comment_id} -->")
+}
+
 impl GitHubClient {
     /// Writes `body` as pitot's single comment on pull request `pr_number`,
     /// creating it only when no comment with `marker` exists.
@@ -225,7 +232,7 @@ impl GitHubClient {
 
 /// Checks that `marker` is a one-line HTML comment, which GitHub's markdown
 /// renders invisibly, and returns it trimmed.
-fn checked_marker(marker: &str) -> Result<&str, GitHubError> {
+pub(crate) fn checked_marker(marker: &str) -> Result<&str, GitHubError> {
     let marker = marker.trim();
     let inner = marker.strip_prefix("<!--").and_then(|rest| rest.strip_suffix("-->"));
     match inner {
@@ -238,11 +245,11 @@ fn checked_marker(marker: &str) -> Result<&str, GitHubError> {
 
 /// Returns whether `body` has a line that is exactly `marker`. Matching
 /// whole lines keeps a quote of the comment (`> <!-- ... -->`) from matching.
-fn has_marker(body: Option<&str>, marker: &str) -> bool {
+pub(crate) fn has_marker(body: Option<&str>, marker: &str) -> bool {
     body.is_some_and(|body| body.lines().any(|line| line.trim() == marker))
 }
 
-fn with_marker<'a>(body: &'a str, marker: &str) -> Cow<'a, str> {
+pub(crate) fn with_marker<'a>(body: &'a str, marker: &str) -> Cow<'a, str> {
     if has_marker(Some(body), marker) {
         Cow::Borrowed(body)
     } else {

@@ -35,7 +35,7 @@ pub use actions::{job_id_from_title, run_title, ArtifactInfo, DownloadError, Wor
 pub use auth::Credentials;
 pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatus, NewCheckRun};
 pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};
-pub use comments::{sticky_marker, CommentRef};
+pub use comments::{reply_marker, sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
 pub use pull_requests::{PullRequestInfo, Reaction};
 pub use releases::{ReleaseInfo, RepositoryInfo};

@@ -2,7 +2,6 @@
 //! request's current head, reacting to the command's comment, and replying.
 
 use http::Method;
-use serde::Deserialize;
 
 use crate::client::GitHubClient;
 use crate::error::GitHubError;
@@ -61,11 +60,6 @@ mod wire {
     }
 }
 
-#[derive(Deserialize)]
-struct CreatedComment {
-    id: u64,
-}
-
 impl GitHubClient {
     /// Returns pull request `number` of `repo` as it is now.
     #[tracing::instrument(skip(self))]
@@ -113,25 +107,23 @@ impl GitHubClient {
         Ok(())
     }
 
-    /// Posts `body` as a new comment on pull request `number` and returns
-    /// its id. Not retried once the request may have reached GitHub, so a
-    /// failure never leaves two copies.
+    /// Writes `body` as pitot's reply on pull request `number` and returns
+    /// the comment's id. The reply carries `marker` (see [`reply_marker`]),
+    /// so a command carried out again after a failure edits the reply that
+    /// GitHub may have stored instead of posting a second one.
+    ///
+    /// [`reply_marker`]: crate::reply_marker
     #[tracing::instrument(skip(self, body))]
     pub async fn reply_on_pull_request(
         &self,
         repo: &str,
         number: u64,
+        marker: &str,
         body: &str,
     ) -> Result<u64, GitHubError> {
-        let repo = repo_path(repo)?;
-        let call = Call {
-            method: Method::POST,
-            target: format!("/repos/{repo}/issues/{number}/comments"),
-            body: Some(serde_json::json!({ "body": body })),
-            idempotent: false,
-            auth: AuthKind::Installation,
-        };
-        let comment: CreatedComment = self.send(&call).await?.json(&call)?;
-        Ok(comment.id)
+        let written = self
+            .upsert_sticky_comment(repo, number, None, marker, body)
+            .await?;
+        Ok(written.id)
     }
 }

@@ -9,7 +9,7 @@ use http::Method;
 use serde::Deserialize;
 
 use crate::client::GitHubClient;
-use crate::comments::next_link;
+use crate::comments::{checked_marker, has_marker, next_link, with_marker};
 use crate::error::GitHubError;
 use crate::transport::{repo_path, AuthKind, Call};
 
@@ -48,6 +48,15 @@ pub struct RepositoryInfo {
 #[derive(Deserialize)]
 struct CreatedId {
     id: u64,
+}
+
+/// A commit comment as "List commit comments" returns it, reduced to what
+/// pitot reads.
+#[derive(Deserialize)]
+struct CommitComment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -144,8 +153,8 @@ impl GitHubClient {
     }
 
     /// Posts `body` as a comment on commit `sha` and returns its id. Not
-    /// retried once the request may have reached GitHub, so a failure
-    /// never leaves two copies.
+    /// retried once the request may have reached GitHub: callers that may
+    /// try again use [`GitHubClient::upsert_commit_comment`].
     #[tracing::instrument(skip(self, body))]
     pub async fn create_commit_comment(
         &self,
@@ -163,6 +172,41 @@ impl GitHubClient {
         };
         let created: CreatedId = self.send(&call).await?.json(&call)?;
         Ok(created.id)
+    }
+
+    /// Writes `body` as pitot's comment on commit `sha` and returns its id.
+    /// The comment carries `marker`, an HTML comment on one line that is
+    /// appended to `body` when missing. The oldest comment with the marker
+    /// is edited, and only without one is a comment created. A create that
+    /// failed after GitHub stored it is found by its marker on the caller's
+    /// next try, so a retry never leaves two copies.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn upsert_commit_comment(
+        &self,
+        repo: &str,
+        sha: &str,
+        marker: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let repo = repo_path(repo)?;
+        let marker = checked_marker(marker)?;
+        let body = with_marker(body, marker);
+        let comments: Vec<CommitComment> = self
+            .all_pages(&format!(
+                "/repos/{repo}/commits/{}/comments?per_page=100",
+                encode_segment(sha)
+            ))
+            .await?;
+        let found = comments
+            .into_iter()
+            .find(|comment| has_marker(comment.body.as_deref(), marker));
+        match found {
+            Some(comment) => {
+                self.update_commit_comment(repo, comment.id, &body).await?;
+                Ok(comment.id)
+            }
+            None => self.create_commit_comment(repo, sha, &body).await,
+        }
     }
 
     /// Replaces the body of commit comment `comment_id`.

@@ -155,7 +155,10 @@ async fn carry_out(
         Response::React(reaction) => github.react_to_comment(repo, comment_id, reaction).await?,
         Response::Reply(text) => {
             let body = format!("@{}: {text}", command.author);
-            github.reply_on_pull_request(repo, number, &body).await?;
+            let marker = pitot_github::reply_marker(repo, comment_id);
+            github
+                .reply_on_pull_request(repo, number, &marker, &body)
+                .await?;
         }
     }
     Ok(job_id)

@@ -326,10 +326,18 @@ async fn publish_release(
                 .context("failed to edit the release's commit comment")?;
             id
         }
-        None => client
-            .create_commit_comment(&task.repository, &task.head_sha, body)
-            .await
-            .context("failed to comment on the release's commit")?,
+        // A marker rather than a plain create: a create that failed after
+        // GitHub stored it is then edited on the next try, not posted again.
+        None => {
+            let marker = format!(
+                "<!-- pitot:release {} -->",
+                release.tag.replace("--", "- -")
+            );
+            client
+                .upsert_commit_comment(&task.repository, &task.head_sha, &marker, body)
+                .await
+                .context("failed to comment on the release's commit")?
+        }
     };
     // Recorded at once, so a failure writing the issue does not post the
     // comment a second time on the next try.

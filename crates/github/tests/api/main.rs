@@ -7,6 +7,7 @@
 mod auth;
 mod check_runs;
 mod comments;
+mod later_calls;
 mod retries;
 
 use std::time::Duration;
