@@ -463,6 +463,10 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
         ),
         "failing benchmark listed as failed: {body}"
     );
+    assert!(
+        mentions(&section(body, "Failed on head"), "benchmarks.time_hangs"),
+        "a benchmark past its timeout listed as failed: {body}"
+    );
     let new_rows = section(body, "New benchmarks");
     assert!(
         mentions(&new_rows, "benchmarks.time_new_on_head"),
@@ -637,6 +641,44 @@ async fn cut_off_agent_loses_its_lease_and_is_reported_once(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn head_that_fails_to_build_fails_the_run(pool: PgPool) {
+    let _asv = ASV_RUNS.lock().await;
+    let Some(mut harness) = Harness::start(pool, |_| {}).await else {
+        return;
+    };
+    harness.demo.head_sha = add_head_commit(
+        &harness.demo,
+        "Break the build",
+        // setuptools runs setup.py when there is one, so the wheel build fails.
+        &[("setup.py", "raise SystemExit(\"the build is broken on purpose\")\n")],
+    );
+
+    assert!(harness
+        .deliver("delivery-1", &harness.payload("labeled"))
+        .await
+        .is_success());
+    let job_id = harness.job_id().await;
+    let outcome = harness.wait_reported(job_id).await;
+
+    // The run failed before there was a comparison: the comment says why
+    // and shows the build's error; the check is neither green nor red.
+    assert_eq!(outcome.state, JobState::Failed, "{outcome:?}");
+    let comments = harness.comments();
+    assert_eq!(comments.len(), 1, "one comment");
+    let body = &comments[0].body;
+    assert!(body.contains("Benchmark run failed"), "{body}");
+    assert!(
+        body.contains("building or installing the project probably failed"),
+        "{body}"
+    );
+    assert!(body.contains(&harness.demo.head_sha), "{body}");
+    assert!(body.contains("the build is broken on purpose"), "the build's error: {body}");
+    let check_runs = harness.stub.check_runs(REPO);
+    assert_eq!(check_runs[0].conclusion.as_deref(), Some("neutral"));
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
 async fn bad_signature_is_rejected(pool: PgPool) {
     let stub = GitHubStub::start().await;
     let folder = TempDir::new().expect("folder");
@@ -753,6 +795,29 @@ fn unescaped_pipes(row: &str) -> usize {
 /// `asv continuous` runs the head's benchmark suite on both commits, so
 /// the new benchmark fails on base (its function does not exist there).
 fn add_hostile_commit(demo: &DemoRepo) -> String {
+    add_head_commit(
+        demo,
+        "Break one function, add another",
+        &[
+            (
+                "src/pitot_demo/text.py",
+                "\n\ndef word_frequencies(text):\n    raise RuntimeError(\"broken on purpose\")\n\n\ndef longest_word(text):\n    return max(text.split(), key=len)\n",
+            ),
+            (
+                "src/pitot_demo/__init__.py",
+                "from pitot_demo.text import longest_word  # noqa: E402\n",
+            ),
+            (
+                "benchmarks/benchmarks.py",
+                "\n\ndef time_new_on_head():\n    from pitot_demo import longest_word\n\n    longest_word(\"a bb ccc\")\n\n\nclass Hostile:\n    params = [\"a|b\", \"`tick`\", \"<script>alert(1)</script>\", \"@someone\"]\n    param_names = [\"name\"]\n\n    def time_hostile(self, name):\n        len(name)\n\n\ndef time_hangs():\n    import time\n\n    time.sleep(60)\n\n\ntime_hangs.timeout = 2\n",
+            ),
+        ],
+    )
+}
+
+/// Commits `appends` (text added to the end of each file, created when
+/// missing) on the demo's head branch and returns the new head.
+fn add_head_commit(demo: &DemoRepo, message: &str, appends: &[(&str, &str)]) -> String {
     let git = |args: &[&str]| {
         let output = Command::new("git")
             .args(args)
@@ -770,32 +835,15 @@ fn add_hostile_commit(demo: &DemoRepo) -> String {
         );
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     };
-    let append = |relative: &str, text: &str| {
+    git(&["checkout", "--quiet", &demo.head_branch]);
+    for (relative, text) in appends {
         let path = demo.path.join(relative);
-        let mut source = std::fs::read_to_string(&path).expect("demo file");
+        let mut source = std::fs::read_to_string(&path).unwrap_or_default();
         source.push_str(text);
         std::fs::write(&path, source).expect("write demo file");
-    };
-    git(&["checkout", "--quiet", &demo.head_branch]);
-    append(
-        "src/pitot_demo/text.py",
-        "\n\ndef word_frequencies(text):\n    raise RuntimeError(\"broken on purpose\")\n\n\ndef longest_word(text):\n    return max(text.split(), key=len)\n",
-    );
-    append(
-        "src/pitot_demo/__init__.py",
-        "from pitot_demo.text import longest_word  # noqa: E402\n",
-    );
-    append(
-        "benchmarks/benchmarks.py",
-        "\n\ndef time_new_on_head():\n    from pitot_demo import longest_word\n\n    longest_word(\"a bb ccc\")\n\n\nclass Hostile:\n    params = [\"a|b\", \"`tick`\", \"<script>alert(1)</script>\", \"@someone\"]\n    param_names = [\"name\"]\n\n    def time_hostile(self, name):\n        len(name)\n",
-    );
-    git(&[
-        "commit",
-        "--quiet",
-        "--all",
-        "--message",
-        "Break one function, add another",
-    ]);
+    }
+    git(&["add", "--all"]);
+    git(&["commit", "--quiet", "--message", message]);
     let head = git(&["rev-parse", "HEAD"]);
     git(&["checkout", "--quiet", &demo.base_branch]);
     head
