@@ -23,6 +23,7 @@ mod job_page;
 pub mod nightly;
 pub mod releases;
 pub mod reporter;
+pub mod retention;
 pub mod service;
 pub mod workers;
 
