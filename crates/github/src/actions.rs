@@ -255,6 +255,28 @@ impl GitHubClient {
         self.send(&call).await?.json(&call)
     }
 
+    /// Asks GitHub to cancel workflow run `run_id`
+    /// (`POST /repos/{repo}/actions/runs/{run_id}/cancel`, answered 202).
+    /// Returns `false` when GitHub answers 409 Conflict, which it does for
+    /// a run that has already completed. Cancelling twice is harmless, so
+    /// the call is retried like a read.
+    #[tracing::instrument(skip(self))]
+    pub async fn cancel_workflow_run(&self, repo: &str, run_id: i64) -> Result<bool, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::POST,
+            target: format!("/repos/{repo}/actions/runs/{run_id}/cancel"),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        match self.send(&call).await {
+            Ok(_) => Ok(true),
+            Err(GitHubError::UnexpectedResponse { status: 409, .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Returns the artifacts named `name` of workflow run `run_id`.
     #[tracing::instrument(skip(self))]
     pub async fn run_artifacts(

@@ -199,6 +199,9 @@ pub struct ActionsConfig {
     /// The largest uncompressed/compressed ratio of an entry, or of the
     /// whole artifact, once it unpacks to more than 1 MiB.
     pub max_ratio: u64,
+    /// How many times pitot tries to list and download a completed run's
+    /// artifact before the job fails.
+    pub max_download_attempts: u32,
 }
 
 impl Default for ActionsConfig {
@@ -210,6 +213,7 @@ impl Default for ActionsConfig {
             max_unpacked_bytes: limits.max_total_bytes,
             max_entries: limits.max_entries,
             max_ratio: limits.max_ratio,
+            max_download_attempts: 8,
         }
     }
 }
@@ -426,6 +430,11 @@ impl Config {
         let config: Config = toml::from_str(text)?;
         config.check_repositories()?;
         config.retention.check()?;
+        if config.actions.max_download_attempts == 0 {
+            anyhow::bail!(
+                "actions.max_download_attempts = 0 would fail every job before its first download: use 1 or more"
+            );
+        }
         Ok(config)
     }
 
@@ -728,6 +737,7 @@ mod tests {
             ("twice", "[[repositories]]\nname = \"a/b\"\n[[repositories]]\nname = \"A/b\"", "appears twice"),
             ("unknown history mode", "[[repositories]]\nname = \"o/r\"\nhistory = \"weekly\"", "weekly"),
             ("misspelt history key", "[[repositories]]\nname = \"o/r\"\nhistroy = \"off\"", "histroy"),
+            ("no download attempts", "[actions]\nmax_download_attempts = 0", "use 1 or more"),
         ];
 
         for (case, text, expected) in cases {
