@@ -39,6 +39,7 @@ mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod secret_tokens;
+mod security_headers;
 mod serve;
 mod web_assets;
 mod state;
