@@ -305,7 +305,8 @@ async fn get_run(
 }
 
 /// `POST .../actions/runs/{run_id}/cancel`: 202, and the run completes
-/// as `cancelled`; 409 for a run that already completed, as GitHub answers.
+/// as `cancelled`; 409 for a run that already completed, which is how
+/// pitot's client reads GitHub's 409.
 async fn cancel_run(
     State(state): Shared,
     Path((owner, repo, run_id)): Path<(String, String, u64)>,

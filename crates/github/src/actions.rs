@@ -256,10 +256,13 @@ impl GitHubClient {
     }
 
     /// Asks GitHub to cancel workflow run `run_id`
-    /// (`POST /repos/{repo}/actions/runs/{run_id}/cancel`, answered 202).
-    /// Returns `false` when GitHub answers 409 Conflict, which it does for
-    /// a run that has already completed. Cancelling twice is harmless, so
-    /// the call is retried like a read.
+    /// (`POST /repos/{repo}/actions/runs/{run_id}/cancel`, which returns
+    /// 202). Returns `false` when GitHub returns 409 Conflict, taken to
+    /// mean that the run has already completed. Cancelling twice is
+    /// harmless, so the call is retried like a read.
+    ///
+    /// NOTE: that 409 means "already completed" is an assumption that no
+    /// test against GitHub itself has checked; only the stand-in sends it.
     #[tracing::instrument(skip(self))]
     pub async fn cancel_workflow_run(&self, repo: &str, run_id: i64) -> Result<bool, GitHubError> {
         let repo = repo_path(repo)?;

@@ -57,8 +57,8 @@ impl Default for RetentionConfig {
     }
 }
 
-/// The longest retention period accepted, in days (100 years): a larger
-/// number is a typing mistake, and 0 already means "keep forever".
+/// The maximum retention period, in days (100 years): a larger number is
+/// a typing mistake, and 0 already means "keep forever".
 pub const MAX_RETENTION_DAYS: i64 = 36_500;
 
 /// The shortest non-zero `deliveries_days`. GitHub.com offers redelivery
@@ -82,7 +82,7 @@ impl RetentionConfig {
         period(self.samples_days)
     }
 
-    /// Whether any kind of data is ever deleted.
+    /// Returns whether any kind of data is ever deleted.
     pub fn prunes_anything(&self) -> bool {
         self.reports().is_some() || self.deliveries().is_some() || self.samples().is_some()
     }

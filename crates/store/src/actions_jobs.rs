@@ -334,8 +334,8 @@ pub async fn record_collect_failure(
 }
 
 /// Locks the oldest cancelled or superseded actions job, not in `skip`,
-/// whose workflow run is still going as far as pitot knows, has not been
-/// cancelled yet, and failed to cancel fewer than `max_failures` times.
+/// whose workflow run has no recorded conclusion, has not been cancelled
+/// yet, and failed to cancel fewer than `max_failures` times.
 pub async fn lock_next_run_to_cancel(
     executor: impl PgExecutor<'_>,
     skip: &[i64],
