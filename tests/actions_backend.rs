@@ -816,3 +816,34 @@ async fn download_failing_past_limit_fails_job(pool: PgPool) {
 
     harness.service.stop().await.expect("clean stop");
 }
+
+#[sqlx::test]
+async fn superseded_job_cancels_its_workflow_run(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone(), |_| {}).await;
+    let (old_job, old_run) = harness.label_and_wait_for_dispatch().await;
+    let mut newer = labeled_payload();
+    newer["pull_request"]["head"]["sha"] = "1111111111111111111111111111111111111111".into();
+
+    let answer = harness.deliver("pull_request", &newer).await;
+
+    let new_job = answer["job_id"].as_i64().expect("a job id");
+    assert_ne!(new_job, old_job);
+    harness.wait_for_state(old_job, "superseded").await;
+    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", old_run.id);
+    harness
+        .wait_for("the cancel request", |harness| {
+            !harness
+                .stub
+                .requests_matching(&RequestMatch::post(&cancel_path))
+                .is_empty()
+        })
+        .await;
+    let started = Instant::now();
+    while !cancel_state(&pool, old_job).await.0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cancel_state(&pool, new_job).await.0, "the new job's run goes on");
+
+    harness.service.stop().await.expect("clean stop");
+}
