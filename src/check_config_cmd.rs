@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use pitot_github::{ClientSettings, GitHubClient, GitHubError, Identity, RetryPolicy};
-use pitot_server::config::Config;
+use pitot_server::config::{BackendKind, Config};
 use pitot_server::service::github_client_with;
 use pitot_store::schema_status;
 
@@ -132,6 +132,35 @@ fn check_settings(config: &Config, report: &mut Report) {
             "not set, so every webhook delivery will be rejected with 401: set PITOT_WEBHOOK_SECRET to the App's webhook secret",
         );
     }
+    check_actions_credentials(config, report);
+}
+
+/// Warns when a repository uses the Actions backend but no GitHub
+/// credentials are set: pitot cannot dispatch a workflow without them,
+/// and its jobs would fail.
+fn check_actions_credentials(config: &Config, report: &mut Report) {
+    let github = &config.github;
+    let has_credentials = github.app_id.is_some() || github.token.is_some();
+    if has_credentials {
+        return;
+    }
+    let actions: Vec<&str> = config
+        .repositories
+        .iter()
+        .filter(|repository| repository.backend == BackendKind::Actions)
+        .map(|repository| repository.name.as_str())
+        .collect();
+    if actions.is_empty() {
+        return;
+    }
+    report.line(
+        Status::Warning,
+        "repositories",
+        format!(
+            "{} use backend = \"actions\", but no GitHub credentials are set, so their workflows cannot be dispatched and every job fails: configure a GitHub App (github.app_id with a private key) or github.token (PITOT_GITHUB_TOKEN)",
+            actions.join(", ")
+        ),
+    );
 }
 
 async fn check_database(args: &DatabaseArgs, report: &mut Report) {

@@ -11,6 +11,7 @@ mod database;
 mod demo_cmd;
 mod embedded_pg;
 mod import_cmd;
+mod prune_cmd;
 mod results_dir;
 mod serve_cmd;
 
@@ -48,6 +49,9 @@ enum Command {
     /// Check a `pitot serve` configuration: load it, connect to the database
     /// and reach GitHub, printing one line per check.
     CheckConfig(check_config_cmd::CheckConfigArgs),
+    /// Delete the raw reports, webhook deliveries and samples that the
+    /// `[retention]` settings no longer keep, as `pitot serve` does hourly.
+    Prune(prune_cmd::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),
         Command::CheckConfig(args) => check_config_cmd::run(args),
+        Command::Prune(args) => prune_cmd::run(args),
     };
     match outcome {
         Ok(code) => code,

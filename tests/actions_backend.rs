@@ -702,3 +702,148 @@ async fn history_job_runs_on_actions_with_its_own_base(pool: PgPool) {
 
     harness.service.stop().await.expect("clean stop");
 }
+
+/// Returns the real `pull_request` `unlabeled` payload for pitot's label
+/// on the test head, which cancels the pull request's jobs.
+fn unlabeled_payload() -> Value {
+    let mut payload: Value = serde_json::from_slice(&fixture(
+        "tests/fixtures/webhooks/pull_request/unlabeled.payload.json",
+    ))
+    .expect("JSON");
+    payload["label"]["name"] = "run-benchmarks".into();
+    payload["pull_request"]["head"]["sha"] = HEAD.into();
+    payload["installation"]["id"] = TEST_INSTALLATION_ID.into();
+    payload
+}
+
+/// Returns `workflow_cancelled_at IS NOT NULL` and `workflow_cancel_failures`.
+async fn cancel_state(pool: &PgPool, job_id: i64) -> (bool, i32) {
+    sqlx::query_as(
+        "SELECT workflow_cancelled_at IS NOT NULL, workflow_cancel_failures FROM jobs WHERE id = $1",
+    )
+    .bind(job_id)
+    .fetch_one(pool)
+    .await
+    .expect("job row")
+}
+
+#[sqlx::test]
+async fn cancelled_job_cancels_its_workflow_run(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone(), |_| {}).await;
+    let (job_id, run) = harness.label_and_wait_for_dispatch().await;
+
+    harness.deliver("pull_request", &unlabeled_payload()).await;
+
+    harness.wait_for_state(job_id, "cancelled").await;
+    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", run.id);
+    harness
+        .wait_for("the cancel request", |harness| {
+            !harness
+                .stub
+                .requests_matching(&RequestMatch::post(&cancel_path))
+                .is_empty()
+        })
+        .await;
+    let started = Instant::now();
+    while !cancel_state(&pool, job_id).await.0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored_run = harness.stub.workflow_runs(REPO).pop().expect("the run");
+    assert_eq!(stored_run.conclusion.as_deref(), Some("cancelled"));
+    assert_eq!(
+        harness.stub.requests_matching(&RequestMatch::post(&cancel_path)).len(),
+        1,
+        "one request per run"
+    );
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn failed_run_cancel_gives_up(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone(), |_| {}).await;
+    let (job_id, _run) = harness.label_and_wait_for_dispatch().await;
+    harness.stub.fail_next(
+        RequestMatch::post("/repos/*/*/actions/runs/*/cancel"),
+        Failure::NotFound,
+        10,
+    );
+
+    harness.deliver("pull_request", &unlabeled_payload()).await;
+
+    let job = harness.wait_for_state(job_id, "cancelled").await;
+    assert!(job.1.is_some(), "the cancel's reason stays: {job:?}");
+    let started = Instant::now();
+    while cancel_state(&pool, job_id).await.1 < pitot_server::actions::MAX_CANCEL_ATTEMPTS {
+        assert!(started.elapsed() < Duration::from_secs(30), "cancel never given up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pitot_server::actions::run_round(&harness.service.state)
+        .await
+        .expect("a round runs");
+    let cancels = harness
+        .stub
+        .requests_matching(&RequestMatch::post("/repos/*/*/actions/runs/*/cancel"));
+    assert_eq!(cancels.len(), 1, "a 404 is not retried");
+    assert!(!cancel_state(&pool, job_id).await.0);
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn download_failing_past_limit_fails_job(pool: PgPool) {
+    let mut harness = Harness::start(pool, |config| {
+        config.actions.max_download_attempts = 1;
+    })
+    .await;
+    let (job_id, run) = harness.label_and_wait_for_dispatch().await;
+    harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
+    harness.stub.fail_next(
+        RequestMatch::get("/repos/*/*/actions/artifacts/*/zip"),
+        Failure::InternalServerError,
+        50,
+    );
+
+    harness.complete(&run, "success").await;
+
+    let job = harness.wait_for_state(job_id, "failed").await;
+    let error = job.1.expect("a reason");
+    assert!(error.contains("attempt 1 of 1 (actions.max_download_attempts)"), "{error}");
+    assert!(error.contains("500"), "names the last error: {error}");
+    assert!(error.contains("run the benchmarks again"), "says the fix: {error}");
+    assert_eq!(harness.count("runs").await, 0);
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn superseded_job_cancels_its_workflow_run(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone(), |_| {}).await;
+    let (old_job, old_run) = harness.label_and_wait_for_dispatch().await;
+    let mut newer = labeled_payload();
+    newer["pull_request"]["head"]["sha"] = "1111111111111111111111111111111111111111".into();
+
+    let answer = harness.deliver("pull_request", &newer).await;
+
+    let new_job = answer["job_id"].as_i64().expect("a job id");
+    assert_ne!(new_job, old_job);
+    harness.wait_for_state(old_job, "superseded").await;
+    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", old_run.id);
+    harness
+        .wait_for("the cancel request", |harness| {
+            !harness
+                .stub
+                .requests_matching(&RequestMatch::post(&cancel_path))
+                .is_empty()
+        })
+        .await;
+    let started = Instant::now();
+    while !cancel_state(&pool, old_job).await.0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!cancel_state(&pool, new_job).await.0, "the new job's run goes on");
+
+    harness.service.stop().await.expect("clean stop");
+}

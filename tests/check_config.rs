@@ -220,3 +220,33 @@ async fn key_that_is_not_pem_fails(pool: PgPool) {
         "nothing sent with an unusable key"
     );
 }
+
+#[sqlx::test]
+async fn actions_without_credentials_warns(pool: PgPool) {
+    let folder = TempDir::new().expect("folder");
+    let config = folder.path().join("pitot.toml");
+    let text = "[github]\nwebhook_secret = \"check-config-secret\"\n\n[[repositories]]\nname = \"scipy/scipy\"\nbackend = \"actions\"\n\n[[repositories]]\nname = \"numpy/numpy\"\n";
+    std::fs::write(&config, text).expect("write config");
+
+    let output = check_config(&config, &database_url(&pool).await).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "a warning is no failure: {stdout}");
+    let repositories = line(&stdout, "repositories");
+    assert!(repositories.starts_with("warning"), "{repositories}");
+    assert!(repositories.contains("scipy/scipy use backend = \"actions\""), "{repositories}");
+    assert!(!repositories.contains("numpy/numpy"), "an agent repository is fine: {repositories}");
+    assert!(repositories.contains("github.token"), "says the fix: {repositories}");
+}
+
+#[sqlx::test]
+async fn actions_with_credentials_has_no_warning(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let extra = "[[repositories]]\nname = \"scipy/scipy\"\nbackend = \"actions\"\n";
+    let (_folder, config) = write_config(&stub, TEST_APP_PRIVATE_KEY, extra);
+
+    let output = check_config(&config, &database_url(&pool).await).await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("repositories:"), "{stdout}");
+}

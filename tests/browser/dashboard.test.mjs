@@ -181,11 +181,20 @@ after(async () => {
   }
 });
 
-/** Opens a page at `path` with a 1280x800 viewport and collects its uncaught errors. */
+/**
+ * Opens a page at `path` with a 1280x800 viewport and collects its uncaught
+ * errors and the Content Security Policy violations that Chromium reports
+ * on the console.
+ */
 async function open(path) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) {
+      errors.push(message.text());
+    }
+  });
   await page.goto(`${baseUrl}${path}`);
   return { page, errors };
 }

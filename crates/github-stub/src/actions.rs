@@ -150,6 +150,10 @@ pub(crate) fn routes() -> Router<Arc<StubState>> {
         )
         .route("/repos/{owner}/{repo}/actions/runs/{run_id}", get(get_run))
         .route(
+            "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel",
+            post(cancel_run),
+        )
+        .route(
             "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts",
             get(list_artifacts),
         )
@@ -298,6 +302,36 @@ async fn get_run(
         Some(run) => Json(run_json(&run)).into_response(),
         None => github_error(StatusCode::NOT_FOUND, "Not Found"),
     }
+}
+
+/// `POST .../actions/runs/{run_id}/cancel`: 202, and the run completes
+/// as `cancelled`; 409 for a run that already completed, which is how
+/// pitot's client reads GitHub's 409.
+async fn cancel_run(
+    State(state): Shared,
+    Path((owner, repo, run_id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let mut inner = state.actions.lock();
+    let Some(run) = inner
+        .runs
+        .get_mut(&run_id)
+        .filter(|run| run.repo.eq_ignore_ascii_case(&format!("{owner}/{repo}")))
+    else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if run.status == "completed" {
+        return github_error(
+            StatusCode::CONFLICT,
+            "Cannot cancel a workflow run that is completed.",
+        );
+    }
+    run.status = "completed".to_owned();
+    run.conclusion = Some("cancelled".to_owned());
+    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
 }
 
 /// `GET .../actions/runs/{run_id}/artifacts`, filtered by `name`.

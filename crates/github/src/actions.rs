@@ -255,6 +255,31 @@ impl GitHubClient {
         self.send(&call).await?.json(&call)
     }
 
+    /// Asks GitHub to cancel workflow run `run_id`
+    /// (`POST /repos/{repo}/actions/runs/{run_id}/cancel`, which returns
+    /// 202). Returns `false` when GitHub returns 409 Conflict, taken to
+    /// mean that the run has already completed. Cancelling twice is
+    /// harmless, so the call is retried like a read.
+    ///
+    /// NOTE: that 409 means "already completed" is an assumption that no
+    /// test against GitHub itself has checked; only the stand-in sends it.
+    #[tracing::instrument(skip(self))]
+    pub async fn cancel_workflow_run(&self, repo: &str, run_id: i64) -> Result<bool, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::POST,
+            target: format!("/repos/{repo}/actions/runs/{run_id}/cancel"),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        match self.send(&call).await {
+            Ok(_) => Ok(true),
+            Err(GitHubError::UnexpectedResponse { status: 409, .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Returns the artifacts named `name` of workflow run `run_id`.
     #[tracing::instrument(skip(self))]
     pub async fn run_artifacts(

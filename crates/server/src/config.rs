@@ -28,6 +28,97 @@ pub struct Config {
     pub repositories: Vec<RepositoryConfig>,
     /// `[actions]`: how pitot drives GitHub Actions runs.
     pub actions: ActionsConfig,
+    /// `[retention]`: how long raw reports, deliveries and samples are kept.
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: how many days pitot keeps raw data before `pitot serve`
+/// (or `pitot prune`) deletes it. 0 keeps the data forever. Results'
+/// values, intervals and quartiles are never deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days after a job finished that its agent reports (asv's results
+    /// files and the run log) are kept.
+    pub reports_days: i64,
+    /// Days that webhook delivery rows are kept.
+    pub deliveries_days: i64,
+    /// Days after a run was stored that its raw samples are kept.
+    pub samples_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            reports_days: 90,
+            deliveries_days: 90,
+            samples_days: 0,
+        }
+    }
+}
+
+/// The maximum retention period, in days (100 years): a larger number is
+/// a typing mistake, and 0 already means "keep forever".
+pub const MAX_RETENTION_DAYS: i64 = 36_500;
+
+/// The shortest non-zero `deliveries_days`. GitHub.com offers redelivery
+/// of the past 3 days' deliveries and GitHub Enterprise Server of the past
+/// 7 days, and a redelivery whose row is gone would be acted on twice.
+pub const MIN_DELIVERIES_DAYS: i64 = 7;
+
+impl RetentionConfig {
+    /// Returns the reports' retention period, or `None` to keep them forever.
+    pub fn reports(&self) -> Option<chrono::Duration> {
+        period(self.reports_days)
+    }
+
+    /// Returns the deliveries' retention period, or `None` to keep them forever.
+    pub fn deliveries(&self) -> Option<chrono::Duration> {
+        period(self.deliveries_days)
+    }
+
+    /// Returns the samples' retention period, or `None` to keep them forever.
+    pub fn samples(&self) -> Option<chrono::Duration> {
+        period(self.samples_days)
+    }
+
+    /// Returns whether any kind of data is ever deleted.
+    pub fn prunes_anything(&self) -> bool {
+        self.reports().is_some() || self.deliveries().is_some() || self.samples().is_some()
+    }
+
+    /// Rejects negative and absurdly large periods, and deliveries kept for
+    /// less than GitHub's redelivery window.
+    fn check(&self) -> anyhow::Result<()> {
+        let keys = [
+            ("reports_days", self.reports_days),
+            ("deliveries_days", self.deliveries_days),
+            ("samples_days", self.samples_days),
+        ];
+        for (key, days) in keys {
+            if days < 0 {
+                anyhow::bail!(
+                    "retention.{key} = {days} is negative: give a number of days, or 0 to keep the data forever"
+                );
+            }
+            if days > MAX_RETENTION_DAYS {
+                anyhow::bail!(
+                    "retention.{key} = {days} is more than {MAX_RETENTION_DAYS} days: give a smaller number of days, or 0 to keep the data forever"
+                );
+            }
+        }
+        if (1..MIN_DELIVERIES_DAYS).contains(&self.deliveries_days) {
+            anyhow::bail!(
+                "retention.deliveries_days = {} is shorter than GitHub's redelivery window: use at least {MIN_DELIVERIES_DAYS} days, or 0 to keep deliveries forever",
+                self.deliveries_days
+            );
+        }
+        Ok(())
+    }
+}
+
+fn period(days: i64) -> Option<chrono::Duration> {
+    (days > 0).then(|| chrono::Duration::days(days))
 }
 
 /// One `[[repositories]]` table: the settings of one repository.
@@ -108,6 +199,9 @@ pub struct ActionsConfig {
     /// The largest uncompressed/compressed ratio of an entry, or of the
     /// whole artifact, once it unpacks to more than 1 MiB.
     pub max_ratio: u64,
+    /// How many times pitot tries to list and download a completed run's
+    /// artifact before the job fails.
+    pub max_download_attempts: u32,
 }
 
 impl Default for ActionsConfig {
@@ -119,6 +213,7 @@ impl Default for ActionsConfig {
             max_unpacked_bytes: limits.max_total_bytes,
             max_entries: limits.max_entries,
             max_ratio: limits.max_ratio,
+            max_download_attempts: 8,
         }
     }
 }
@@ -334,6 +429,12 @@ impl Config {
     pub fn from_toml(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
         config.check_repositories()?;
+        config.retention.check()?;
+        if config.actions.max_download_attempts == 0 {
+            anyhow::bail!(
+                "actions.max_download_attempts = 0 would fail every job before its first download: use 1 or more"
+            );
+        }
         Ok(config)
     }
 
@@ -434,6 +535,19 @@ impl Config {
         if let Some(value) = lookup("PITOT_IN_PROCESS_AGENT") {
             self.jobs.in_process_agent = parse_bool("PITOT_IN_PROCESS_AGENT", &value)?;
         }
+        let retention = [
+            ("PITOT_RETENTION_REPORTS_DAYS", &mut self.retention.reports_days),
+            ("PITOT_RETENTION_DELIVERIES_DAYS", &mut self.retention.deliveries_days),
+            ("PITOT_RETENTION_SAMPLES_DAYS", &mut self.retention.samples_days),
+        ];
+        for (name, days) in retention {
+            if let Some(value) = lookup(name) {
+                *days = value.parse().with_context(|| {
+                    format!("{name}={value:?} is not a number of days: use a whole number, or 0 to keep the data forever")
+                })?;
+            }
+        }
+        self.retention.check().context("invalid retention setting from the environment")?;
         Ok(())
     }
 }
@@ -623,6 +737,7 @@ mod tests {
             ("twice", "[[repositories]]\nname = \"a/b\"\n[[repositories]]\nname = \"A/b\"", "appears twice"),
             ("unknown history mode", "[[repositories]]\nname = \"o/r\"\nhistory = \"weekly\"", "weekly"),
             ("misspelt history key", "[[repositories]]\nname = \"o/r\"\nhistroy = \"off\"", "histroy"),
+            ("no download attempts", "[actions]\nmax_download_attempts = 0", "use 1 or more"),
         ];
 
         for (case, text, expected) in cases {
@@ -640,6 +755,62 @@ mod tests {
         assert_eq!(config.actions.poll_after, Duration::from_secs(120));
         assert_eq!(limits.max_archive_bytes, 1000);
         assert_eq!(limits.max_ratio, pitot_runner::artifact::ArtifactLimits::default().max_ratio);
+    }
+
+    #[test]
+    fn retention_defaults_and_values() {
+        let defaults = Config::from_toml("").unwrap().retention;
+        let set = Config::from_toml("[retention]\nreports_days = 30\nsamples_days = 365").unwrap().retention;
+
+        assert_eq!(defaults.reports(), Some(chrono::Duration::days(90)));
+        assert_eq!(defaults.deliveries(), Some(chrono::Duration::days(90)));
+        assert_eq!(defaults.samples(), None);
+        assert_eq!(set.reports(), Some(chrono::Duration::days(30)));
+        assert_eq!(set.samples(), Some(chrono::Duration::days(365)));
+    }
+
+    #[test]
+    fn retention_zero_keeps_forever() {
+        let text = "[retention]\nreports_days = 0\ndeliveries_days = 0\nsamples_days = 0";
+
+        let retention = Config::from_toml(text).unwrap().retention;
+
+        assert_eq!(retention.reports(), None);
+        assert_eq!(retention.deliveries(), None);
+        assert!(!retention.prunes_anything());
+    }
+
+    #[test]
+    fn bad_retention_values_name_key_and_fix() {
+        let cases = [
+            ("negative", "[retention]\nreports_days = -1", "retention.reports_days = -1 is negative"),
+            ("absurd", "[retention]\nsamples_days = 100000", "retention.samples_days = 100000 is more than 36500"),
+            ("inside redelivery window", "[retention]\ndeliveries_days = 2", "at least 7 days"),
+            ("not a number", "[retention]\nreports_days = \"soon\"", "reports_days"),
+            ("unknown key", "[retention]\nlogs_days = 3", "logs_days"),
+        ];
+
+        for (case, text, expected) in cases {
+            let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "case {case}: {error}");
+        }
+    }
+
+    #[test]
+    fn retention_from_environment() {
+        let mut config = Config::default();
+
+        config.apply_env(|name| (name == "PITOT_RETENTION_SAMPLES_DAYS").then(|| "30".into())).unwrap();
+        let error = Config::default()
+            .apply_env(|name| (name == "PITOT_RETENTION_REPORTS_DAYS").then(|| "-5".into()))
+            .unwrap_err();
+        let not_number = Config::default()
+            .apply_env(|name| (name == "PITOT_RETENTION_DELIVERIES_DAYS").then(|| "ninety".into()))
+            .unwrap_err();
+
+        assert_eq!(config.retention.samples_days, 30);
+        assert!(format!("{error:#}").contains("retention.reports_days = -5"), "{error:#}");
+        assert!(not_number.to_string().contains("PITOT_RETENTION_DELIVERIES_DAYS=\"ninety\""), "{not_number}");
     }
 
     #[test]

@@ -66,11 +66,15 @@ pub async fn job_page(
 }
 
 /// Returns the charts of a compared job as HTML with paths relative to
-/// the server, or nothing when the job has no comparison.
+/// the server, the reason when data retention deleted its report, or
+/// nothing when the job has no comparison.
 async fn charts_section(state: &AppState, job_id: i64) -> Result<String, AppError> {
     let (job, base_sha, comparison) = match load_comparison(state, job_id).await {
         Ok(loaded) => loaded,
         Err(AppError::NotFound(_)) => return Ok(String::new()),
+        Err(AppError::Gone(why)) => {
+            return Ok(format!("<h2>Charts</h2>\n<p>{}</p>\n", escape_html(&why)))
+        }
         Err(error) => return Err(error),
     };
     let chart_job = ChartJob {

@@ -23,6 +23,7 @@ mod job_page;
 pub mod nightly;
 pub mod releases;
 pub mod reporter;
+pub mod retention;
 pub mod service;
 pub mod workers;
 
@@ -38,6 +39,7 @@ mod noise_thresholds;
 mod queue_events;
 mod routes;
 mod secret_tokens;
+mod security_headers;
 mod serve;
 mod web_assets;
 mod state;

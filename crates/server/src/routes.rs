@@ -1,4 +1,5 @@
-//! The router: every endpoint, its body limit, and the request log.
+//! The router: every endpoint, its body limit, the security headers and
+//! the request log.
 
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
@@ -13,7 +14,9 @@ use tracing::Level;
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::{agent_api, api, charts, health, job_page, metrics, web_assets, webhook};
+use crate::{
+    agent_api, api, charts, health, job_page, metrics, security_headers, web_assets, webhook,
+};
 
 /// Builds pitot's HTTP router on `state`; `pitot serve` and the tests use
 /// this same function.
@@ -48,6 +51,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         // Layers run outside in from the last one added: the request id is
         // set first, so the log line and the response carry it.
+        .layer(axum::middleware::map_response(
+            security_headers::add_security_headers,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

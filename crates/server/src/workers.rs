@@ -1,8 +1,9 @@
 //! Background work of the server process: the notification listener, the
 //! lease expiry, the reporter, the command worker (which also resolves
-//! published releases), the GitHub Actions worker and, when a repository
-//! asks for it, the nightly history worker. All stop when the state's
-//! shutdown token is cancelled.
+//! published releases), the GitHub Actions worker, the retention pruning
+//! (unless `[retention]` keeps everything) and, when a repository asks for
+//! it, the nightly history worker. All stop when the state's shutdown
+//! token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -32,6 +33,9 @@ pub fn spawn_workers(state: &AppState) -> Workers {
     tasks.spawn(crate::actions::run_actions(state.clone()));
     if state.config.repositories.iter().any(|repository| repository.history == crate::config::HistoryMode::Nightly) {
         tasks.spawn(crate::nightly::run_nightly(state.clone()));
+    }
+    if state.config.retention.prunes_anything() {
+        tasks.spawn(crate::retention::run_retention(state.clone()));
     }
     Workers { tasks }
 }

@@ -841,6 +841,70 @@ async fn dashboard_shell_and_assets_are_served(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn pages_send_security_headers(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let queued = app
+        .deliver("pull_request", "headers", &pull_request("labeled"))
+        .await;
+    let job_id = queued["job_id"].as_i64().expect("a job id");
+    let paths = [
+        "/".to_owned(),
+        "/assets/app.js".to_owned(),
+        format!("/jobs/{job_id}"),
+        "/api/v1/repositories".to_owned(),
+        "/no/such/path".to_owned(),
+    ];
+
+    for path in paths {
+        let response = get(&app, &path).await;
+
+        let policy = response.headers["content-security-policy"]
+            .to_str()
+            .expect("ASCII");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
+        }
+        assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+        assert_eq!(response.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            response.headers["referrer-policy"],
+            "strict-origin-when-cross-origin",
+            "{path}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn pages_have_no_inline_script_or_style(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let queued = app
+        .deliver("pull_request", "inline", &pull_request("labeled"))
+        .await;
+    let job_id = queued["job_id"].as_i64().expect("a job id");
+
+    let shell = get(&app, "/").await;
+    let job_page = get(&app, &format!("/jobs/{job_id}")).await;
+
+    for (name, page) in [("shell", shell), ("job page", job_page)] {
+        let html = String::from_utf8(page.body).expect("UTF-8");
+        for script in html.match_indices("<script").map(|(at, _)| &html[at..]) {
+            let tag = &script[..script.find('>').expect("a closed tag")];
+            assert!(tag.contains(" src="), "{name}: inline script {tag}");
+        }
+        assert!(!html.contains("<style"), "{name}: inline style element");
+        assert!(!html.contains(" style="), "{name}: style attribute");
+        assert!(!html.contains(" onclick="), "{name}: event handler attribute");
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn unchanged_asset_is_not_sent_again(pool: PgPool) {
     let app = TestApp::new(pool);
     let first = get(&app, "/assets/style.css").await;

@@ -68,6 +68,20 @@ pub struct CollectTask {
     pub installation_id: Option<i64>,
     pub workflow_run_id: Option<i64>,
     pub conclusion: String,
+    /// Failed download tries before this one.
+    pub collect_failures: i32,
+}
+
+/// A cancelled or superseded actions job whose workflow run pitot has not
+/// cancelled yet, locked for the cancel request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelTask {
+    pub job_id: i64,
+    pub repository: String,
+    pub installation_id: Option<i64>,
+    pub workflow_run_id: i64,
+    /// Failed cancel requests before this one.
+    pub failures: i32,
 }
 
 /// A running actions job that has waited so long for its `workflow_run`
@@ -95,7 +109,9 @@ pub async fn set_job_backend(
         r#"
         UPDATE jobs
         SET backend = $2, dispatch_ref = $3, workflow_run_id = NULL, dispatched_at = NULL,
-            workflow_polled_at = NULL, workflow_conclusion = NULL
+            workflow_polled_at = NULL, workflow_conclusion = NULL, collect_failures = 0,
+            collect_retry_after = NULL, workflow_cancelled_at = NULL,
+            workflow_cancel_failures = 0
         WHERE id = $1 AND state = 'queued'
         RETURNING id
         "#,
@@ -258,7 +274,8 @@ pub async fn record_run_completed(
 }
 
 /// Locks the oldest running actions job whose run completed, not in
-/// `skip`, and returns it, or `None` when there is none.
+/// `skip` and not waiting for a retry after a failed download, and
+/// returns it, or `None` when there is none.
 pub async fn lock_next_completed(
     executor: impl PgExecutor<'_>,
     skip: &[i64],
@@ -267,10 +284,11 @@ pub async fn lock_next_completed(
         r#"
         SELECT jobs.id, jobs.attempt, repositories.name AS repository, jobs.head_sha,
                jobs.base_sha, jobs.installation_id, jobs.workflow_run_id,
-               jobs.workflow_conclusion AS "conclusion!"
+               jobs.workflow_conclusion AS "conclusion!", jobs.collect_failures
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'running'
           AND jobs.workflow_conclusion IS NOT NULL AND NOT (jobs.id = ANY($1))
+          AND (jobs.collect_retry_after IS NULL OR jobs.collect_retry_after <= now())
         ORDER BY jobs.queued_at, jobs.id
         LIMIT 1
         FOR UPDATE OF jobs SKIP LOCKED
@@ -288,7 +306,103 @@ pub async fn lock_next_completed(
         installation_id: row.installation_id,
         workflow_run_id: row.workflow_run_id,
         conclusion: row.conclusion,
+        collect_failures: row.collect_failures,
     }))
+}
+
+/// Records a failed download try of a running actions job and leaves the
+/// job alone for `retry_after_seconds`. Returns the failures so far.
+pub async fn record_collect_failure(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    retry_after_seconds: f64,
+) -> Result<i32, StoreError> {
+    let failures = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET collect_failures = collect_failures + 1,
+            collect_retry_after = now() + make_interval(secs => $2)
+        WHERE id = $1 AND backend = 'actions' AND state = 'running'
+        RETURNING collect_failures
+        "#,
+        job_id,
+        retry_after_seconds,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(failures.unwrap_or(0))
+}
+
+/// Locks the oldest cancelled or superseded actions job, not in `skip`,
+/// whose workflow run has no recorded conclusion, has not been cancelled
+/// yet, and failed to cancel fewer than `max_failures` times.
+pub async fn lock_next_run_to_cancel(
+    executor: impl PgExecutor<'_>,
+    skip: &[i64],
+    max_failures: i32,
+) -> Result<Option<CancelTask>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT jobs.id, repositories.name AS repository, jobs.installation_id,
+               jobs.workflow_run_id AS "workflow_run_id!", jobs.workflow_cancel_failures
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE jobs.backend = 'actions' AND jobs.state IN ('cancelled', 'superseded')
+          AND jobs.workflow_run_id IS NOT NULL AND jobs.workflow_conclusion IS NULL
+          AND jobs.workflow_cancelled_at IS NULL
+          AND jobs.workflow_cancel_failures < $2 AND NOT (jobs.id = ANY($1))
+        ORDER BY jobs.id
+        LIMIT 1
+        FOR UPDATE OF jobs SKIP LOCKED
+        "#,
+        skip,
+        max_failures,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| CancelTask {
+        job_id: row.id,
+        repository: row.repository,
+        installation_id: row.installation_id,
+        workflow_run_id: row.workflow_run_id,
+        failures: row.workflow_cancel_failures,
+    }))
+}
+
+/// Records that GitHub accepted the cancel of the job's run, or that the
+/// run had already ended.
+pub async fn mark_run_cancelled(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE jobs SET workflow_cancelled_at = now() WHERE id = $1",
+        job_id
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed cancel request and returns the failures so far. The
+/// count becomes at least `at_least`, so that an error that retrying
+/// cannot fix ends the tries at once.
+pub async fn record_cancel_failure(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    at_least: i32,
+) -> Result<i32, StoreError> {
+    let failures = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs SET workflow_cancel_failures = GREATEST(workflow_cancel_failures + 1, $2)
+        WHERE id = $1
+        RETURNING workflow_cancel_failures
+        "#,
+        job_id,
+        at_least,
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(failures)
 }
 
 /// Returns up to `limit` running actions jobs without a recorded

@@ -38,6 +38,7 @@ pub mod jobs;
 pub mod pull_requests;
 pub mod releases;
 pub mod reporting;
+pub mod retention;
 pub mod schema_status;
 
 use std::sync::Arc;

@@ -48,17 +48,10 @@ pub async fn collect_completed(state: &AppState) -> anyhow::Result<usize> {
         let collected = match collect(state, &task).await {
             Ok(collected) => collected,
             Err(error) => {
-                // NOTE: there is no limit on these retries yet, so an error
-                // that never passes (a storage host that always rejects the
-                // download) keeps the job running and logs every round.
-                drop(tx);
-                tracing::warn!(
-                    job_id = task.job_id,
-                    repo = %task.repository,
-                    run_id = task.workflow_run_id,
-                    error = format!("{error:#}"),
-                    "failed to collect the workflow run's artifact; retrying at the next round"
-                );
+                if record_failure(state, tx, &task, &error).await? {
+                    finished += 1;
+                    state.reporter_wake.wake();
+                }
                 continue;
             }
         };
@@ -91,6 +84,62 @@ pub async fn collect_completed(state: &AppState) -> anyhow::Result<usize> {
         state.reporter_wake.wake();
     }
     Ok(finished)
+}
+
+/// Records a failed try at collecting `task` and commits it: the job
+/// waits [`retry_delay`] for its next try, or fails once it has failed
+/// `actions.max_download_attempts` times. Returns whether the job failed.
+async fn record_failure(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    task: &CollectTask,
+    error: &anyhow::Error,
+) -> anyhow::Result<bool> {
+    let max_attempts = state.config.actions.max_download_attempts;
+    let delay = retry_delay(task.collect_failures + 1);
+    let failures =
+        actions_jobs::record_collect_failure(&mut *tx, task.job_id, delay.as_secs_f64()).await?;
+    let give_up = failures >= max_attempts as i32;
+    if give_up {
+        let reason = format!(
+            "failed to download the artifact of workflow run {}: attempt {failures} of {max_attempts} (actions.max_download_attempts) failed with: {error:#}. Check GitHub's status and that the App has the Actions permission, then run the benchmarks again",
+            task.workflow_run_id.unwrap_or_default()
+        );
+        actions_jobs::fail_actions_job(&mut *tx, task.job_id, &reason).await?;
+    }
+    tx.commit()
+        .await
+        .context("failed to record the failed artifact download")?;
+    if give_up {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id = task.workflow_run_id,
+            failures,
+            error = format!("{error:#}"),
+            "failed to collect the workflow run's artifact; giving up and failing the job"
+        );
+    } else {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id = task.workflow_run_id,
+            failures,
+            retry_in_seconds = delay.as_secs(),
+            error = format!("{error:#}"),
+            "failed to collect the workflow run's artifact; retrying later"
+        );
+    }
+    Ok(give_up)
+}
+
+/// Returns the wait after the `failures`th failed download: 30 seconds,
+/// doubling with each failure, at most 10 minutes. With the default of 8
+/// attempts a job fails about 35 minutes after its first failure.
+pub fn retry_delay(failures: i32) -> std::time::Duration {
+    let doublings = failures.clamp(1, 16) as u32 - 1;
+    let seconds = 30u64.saturating_mul(1 << doublings).min(600);
+    std::time::Duration::from_secs(seconds)
 }
 
 /// Turns a completed run into a report or a failure. An error means a
@@ -261,6 +310,13 @@ fn conclusion_failure(conclusion: &str, run_id: i64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_delay_doubles_up_to_ten_minutes() {
+        let delays: Vec<u64> = (1..=8).map(|failures| retry_delay(failures).as_secs()).collect();
+
+        assert_eq!(delays, [30, 60, 120, 240, 480, 600, 600, 600]);
+    }
 
     #[test]
     fn conclusion_failure_names_each_ending() {

@@ -173,7 +173,7 @@ pub(super) async fn detail(
             };
             (Some(value), None, Some(charts))
         }
-        Err(AppError::NotFound(why)) => (None, Some(why), None),
+        Err(AppError::NotFound(why) | AppError::Gone(why)) => (None, Some(why), None),
         Err(error) => return Err(error),
     };
 
@@ -197,15 +197,18 @@ pub(super) async fn detail(
 }
 
 /// `GET /api/v1/jobs/{job_id}/log`: the log of the job's latest report,
-/// as plain text.
+/// as plain text; 410 when data retention deleted it.
 pub(super) async fn log(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
 ) -> Result<Response, AppError> {
     let job = load_job(&state, &job_id).await?;
-    let report = latest_report(&state, job.id).await?.ok_or_else(|| {
-        AppError::NotFound(format!("job {} has no log: no agent reported yet", job.id))
-    })?;
+    let Some(report) = latest_report(&state, job.id).await? else {
+        return Err(missing_report(&state, job.id, || {
+            AppError::NotFound(format!("job {} has no log: no agent reported yet", job.id))
+        })
+        .await);
+    };
     let mut response = report.log.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -215,7 +218,8 @@ pub(super) async fn log(
 }
 
 /// `GET /api/v1/jobs/{job_id}/files/{path}`: one results file of the
-/// job's latest report, as asv wrote it, for download.
+/// job's latest report, as asv wrote it, for download; 410 when data
+/// retention deleted it.
 pub(super) async fn file(
     State(state): State<AppState>,
     Path((job_id, path)): Path<(String, String)>,
@@ -227,7 +231,9 @@ pub(super) async fn file(
             job.id, job.id
         ))
     };
-    let report = latest_report(&state, job.id).await?.ok_or_else(not_found)?;
+    let Some(report) = latest_report(&state, job.id).await? else {
+        return Err(missing_report(&state, job.id, not_found).await);
+    };
     let content = dashboard::report_file(&state.pool, report.id, &path)
         .await
         .context("failed to load the results file")?
@@ -266,6 +272,20 @@ async fn latest_report(state: &AppState, job_id: i64) -> Result<Option<JobReport
     Ok(job_reports::latest_job_report(&state.pool, job_id)
         .await
         .context("failed to load the job's report")?)
+}
+
+/// Returns the error for a job without a report: 410 when data retention
+/// deleted it, else `not_found`'s error.
+async fn missing_report(
+    state: &AppState,
+    job_id: i64,
+    not_found: impl FnOnce() -> AppError,
+) -> AppError {
+    match crate::retention::deleted_report_error(state, job_id).await {
+        Ok(Some(gone)) => gone,
+        Ok(None) => not_found(),
+        Err(error) => error,
+    }
 }
 
 fn job_json(job: Job) -> JobJson {

@@ -128,7 +128,8 @@ fn png_response(png: Vec<u8>, digest: &str) -> Response {
 }
 
 /// Loads a job, its merge-base and the comparison of its latest report.
-/// A job without a comparison (not reported yet, or failed) is 404.
+/// A job without a comparison (not reported yet, or failed) is 404, and
+/// one whose report data retention deleted is 410.
 pub(crate) async fn load_comparison(
     state: &AppState,
     job_id: i64,
@@ -144,8 +145,13 @@ pub(crate) async fn load_comparison(
     }
     let report = job_reports::latest_job_report(&state.pool, job_id)
         .await
-        .context("failed to load the job's report")?
-        .ok_or_else(|| no_comparison("no agent has reported results yet"))?;
+        .context("failed to load the job's report")?;
+    let Some(report) = report else {
+        if let Some(gone) = crate::retention::deleted_report_error(state, job_id).await? {
+            return Err(gone);
+        }
+        return Err(no_comparison("no agent has reported results yet"));
+    };
     if report.error.is_some() {
         return Err(no_comparison("the run failed"));
     }

@@ -66,6 +66,8 @@ struct Recorded {
     ingested_values: u64,
     /// Results files ingested by outcome: inserted, replaced, unchanged.
     ingested_files: BTreeMap<&'static str, u64>,
+    /// Rows removed or changed by retention pruning, by kind.
+    pruned: BTreeMap<&'static str, u64>,
 }
 
 impl Default for Metrics {
@@ -76,6 +78,7 @@ impl Default for Metrics {
             run_duration: Histogram::new(RUN_DURATION_BOUNDS),
             ingested_values: 0,
             ingested_files: BTreeMap::new(),
+            pruned: BTreeMap::new(),
         };
         Metrics {
             inner: Arc::new(Mutex::new(recorded)),
@@ -112,6 +115,14 @@ impl Metrics {
         let mut recorded = self.lock();
         recorded.ingested_values += values;
         *recorded.ingested_files.entry(name).or_default() += 1;
+    }
+
+    /// Counts the rows of one retention pruning round.
+    pub fn count_pruned(&self, counts: &crate::retention::PruneCounts) {
+        let mut recorded = self.lock();
+        for (kind, rows) in counts.by_kind() {
+            *recorded.pruned.entry(kind).or_default() += rows;
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Recorded> {
@@ -179,6 +190,17 @@ impl Metrics {
         for outcome in ["inserted", "replaced", "unchanged"] {
             let count = recorded.ingested_files.get(outcome).copied().unwrap_or(0);
             encoder.sample(name, &[("outcome", outcome)], count as f64);
+        }
+
+        let name = "pitot_retention_pruned_rows_total";
+        encoder.family(
+            name,
+            Kind::Counter,
+            "Rows deleted by data retention: reports, report_files and deliveries; samples counts results whose raw samples were cleared.",
+        );
+        for (kind, _) in crate::retention::PruneCounts::default().by_kind() {
+            let count = recorded.pruned.get(kind).copied().unwrap_or(0);
+            encoder.sample(name, &[("kind", kind)], count as f64);
         }
     }
 }

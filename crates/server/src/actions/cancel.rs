@@ -1,0 +1,98 @@
+//! Cancelling the workflow run of a job that was cancelled or superseded
+//! while it ran on GitHub Actions, so the run stops using runner minutes.
+//!
+//! The webhook only changes the job's state, in the delivery's
+//! transaction; this step makes the GitHub call afterwards. A failed
+//! request is logged and tried again in the next rounds, up to
+//! [`MAX_CANCEL_ATTEMPTS`] times. Nothing waits for it: the job is already
+//! final, and the collector ignores its run.
+
+use anyhow::Context as _;
+use pitot_store::actions_jobs::{self, CancelTask};
+
+use super::{is_permanent, job_client};
+use crate::state::AppState;
+
+/// Cancel requests tried per run before pitot gives up on it.
+pub const MAX_CANCEL_ATTEMPTS: i32 = 5;
+
+/// Asks GitHub to cancel the runs of cancelled and superseded jobs, and
+/// returns how many runs it cancelled or found already ended.
+pub async fn cancel_runs(state: &AppState) -> anyhow::Result<usize> {
+    let mut done = 0;
+    let mut tried = Vec::new();
+    while !state.shutdown.is_cancelled() {
+        let mut tx = state
+            .pool
+            .begin()
+            .await
+            .context("failed to start the cancel transaction")?;
+        let Some(task) =
+            actions_jobs::lock_next_run_to_cancel(&mut *tx, &tried, MAX_CANCEL_ATTEMPTS).await?
+        else {
+            break;
+        };
+        tried.push(task.job_id);
+        match cancel(state, &task).await {
+            Ok(running) => {
+                actions_jobs::mark_run_cancelled(&mut *tx, task.job_id).await?;
+                done += 1;
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    run_id = task.workflow_run_id,
+                    already_ended = !running,
+                    "workflow run of a cancelled job cancelled"
+                );
+            }
+            Err((error, permanent)) => {
+                // An error that retrying cannot fix ends the tries at once.
+                let at_least = if permanent { MAX_CANCEL_ATTEMPTS } else { 0 };
+                let failures =
+                    actions_jobs::record_cancel_failure(&mut *tx, task.job_id, at_least).await?;
+                log_failure(&task, failures, &error);
+            }
+        }
+        tx.commit()
+            .await
+            .context("failed to commit the workflow run's cancel")?;
+    }
+    Ok(done)
+}
+
+/// Sends the cancel request. Returns whether the run was still going, or
+/// the error and whether retrying cannot help.
+async fn cancel(state: &AppState, task: &CancelTask) -> Result<bool, (anyhow::Error, bool)> {
+    let client =
+        job_client(state, task.job_id, task.installation_id).map_err(|error| (error, true))?;
+    client
+        .cancel_workflow_run(&task.repository, task.workflow_run_id)
+        .await
+        .map_err(|error| {
+            let permanent = is_permanent(&error);
+            (anyhow::Error::new(error), permanent)
+        })
+}
+
+fn log_failure(task: &CancelTask, failures: i32, error: &anyhow::Error) {
+    let error = format!("{error:#}");
+    if failures >= MAX_CANCEL_ATTEMPTS {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id = task.workflow_run_id,
+            failures,
+            error,
+            "failed to cancel the workflow run of a cancelled job; giving up, so the run goes on until it ends and its results are ignored"
+        );
+    } else {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id = task.workflow_run_id,
+            failures,
+            error,
+            "failed to cancel the workflow run of a cancelled job; retrying at the next round"
+        );
+    }
+}
