@@ -47,6 +47,7 @@ fn context(machine: &str) -> PullRequestContext<'_> {
         dashboard_url: Some(DASHBOARD),
         charts: None,
         marker: MARKER,
+        quarantines: None,
     }
 }
 
