@@ -236,8 +236,8 @@ async fn act(
     }
 }
 
-/// Sets the quarantine a `/pitot quarantine` command asks for, recorded as
-/// set by `github:<author>`. An invalid request, such as a last day in the
+/// Sets the quarantine that a `/pitot quarantine` command requests,
+/// recorded as set by `github:<author>`. An invalid request, such as a last day in the
 /// past, gets a reply that names the problem.
 async fn quarantine(conn: &mut PgConnection, command: &PendingCommand) -> anyhow::Result<Response> {
     let (Some(benchmark), Some(kind), Some(reason)) = (

@@ -97,7 +97,7 @@ pub fn check_benchmark(name: &str) -> Result<String, InvalidQuarantine> {
     }
 }
 
-/// Returns the expiry of a quarantine that holds through `last_day`: the
+/// Returns the expiry of a quarantine whose last day is `last_day`: the
 /// start of the next day, in UTC.
 pub fn expiry_after(last_day: NaiveDate) -> DateTime<Utc> {
     let next_day = last_day.succ_opt().unwrap_or(last_day);

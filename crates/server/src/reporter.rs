@@ -330,14 +330,15 @@ async fn render_job(
 
     let comparison =
         ingest_and_compare(state, tx, &task.repository, report, base_sha, &task.head_sha).await?;
-    let charts = comment_charts(state, task, base_sha, &comparison).await;
+    let quarantines =
+        crate::quarantines::comment_quarantines(&mut *tx, task.repository_id).await?;
+    // The charts link to benchmarks by name, so they leave ignored ones out.
+    let charts = comment_charts(state, task, base_sha, &quarantines.shown(&comparison)).await;
 
     let machine = task
         .machine
         .clone()
         .unwrap_or_else(|| report.machine.clone());
-    let quarantines =
-        crate::quarantines::comment_quarantines(&mut *tx, task.repository_id).await?;
     let mut context = pr_context(state, task, base_sha, &machine);
     context.charts = charts;
     // Quarantined benchmarks are shown but never decide the conclusion.

@@ -13,10 +13,11 @@ use pitot_stats::{Comparison, Row};
 use super::fit::Block;
 use super::sections::quarantined_section;
 
-/// What a quarantine does to a benchmark's rows.
+/// The kind of a quarantine, which decides how the comment shows the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QuarantineKind {
-    /// The rows are shown in a section of their own and never fail the check.
+    /// The rows are shown in a section of their own and do not count
+    /// towards the verdict.
     Noisy,
     /// The rows are left out of the tables and counted in the summary line.
     Ignored,
@@ -81,6 +82,17 @@ impl Quarantines {
         let mut judged = comparison.clone();
         judged.rows.retain(|row| self.of(row).is_none());
         judged
+    }
+
+    /// Returns a copy of the comparison without the rows of ignored
+    /// benchmarks: the rows that the comment may name anywhere.
+    pub fn shown(&self, comparison: &Comparison) -> Comparison {
+        let mut shown = comparison.clone();
+        shown.rows.retain(|row| {
+            self.of(row)
+                .is_none_or(|note| note.kind != QuarantineKind::Ignored)
+        });
+        shown
     }
 }
 
