@@ -15,7 +15,7 @@ export async function render(view, [owner, name, benchmarkName], query) {
     loadQuarantines(repository),
   ]);
   const quarantine = quarantines.get(benchmark.name);
-  const title = h("h1", {}, benchmark.name, " ", quarantineBadge(quarantine));
+  const title = h("h1", {}, benchmark.name, quarantine ? [" ", quarantineBadge(quarantine)] : null);
   // After a write the app renders the view again, which also stops the chart.
   const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   const panel = quarantinePanel(repository, benchmark.name, quarantine, rerender);

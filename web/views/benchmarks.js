@@ -127,7 +127,7 @@ function seriesTable(members, repository, overview) {
       ? formatValue(series.latest.value, series.unit)
       : h("span", { class: "failed" }, series.latest.state);
     return h("tr", { "data-series": series.id },
-      h("td", { class: "name" }, h("a", { href }, series.name), " ", quarantineBadge(overview.quarantines.get(series.benchmark))),
+      h("td", { class: "name" }, h("a", { href }, series.name), badgeOf(overview.quarantines.get(series.benchmark))),
       h("td", { class: "num" }, latest),
       h("td", { class: `num ${changeClass(series.change)}` }, formatChange(series.change)),
       h("td", {}, sparkline(series.sparkline)),
@@ -139,4 +139,9 @@ function seriesTable(members, repository, overview) {
       h("th", {}, "Benchmark"), h("th", { class: "num" }, "Latest"), h("th", { class: "num" }, "Change"),
       h("th", {}, "Recent results"), h("th", {}, "Commit"))),
     h("tbody", {}, rows));
+}
+
+/** Returns a space and the quarantine badge, or null when not quarantined. */
+function badgeOf(quarantine) {
+  return quarantine ? [" ", quarantineBadge(quarantine)] : null;
 }
