@@ -349,3 +349,22 @@ test("quarantine set and lifted from the benchmark page", async () => {
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("run page marks a quarantined benchmark", async () => {
+  const token = pitot("api-token", "create", "browser-run-maintainer", "--scope", "quarantine").trim();
+  const response = await fetch(`${baseUrl}/api/v1/repositories/${PR_REPO}/quarantines/${encodeURIComponent(SLOWED)}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ kind: "ignored", reason: "form cleaning is I/O bound" }),
+  });
+  assert.equal(response.status, 200, await response.text());
+
+  const { page, errors } = await open(`/#/runs/${jobId}`);
+  const slowed = page.locator("tr.change-worse", { hasText: SLOWED });
+  await slowed.waitFor();
+
+  assert.equal(await slowed.locator(".badge").innerText(), "quarantined (ignored)");
+  assert.match(await slowed.locator(".badge").getAttribute("title"), /by browser-run-maintainer: form cleaning is I\/O bound/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
