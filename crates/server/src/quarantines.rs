@@ -185,7 +185,7 @@ mod tests {
     fn request_rejects_bad_input() {
         let past = Utc.with_ymd_and_hms(2026, 12, 6, 11, 59, 59).unwrap();
         let long_reason = "x".repeat(MAX_REASON_CHARS + 1);
-        let cases: [(&str, &str, &str, Option<DateTime<Utc>>, &str); 7] = [
+        let cases = [
             ("", "noisy", "why", None, "invalid benchmark \"\""),
             (" bench.x", "noisy", "why", None, "invalid benchmark"),
             ("bench.x(1)", "noisy", "why", None, "without parameters"),
@@ -197,7 +197,13 @@ mod tests {
                 "unknown quarantine kind \"flaky\"",
             ),
             ("bench.x", "noisy", "  ", None, "missing reason"),
-            ("bench.x", "noisy", &long_reason, None, "at most 1000"),
+            (
+                "bench.x",
+                "noisy",
+                long_reason.as_str(),
+                None,
+                "at most 1000",
+            ),
             ("bench.x", "ignored", "why", Some(past), "is in the past"),
         ];
         for (benchmark, kind, reason, expires_at, expected) in cases {
