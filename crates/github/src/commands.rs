@@ -160,9 +160,14 @@ fn quarantine(arguments: &[&str]) -> Result<Command, String> {
     })
 }
 
-/// Checks a benchmark name for a quarantine command. A quarantine covers
-/// every parameter combination, so a name with parameters is rejected.
+/// Checks a benchmark name for a quarantine command, without the backticks
+/// of a Markdown code span around it. A quarantine covers every parameter
+/// combination, so a name with parameters is rejected.
 fn benchmark_name(name: &str) -> Result<String, String> {
+    let name = name.trim_matches('`');
+    if name.is_empty() {
+        return Err("the benchmark name is empty".to_string());
+    }
     if name.contains('(') {
         return Err(format!(
             "invalid benchmark {name:?}: give the name without parameters, such as `bench.time_sort`"
@@ -230,6 +235,12 @@ mod tests {
                     benchmark: "bench.time_io".into(),
                 },
             ),
+            (
+                "/pitot unquarantine `bench.time_io`",
+                Command::Unquarantine {
+                    benchmark: "bench.time_io".into(),
+                },
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(parsed(body), Some(Ok(expected)), "{body:?}");
@@ -253,6 +264,7 @@ mod tests {
             ("/pitot quarantine bench.time_x noisy until 31/01/2027 x", "invalid date \"31/01/2027\""),
             ("/pitot quarantine bench.time_x(10) noisy why", "without parameters"),
             ("/pitot unquarantine", "unquarantine needs a benchmark name"),
+            ("/pitot unquarantine ``", "the benchmark name is empty"),
             ("/pitot unquarantine a b", "unexpected \"b\""),
         ];
         for (body, expected) in cases {
