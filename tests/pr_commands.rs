@@ -300,3 +300,89 @@ async fn same_comment_twice_is_one_command(pool: PgPool) {
     assert_eq!(harness.jobs().await.len(), 1);
     harness.service.stop().await.expect("clean stop");
 }
+
+#[sqlx::test]
+async fn quarantine_and_unquarantine_commands(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone()).await;
+
+    let (outsider, answer) = harness
+        .comment("CONTRIBUTOR", "/pitot quarantine bench.time_sort noisy mine now")
+        .await;
+    assert_eq!(answer["outcome"], "ignored");
+    let (set, answer) = harness
+        .comment(
+            "COLLABORATOR",
+            "/pitot quarantine bench.time_sort noisy until 2999-12-31 shared runner jitter",
+        )
+        .await;
+    assert_eq!(answer["outcome"], "command_recorded");
+    harness
+        .wait_for("the thumbs-up on the quarantine", |stub| {
+            stub.reactions(set) == ["+1"]
+        })
+        .await;
+
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT benchmark, kind, reason, created_by, to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') \
+         FROM quarantines WHERE lifted_at IS NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("quarantines");
+    let author = comment_payload(0, "OWNER", "")["comment"]["user"]["login"]
+        .as_str()
+        .expect("the fixture's author")
+        .to_owned();
+    assert_eq!(
+        rows,
+        [(
+            "bench.time_sort".to_owned(),
+            "noisy".to_owned(),
+            "shared runner jitter".to_owned(),
+            format!("github:{author}"),
+            Some("3000-01-01 00:00".to_owned()),
+        )]
+    );
+
+    let (past, _) = harness
+        .comment("OWNER", "/pitot quarantine bench.time_io ignored until 2001-01-01 old")
+        .await;
+    harness
+        .wait_for("the reply to a past date", |stub| {
+            stub.comments(REPO, PR).iter().any(|c| c.body.contains("in the past"))
+        })
+        .await;
+    let (lift, _) = harness
+        .comment("OWNER", "/pitot unquarantine bench.time_sort")
+        .await;
+    harness
+        .wait_for("the thumbs-up on the lift", |stub| {
+            stub.reactions(lift) == ["+1"]
+        })
+        .await;
+    harness
+        .comment("OWNER", "/pitot unquarantine bench.time_sort")
+        .await;
+    harness
+        .wait_for("the reply to a second lift", |stub| {
+            stub.comments(REPO, PR)
+                .iter()
+                .any(|c| c.body.contains("no active quarantine"))
+        })
+        .await;
+
+    let history: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT benchmark, lifted_by FROM quarantines ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .expect("quarantines");
+    assert_eq!(
+        history,
+        [("bench.time_sort".to_owned(), Some(format!("github:{author}")))],
+        "the past date set nothing, and the lift kept the row"
+    );
+    assert!(harness.stub.reactions(outsider).is_empty());
+    assert!(harness.stub.reactions(past).is_empty());
+    assert!(harness.jobs().await.is_empty());
+    harness.service.stop().await.expect("clean stop");
+}

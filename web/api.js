@@ -16,7 +16,26 @@ export async function getJson(path, query = {}) {
       url.searchParams.set(name, value);
     }
   }
-  const response = await fetch(url, { headers: { accept: "application/json" } });
+  return responseJson(await fetch(url, { headers: { accept: "application/json" } }));
+}
+
+/**
+ * Sends `method` to `path` under /api/v1 with an API token and, when
+ * given, a JSON body, and returns the response's JSON.
+ */
+export async function sendJson(method, path, token, body) {
+  const headers = { accept: "application/json", authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(new URL(`/api/v1${path}`, window.location.origin), {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return responseJson(response);
+}
+
+/** Returns a response's JSON, or throws an ApiError with the server's message. */
+async function responseJson(response) {
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {

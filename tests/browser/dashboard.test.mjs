@@ -322,3 +322,58 @@ test("unknown repository shows an error", async () => {
   assert.match(await alert.innerText(), /repository nobody\/nothing not found/);
   await page.close();
 });
+
+test("quarantine set and lifted from the benchmark page", async () => {
+  const token = pitot("api-token", "create", "browser-maintainer", "--scope", "quarantine").trim();
+  const benchmarkPath = `/#/repos/local/example_results/benchmarks/${encodeURIComponent(CHARTED)}`;
+  const { page, errors } = await open(benchmarkPath);
+  await page.locator("#quarantine form").waitFor();
+
+  // The first write prompts for the token; the lift reuses it from sessionStorage.
+  page.once("dialog", (dialog) => dialog.accept(token));
+  await page.getByLabel("Quarantine kind").selectOption("noisy");
+  await page.getByLabel("Reason").fill("jitter on the test runner");
+  await page.getByRole("button", { name: "Quarantine", exact: true }).click();
+  const badge = page.locator("h1 .badge");
+  await badge.waitFor();
+
+  assert.equal(await badge.innerText(), "quarantined (noisy)");
+  assert.match(await page.locator("#quarantine").innerText(), /as noisy by browser-maintainer: jitter on the test runner/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("pitot.apiToken")), token);
+  const list = await open(`/#/repos/local/example_results?q=${CHARTED}`);
+  const row = list.page.locator("tr", { has: list.page.getByRole("link", { name: CHARTED, exact: true }) });
+  await row.first().waitFor();
+  assert.equal(await row.first().locator(".badge").innerText(), "quarantined (noisy)");
+  await screenshot(page, "quarantine");
+  await list.page.close();
+
+  await page.getByRole("button", { name: "Lift quarantine" }).click();
+  await badge.waitFor({ state: "detached" });
+
+  const history = await (await fetch(`${baseUrl}/api/v1/repositories/local/example_results/quarantines?all=true`)).json();
+  assert.equal(history.quarantines.length, 1);
+  assert.equal(history.quarantines[0].benchmark, CHARTED);
+  assert.equal(history.quarantines[0].lifted_by, "browser-maintainer");
+  assert.equal(await page.locator("h1").innerText(), CHARTED);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("run page marks a quarantined benchmark", async () => {
+  const token = pitot("api-token", "create", "browser-run-maintainer", "--scope", "quarantine").trim();
+  const response = await fetch(`${baseUrl}/api/v1/repositories/${PR_REPO}/quarantines/${encodeURIComponent(SLOWED)}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ kind: "ignored", reason: "form cleaning is I/O bound" }),
+  });
+  assert.equal(response.status, 200, await response.text());
+
+  const { page, errors } = await open(`/#/runs/${jobId}`);
+  const slowed = page.locator("tr.change-worse", { hasText: SLOWED });
+  await slowed.waitFor();
+
+  assert.equal(await slowed.locator(".badge").innerText(), "quarantined (ignored)");
+  assert.match(await slowed.locator(".badge").getAttribute("title"), /by browser-run-maintainer: form cleaning is I\/O bound/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,19 +1,26 @@
 // One benchmark: the history chart of one of its series, with the choice
-// of machine and environment and of parameter values.
+// of machine and environment and of parameter values, and its quarantine.
 
 import { getJson, repositoryPath } from "../api.js";
 import { h, formatValue, formatDate, shortSha, commitUrl } from "../format.js";
 import { link, setCrumbs } from "../nav.js";
 import { drawHistoryChart } from "../history_chart.js";
+import { loadQuarantines, quarantineBadge, quarantinePanel } from "../quarantine.js";
 
 export async function render(view, [owner, name, benchmarkName], query) {
   const repository = `${owner}/${name}`;
   setCrumbs([["Repositories", "#/"], [repository, link(["repos", owner, name])], [benchmarkName, null]]);
-  const { benchmark, series } = await getJson(
-    `${repositoryPath(repository)}/benchmarks/${encodeURIComponent(benchmarkName)}`,
-  );
+  const [{ benchmark, series }, quarantines] = await Promise.all([
+    getJson(`${repositoryPath(repository)}/benchmarks/${encodeURIComponent(benchmarkName)}`),
+    loadQuarantines(repository),
+  ]);
+  const quarantine = quarantines.get(benchmark.name);
+  const title = h("h1", {}, benchmark.name, quarantine ? [" ", quarantineBadge(quarantine)] : null);
+  // After a write the app renders the view again, which also stops the chart.
+  const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  const panel = quarantinePanel(repository, benchmark.name, quarantine, rerender);
   if (series.length === 0) {
-    view.replaceChildren(h("h1", {}, benchmark.name), h("p", { class: "muted" }, "This benchmark has no results."));
+    view.replaceChildren(title, h("p", { class: "muted" }, "This benchmark has no results."), panel);
     return;
   }
   const requested = Number(query.get("series"));
@@ -26,12 +33,13 @@ export async function render(view, [owner, name, benchmarkName], query) {
   const chartBox = h("div", { class: "chart-box", id: "history-chart" });
   const selected = h("div", { id: "selected-point", class: "muted" }, "Click a point to select its commit.");
   view.replaceChildren(
-    h("h1", {}, benchmark.name),
+    title,
     h("div", { class: "toolbar" }, machinePicker(series, chosen, go), paramsPicker(benchmark, series, chosen, go)),
     facts(benchmark, history),
     h("p", { class: "chart-help" }, "Drag to zoom, Shift+drag to pan, wheel to zoom, double-click to reset. The band is the 99% interval; large dots are failed (red) and skipped (grey) results."),
     chartBox,
     selected,
+    panel,
   );
   return drawHistoryChart(chartBox, history, (point) => showSelected(selected, history, point, owner, name));
 }

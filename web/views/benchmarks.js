@@ -2,21 +2,26 @@
 // module, searchable by name, with the latest value, its change and a
 // sparkline each. A suite can have thousands of series, so a group's rows
 // are built only when it is opened, and a search shows at most
-// MAX_SEARCH_ROWS matches.
+// MAX_SEARCH_ROWS matches. Quarantined benchmarks carry a badge.
 
 import { getJson, repositoryPath } from "../api.js";
 import { h, formatValue, formatChange, changeClass, formatDate, shortSha, sparkline } from "../format.js";
 import { link, replaceQuery, setCrumbs } from "../nav.js";
+import { loadQuarantines, quarantineBadge } from "../quarantine.js";
 
 const MAX_SEARCH_ROWS = 500;
 
 export async function render(view, [owner, name], query) {
   const repository = `${owner}/${name}`;
   setCrumbs([["Repositories", "#/"], [repository, null]]);
-  const overview = await getJson(`${repositoryPath(repository)}/benchmarks`, {
-    machine: query.get("machine"),
-    environment: query.get("environment"),
-  });
+  const [overview, quarantines] = await Promise.all([
+    getJson(`${repositoryPath(repository)}/benchmarks`, {
+      machine: query.get("machine"),
+      environment: query.get("environment"),
+    }),
+    loadQuarantines(repository),
+  ]);
+  overview.quarantines = quarantines;
   const state = { search: query.get("q") || "" };
 
   const results = h("div", { id: "benchmark-groups" });
@@ -122,7 +127,7 @@ function seriesTable(members, repository, overview) {
       ? formatValue(series.latest.value, series.unit)
       : h("span", { class: "failed" }, series.latest.state);
     return h("tr", { "data-series": series.id },
-      h("td", { class: "name" }, h("a", { href }, series.name)),
+      h("td", { class: "name" }, h("a", { href }, series.name), badgeOf(overview.quarantines.get(series.benchmark))),
       h("td", { class: "num" }, latest),
       h("td", { class: `num ${changeClass(series.change)}` }, formatChange(series.change)),
       h("td", {}, sparkline(series.sparkline)),
@@ -134,4 +139,9 @@ function seriesTable(members, repository, overview) {
       h("th", {}, "Benchmark"), h("th", { class: "num" }, "Latest"), h("th", { class: "num" }, "Change"),
       h("th", {}, "Recent results"), h("th", {}, "Commit"))),
     h("tbody", {}, rows));
+}
+
+/** Returns a space and the quarantine badge, or null when not quarantined. */
+function badgeOf(quarantine) {
+  return quarantine ? [" ", quarantineBadge(quarantine)] : null;
 }

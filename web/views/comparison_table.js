@@ -3,6 +3,7 @@
 
 import { h, formatValue } from "../format.js";
 import { link } from "../nav.js";
+import { quarantineBadge } from "../quarantine.js";
 
 const ORDER = { worse: 0, better: 1, not_comparable: 2, unchanged: 3 };
 const CHANGE_CLASSES = { worse: "worse", better: "better" };
@@ -10,9 +11,11 @@ const LABELS = { worse: "worse", better: "better", not_comparable: "not comparab
 
 /**
  * Returns the summary line and the table of a comparison of `repository`,
- * changed rows first, each benchmark linked to its history.
+ * changed rows first, each benchmark linked to its history. `quarantines`,
+ * a Map by benchmark name, adds a badge to the rows of the benchmarks that
+ * are quarantined now.
  */
-export function comparisonTable(comparison, repository) {
+export function comparisonTable(comparison, repository, quarantines = new Map()) {
   const [owner, name] = repository.split("/");
   const { summary } = comparison;
   const rows = [...comparison.rows].sort((a, b) => ORDER[a.change] - ORDER[b.change] || a.name.localeCompare(b.name));
@@ -22,7 +25,8 @@ export function comparisonTable(comparison, repository) {
   const body = rows.map((row) => h("tr", { class: `change-${row.change}` },
     h("td", { class: CHANGE_CLASSES[row.change] ?? "muted" }, LABELS[row.change] ?? row.change),
     h("td", { class: "name" },
-      h("a", { href: link(["repos", owner, name, "benchmarks", row.benchmark]) }, h("code", {}, row.name))),
+      h("a", { href: link(["repos", owner, name, "benchmarks", row.benchmark]) }, h("code", {}, row.name)),
+      quarantines.has(row.benchmark) ? [" ", quarantineBadge(quarantines.get(row.benchmark))] : null),
     h("td", {}, `${row.machine} · ${row.env}`),
     h("td", { class: "num" }, side(row.before, row.unit)),
     h("td", { class: "num" }, side(row.after, row.unit)),

@@ -5,6 +5,7 @@ import { getJson } from "../api.js";
 import { h, formatDate } from "../format.js";
 import { link, setCrumbs } from "../nav.js";
 import { comparisonTable } from "./comparison_table.js";
+import { loadQuarantines } from "../quarantine.js";
 
 export async function render(view, [jobId]) {
   const detail = await getJson(`/jobs/${jobId}`);
@@ -38,7 +39,10 @@ export async function render(view, [jobId]) {
   }
   parts.push(h("h2", {}, "Comparison"));
   if (detail.comparison) {
-    parts.push(...comparisonTable(detail.comparison, repository));
+    // The badges show today's quarantines, which may differ from the ones
+    // in force when the run's comment was written.
+    const quarantines = await loadQuarantines(repository);
+    parts.push(...comparisonTable(detail.comparison, repository, quarantines));
   } else {
     parts.push(h("p", { class: "muted" }, detail.comparison_error ?? "No comparison yet."));
   }

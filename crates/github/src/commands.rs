@@ -5,6 +5,8 @@
 //! with `>` and lines inside fenced code blocks are not commands, so quoting
 //! someone else's command or showing one in an example does not run it.
 
+use chrono::NaiveDate;
+
 /// The usage text of pitot's reply to a malformed command.
 pub const USAGE: &str = "\
 pitot understands these commands, each on a line of its own:
@@ -13,6 +15,10 @@ pitot understands these commands, each on a line of its own:
 - `/pitot run --bench REGEX`: only the benchmarks whose names match REGEX
 - `/pitot rerun`: benchmark the same two commits as the last run again
 - `/pitot cancel`: cancel the queued or running benchmark job
+- `/pitot quarantine BENCHMARK noisy|ignored [until YYYY-MM-DD] REASON`: \
+stop BENCHMARK (its full asv name) from failing the check; `noisy` keeps \
+it in the comment, `ignored` only counts it
+- `/pitot unquarantine BENCHMARK`: lift the benchmark's quarantine
 
 Only the repository's owners, members and collaborators can run them.";
 
@@ -26,6 +32,19 @@ pub enum Command {
     Rerun,
     /// Cancel the pull request's queued or running job.
     Cancel,
+    /// Quarantine a benchmark of the repository, with every parameter
+    /// combination and machine.
+    Quarantine {
+        /// The full asv name, without parameters.
+        benchmark: String,
+        /// `noisy` or `ignored`.
+        kind: String,
+        /// The last day the quarantine holds, in UTC; `None` for no expiry.
+        until: Option<NaiveDate>,
+        reason: String,
+    },
+    /// Lift a benchmark's active quarantine.
+    Unquarantine { benchmark: String },
 }
 
 impl Command {
@@ -35,6 +54,8 @@ impl Command {
             Command::Run { .. } => "run",
             Command::Rerun => "rerun",
             Command::Cancel => "cancel",
+            Command::Quarantine { .. } => "quarantine",
+            Command::Unquarantine { .. } => "unquarantine",
         }
     }
 }
@@ -84,6 +105,12 @@ fn parse_words(words: &[&str]) -> Result<Command, String> {
         ["run", "--bench"] => Err("--bench needs a regular expression".to_string()),
         ["rerun"] => Ok(Command::Rerun),
         ["cancel"] => Ok(Command::Cancel),
+        ["quarantine", arguments @ ..] => quarantine(arguments),
+        ["unquarantine", benchmark] => Ok(Command::Unquarantine {
+            benchmark: benchmark_name(benchmark)?,
+        }),
+        ["unquarantine"] => Err("unquarantine needs a benchmark name".to_string()),
+        ["unquarantine", _, extra @ ..] => Err(format!("unexpected {:?}", extra.join(" "))),
         ["run" | "rerun" | "cancel", extra @ ..] => {
             Err(format!("unexpected {:?}", extra.join(" ")))
         }
@@ -98,6 +125,55 @@ fn bench(pattern: &str) -> Result<Command, String> {
     Ok(Command::Run {
         bench: Some(pattern.to_string()),
     })
+}
+
+/// Parses `BENCHMARK noisy|ignored [until YYYY-MM-DD] REASON...`.
+fn quarantine(arguments: &[&str]) -> Result<Command, String> {
+    let [benchmark, kind, rest @ ..] = arguments else {
+        return Err(
+            "quarantine needs a benchmark, noisy or ignored, and a reason".to_string(),
+        );
+    };
+    if !matches!(*kind, "noisy" | "ignored") {
+        return Err(format!(
+            "unknown quarantine kind {kind:?}: use noisy or ignored"
+        ));
+    }
+    let (until, reason) = match rest {
+        ["until", date, reason @ ..] => {
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| {
+                format!("invalid date {date:?} after until: use YYYY-MM-DD")
+            })?;
+            (Some(date), reason)
+        }
+        ["until"] => return Err("until needs a date as YYYY-MM-DD".to_string()),
+        reason => (None, reason),
+    };
+    if reason.is_empty() {
+        return Err("quarantine needs a reason after the kind".to_string());
+    }
+    Ok(Command::Quarantine {
+        benchmark: benchmark_name(benchmark)?,
+        kind: (*kind).to_string(),
+        until,
+        reason: reason.join(" "),
+    })
+}
+
+/// Checks a benchmark name for a quarantine command, without the backticks
+/// of a Markdown code span around it. A quarantine covers every parameter
+/// combination, so a name with parameters is rejected.
+fn benchmark_name(name: &str) -> Result<String, String> {
+    let name = name.trim_matches('`');
+    if name.is_empty() {
+        return Err("the benchmark name is empty".to_string());
+    }
+    if name.contains('(') {
+        return Err(format!(
+            "invalid benchmark {name:?}: give the name without parameters, such as `bench.time_sort`"
+        ));
+    }
+    Ok(name.to_string())
 }
 
 /// Returns whether a comment author's `author_association` lets them run
@@ -135,6 +211,36 @@ mod tests {
             ("/pitot rerun", Command::Rerun),
             ("/pitot cancel", Command::Cancel),
             ("Thanks!\r\n\r\n/pitot cancel\r\n", Command::Cancel),
+            (
+                "/pitot quarantine bench.Suite.time_sort noisy flaky on shared runners",
+                Command::Quarantine {
+                    benchmark: "bench.Suite.time_sort".into(),
+                    kind: "noisy".into(),
+                    until: None,
+                    reason: "flaky on shared runners".into(),
+                },
+            ),
+            (
+                "/pitot quarantine bench.time_io ignored until 2027-01-31 disk cache",
+                Command::Quarantine {
+                    benchmark: "bench.time_io".into(),
+                    kind: "ignored".into(),
+                    until: NaiveDate::from_ymd_opt(2027, 1, 31),
+                    reason: "disk cache".into(),
+                },
+            ),
+            (
+                "/pitot unquarantine bench.time_io",
+                Command::Unquarantine {
+                    benchmark: "bench.time_io".into(),
+                },
+            ),
+            (
+                "/pitot unquarantine `bench.time_io`",
+                Command::Unquarantine {
+                    benchmark: "bench.time_io".into(),
+                },
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(parsed(body), Some(Ok(expected)), "{body:?}");
@@ -150,6 +256,16 @@ mod tests {
             ("/pitot run --bench=", "--bench needs a regular expression"),
             ("/pitot cancel now please", "unexpected \"now please\""),
             ("/pitot run --fast", "unexpected \"--fast\""),
+            ("/pitot quarantine bench.time_x", "needs a benchmark, noisy or ignored"),
+            ("/pitot quarantine bench.time_x slow why", "unknown quarantine kind \"slow\""),
+            ("/pitot quarantine bench.time_x noisy", "needs a reason"),
+            ("/pitot quarantine bench.time_x noisy until 2027-01-31", "needs a reason"),
+            ("/pitot quarantine bench.time_x noisy until", "until needs a date"),
+            ("/pitot quarantine bench.time_x noisy until 31/01/2027 x", "invalid date \"31/01/2027\""),
+            ("/pitot quarantine bench.time_x(10) noisy why", "without parameters"),
+            ("/pitot unquarantine", "unquarantine needs a benchmark name"),
+            ("/pitot unquarantine ``", "the benchmark name is empty"),
+            ("/pitot unquarantine a b", "unexpected \"b\""),
         ];
         for (body, expected) in cases {
             let error = parsed(body).expect("a command line").expect_err(body);

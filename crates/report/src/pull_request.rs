@@ -6,8 +6,10 @@
 //! verdict with counts. Then come the links to both commits, the machine,
 //! a link to the dashboard, and one table per section: significant
 //! changes (worst first), benchmarks that failed on head, new benchmarks,
-//! removed benchmarks and benchmarks that are not comparable. Unchanged
-//! benchmarks go last, folded in a `<details>` element.
+//! removed benchmarks, benchmarks that are not comparable and benchmarks
+//! quarantined as noisy. Unchanged benchmarks go last, folded in a
+//! `<details>` element. Quarantined benchmarks never count towards the
+//! verdict (see [`Quarantines`]).
 //!
 //! Benchmark names, parameters, machine names and error text come from
 //! files and programs that the pull request controls. Names go in code
@@ -21,17 +23,20 @@
 
 mod charts;
 mod fit;
+mod quarantine;
 mod sections;
 mod verdict;
 
 use pitot_stats::Comparison;
 
 use self::fit::{fit, Block};
+use self::quarantine::Split;
 use self::sections::{notable_sections, rows_in, unchanged_table};
 use self::verdict::{Section, SectionCounts};
 use crate::markdown::{code_block, code_span_outside_table, truncate_chars};
 
 pub use self::charts::{ChartLink, CommentCharts};
+pub use self::quarantine::{QuarantineKind, QuarantineNote, Quarantines};
 pub use self::verdict::Verdict;
 
 /// GitHub's maximum length of an issue or pull-request comment, in
@@ -88,6 +93,9 @@ pub struct PullRequestContext<'a> {
     /// written unchanged as the first line of the comment. It must be one
     /// line and come from pitot, not from the pull request.
     pub marker: &'a str,
+    /// The repository's active quarantines; their rows never count
+    /// towards the verdict.
+    pub quarantines: Option<&'a Quarantines>,
 }
 
 /// Renders the comment for a finished comparison of base (before) and
@@ -100,15 +108,18 @@ pub fn render_pull_request_comment(
     comparison: &Comparison,
     context: &PullRequestContext,
 ) -> String {
+    let split = Split::of(comparison, context.quarantines);
+    let comparison = &split.judged;
     let mut blocks = vec![Block::Text(format!(
         "{}\n{}",
         context.marker,
-        header(comparison, context)
+        header(&split, context)
     ))];
     if let Some(charts) = context.charts {
         blocks.push(Block::Text(self::charts::summary_image(charts)));
     }
     blocks.extend(notable_sections(comparison));
+    blocks.extend(split.blocks());
     if let Some(links) = context.charts.and_then(self::charts::history_links) {
         blocks.push(Block::Text(links));
     }
@@ -141,8 +152,10 @@ pub fn render_pull_request_comment(
 /// [`CHECK_SUMMARY_MAX_BYTES`] unless the commit links and dashboard
 /// address alone are longer.
 pub fn render_check_summary(comparison: &Comparison, context: &PullRequestContext) -> String {
-    let mut blocks = vec![Block::Text(header(comparison, context))];
-    blocks.extend(notable_sections(comparison));
+    let split = Split::of(comparison, context.quarantines);
+    let mut blocks = vec![Block::Text(header(&split, context))];
+    blocks.extend(notable_sections(&split.judged));
+    blocks.extend(split.blocks());
 
     let dashboard_url = context.dashboard_url.map(link_destination);
     fit(
@@ -236,8 +249,11 @@ fn log_tail(log: &str, max_chars: usize) -> (String, usize) {
     (tail, line_count)
 }
 
-/// Returns the verdict line, the commit line and the dashboard line.
-fn header(comparison: &Comparison, context: &PullRequestContext) -> String {
+/// Returns the verdict line, the commit line and the dashboard line. The
+/// verdict and the counts before the quarantined ones are of the judged
+/// rows.
+fn header(split: &Split, context: &PullRequestContext) -> String {
+    let comparison = &split.judged;
     let counts = SectionCounts::of(comparison);
     let statistics = if comparison.options.use_stats {
         "with statistics"
@@ -245,9 +261,10 @@ fn header(comparison: &Comparison, context: &PullRequestContext) -> String {
         "without statistics"
     };
     let mut header = format!(
-        "**{}**: {}.\n\n{}, factor {}, {statistics}.\n",
+        "**{}**: {}{}.\n\n{}, factor {}, {statistics}.\n",
         Verdict::of(comparison).title(),
         counts.phrase(),
+        split.phrase(),
         commits_and_machine(context),
         crate::pyfmt::fixed(comparison.options.factor, 2),
     );

@@ -224,6 +224,7 @@ fn context() -> PullRequestContext<'static> {
         machine: "cheetah",
         dashboard_url: None,
         marker: "<!-- pitot:sticky o/r#7 -->",
+        quarantines: None,
         charts: None,
     }
 }

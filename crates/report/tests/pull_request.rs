@@ -9,7 +9,7 @@ use pitot_asv::{
 use pitot_report::pull_request::{CHECK_SUMMARY_MAX_BYTES, COMMENT_MAX_CHARS, LENGTH_MARGIN};
 use pitot_report::{
     render_check_summary, render_pull_request_comment, render_pull_request_failure,
-    PullRequestContext, Verdict,
+    PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
 };
 use pitot_stats::{compare, CompareOptions, Comparison};
 
@@ -47,6 +47,7 @@ fn context(machine: &str) -> PullRequestContext<'_> {
         dashboard_url: Some(DASHBOARD),
         charts: None,
         marker: MARKER,
+        quarantines: None,
     }
 }
 
@@ -931,4 +932,95 @@ fn comment_is_deterministic() {
 
     assert_eq!(first, second);
     assert!(first.ends_with('\n'));
+}
+
+/// Returns quarantines of the edited comparison's regressions: the two
+/// slower `time_load_json` benchmarks and the failing `time_conda_run` as
+/// noisy, and the halved track benchmark as ignored.
+fn quarantined_regressions() -> Quarantines {
+    let mut quarantines = Quarantines::default();
+    let noisy = |reason: &str| QuarantineNote {
+        kind: QuarantineKind::Noisy,
+        reason: reason.to_owned(),
+        expires: Some("2027-01-31 00:00 UTC".to_owned()),
+    };
+    quarantines.insert(
+        "subdir_data.TimeSubdirData.time_load_json",
+        noisy("disk cache | cold"),
+    );
+    quarantines.insert(
+        "subdir_data.TimeSubdirData.time_load_json_query_one",
+        noisy("shared runner"),
+    );
+    quarantines.insert("run_versus_activate.time_conda_run", noisy("network"));
+    quarantines.insert(
+        "extract.TrackSuite.track_streaming_versus_handling",
+        QuarantineNote {
+            kind: QuarantineKind::Ignored,
+            reason: "measures the wrong thing".to_owned(),
+            expires: None,
+        },
+    );
+    quarantines
+}
+
+#[test]
+fn quarantined_regressions_do_not_regress() {
+    let comparison = edited_comparison();
+    let quarantines = quarantined_regressions();
+    let context = PullRequestContext {
+        quarantines: Some(&quarantines),
+        ..context("Daniels-MBP.monotreme.club")
+    };
+
+    let body = render_pull_request_comment(&comparison, &context);
+    let summary = render_check_summary(&comparison, &context);
+
+    assert_eq!(Verdict::of(&comparison), Verdict::Regressed);
+    assert_eq!(
+        Verdict::of(&quarantines.judged(&comparison)),
+        Verdict::BenchmarksFailed,
+        "the fixture's time_extract still fails on both sides"
+    );
+    let verdict = body.lines().nth(1).expect("a verdict line");
+    assert!(verdict.starts_with("**Benchmarks failed**: "), "{verdict}");
+    assert!(!verdict.contains("got worse"), "{verdict}");
+    assert!(verdict.contains(", 3 quarantined as noisy"), "{verdict}");
+    assert!(verdict.contains(", 1 ignored by quarantine"), "{verdict}");
+    assert!(!body.contains("**worse**"), "{body}");
+    assert!(!body.contains("**new failure**"), "{body}");
+    let quarantined = section_rows(&body, "Quarantined as noisy");
+    assert_eq!(quarantined.len(), 3, "{body}");
+    let slower = row_of(&quarantined, "subdir_data.TimeSubdirData.time_load_json");
+    assert!(slower.starts_with("| worse | "), "{slower}");
+    assert!(
+        slower.ends_with("| noisy: `disk cache \\| cold` (until `2027-01-31 00:00 UTC`) |"),
+        "{slower}"
+    );
+    assert_eq!(cell_separators(slower), 7, "{slower}");
+    let failing = row_of(&quarantined, "run_versus_activate.time_conda_run");
+    assert!(failing.starts_with("| failed on head | "), "{failing}");
+    assert!(
+        !body.contains("`extract.TrackSuite.track_streaming_versus_handling`"),
+        "the ignored benchmark has no row: {body}"
+    );
+    assert!(summary.contains("**Quarantined as noisy"), "{summary}");
+}
+
+#[test]
+fn no_quarantines_change_nothing() {
+    let comparison = edited_comparison();
+    let empty = Quarantines::default();
+    let with_empty = PullRequestContext {
+        quarantines: Some(&empty),
+        ..context("cheetah")
+    };
+
+    let body = render_pull_request_comment(&comparison, &with_empty);
+
+    assert_eq!(
+        body,
+        render_pull_request_comment(&comparison, &context("cheetah"))
+    );
+    assert!(!body.contains("quarantine"), "{body}");
 }

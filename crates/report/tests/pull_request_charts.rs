@@ -57,6 +57,7 @@ fn context(charts: Option<&CommentCharts>) -> PullRequestContext<'_> {
         dashboard_url: None,
         charts,
         marker: "<!-- pitot:sticky owner/name#7 -->",
+        quarantines: None,
     }
 }
 

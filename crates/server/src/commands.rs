@@ -3,19 +3,24 @@
 //!
 //! Each command is handled in one transaction that locks its row. The job
 //! it queues or cancels and the command's end state commit together, after
-//! GitHub has the reaction or the reply. When a GitHub call fails, the
-//! transaction rolls back and the command waits for a later try.
+//! GitHub has the reaction or the reply. The quarantine that `/pitot
+//! quarantine` sets or `/pitot unquarantine` lifts commits with them too.
+//! When a GitHub call fails, the transaction rolls back and the command
+//! waits for a later try.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use pitot_github::{GitHubClient, Reaction, COMMAND_USAGE};
+use chrono::Utc;
 use pitot_store::commands::{self, PendingCommand};
+use pitot_store::quarantines;
 use pitot_store::jobs::{self, JobState, NewPullRequestJob};
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 
+use crate::quarantines::QuarantineRequest;
 use crate::state::AppState;
 use crate::webhook::{enqueue_job, job_backend};
 
@@ -183,6 +188,11 @@ async fn act(
             None,
         ));
     };
+    match name {
+        "quarantine" => return Ok((quarantine(conn, command).await?, None)),
+        "unquarantine" => return Ok((unquarantine(conn, command).await?, None)),
+        _ => {}
+    }
     let (head_sha, base_ref, bench) = match name {
         "cancel" => {
             let reason = format!("@{} cancelled it with /pitot cancel", command.author);
@@ -227,6 +237,50 @@ async fn act(
             Ok((Response::Reply(text.to_owned()), None))
         }
     }
+}
+
+/// Sets the quarantine that a `/pitot quarantine` command requests,
+/// recorded as set by `github:<author>`. An invalid request, such as a last day in the
+/// past, gets a reply that names the problem.
+async fn quarantine(conn: &mut PgConnection, command: &PendingCommand) -> anyhow::Result<Response> {
+    let (Some(benchmark), Some(kind), Some(reason)) = (
+        command.quarantine_benchmark.as_deref(),
+        command.quarantine_kind.as_deref(),
+        command.quarantine_reason.as_deref(),
+    ) else {
+        return Err(anyhow!("quarantine command {} lacks its arguments", command.id));
+    };
+    let expires_at = command.quarantine_until.map(crate::quarantines::expiry_after);
+    let request = match QuarantineRequest::parse(benchmark, kind, reason, expires_at, Utc::now()) {
+        Ok(request) => request,
+        Err(error) => return Ok(Response::Reply(format!("{error}.\n\n{COMMAND_USAGE}"))),
+    };
+    let created_by = format!("github:{}", command.author);
+    crate::quarantines::set(conn, command.repository_id, &request, &created_by).await?;
+    Ok(Response::React(Reaction::ThumbsUp))
+}
+
+/// Lifts the quarantine a `/pitot unquarantine` command names, or replies
+/// that the benchmark has none.
+async fn unquarantine(
+    conn: &mut PgConnection,
+    command: &PendingCommand,
+) -> anyhow::Result<Response> {
+    let benchmark = command
+        .quarantine_benchmark
+        .as_deref()
+        .ok_or_else(|| anyhow!("unquarantine command {} lacks its benchmark", command.id))?;
+    let lifted_by = format!("github:{}", command.author);
+    let lifted =
+        quarantines::lift_quarantine(&mut *conn, command.repository_id, benchmark, &lifted_by)
+            .await?;
+    if lifted.is_some() {
+        return Ok(Response::React(Reaction::ThumbsUp));
+    }
+    Ok(Response::Reply(format!(
+        "benchmark {} has no active quarantine, so there is nothing to lift.",
+        pitot_report::code_span(benchmark)
+    )))
 }
 
 /// Queues the head's job, or finds it queued or running. Returns `None`

@@ -182,6 +182,8 @@ async fn write_release_report(
         pitot_report::render_markdown(comparison, &options),
     );
     body.push_str(&change_points(state, task, &release).await?);
+    // NOTE: quarantines apply to pull request checks only, so a quarantined
+    // benchmark that regressed still marks a release as regressed here.
     let regressed = Verdict::of(comparison) == Verdict::Regressed;
     publish_release(state, tx, task, &release, &body, regressed).await?;
     Ok(body)

@@ -21,6 +21,7 @@ mod commit_reports;
 pub mod config;
 mod job_page;
 pub mod nightly;
+pub mod quarantines;
 pub mod releases;
 pub mod reporter;
 pub mod retention;

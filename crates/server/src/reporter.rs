@@ -26,7 +26,7 @@ use anyhow::{anyhow, Context as _};
 use pitot_github::{
     sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
 };
-use pitot_report::{CommentCharts, PullRequestContext, Verdict};
+use pitot_report::{CommentCharts, PullRequestContext, Quarantines, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
@@ -330,7 +330,10 @@ async fn render_job(
 
     let comparison =
         ingest_and_compare(state, tx, &task.repository, report, base_sha, &task.head_sha).await?;
-    let charts = comment_charts(state, task, base_sha, &comparison).await;
+    let quarantines =
+        crate::quarantines::comment_quarantines(&mut *tx, task.repository_id).await?;
+    // The charts link to benchmarks by name, so they leave ignored ones out.
+    let charts = comment_charts(state, task, base_sha, &quarantines.shown(&comparison)).await;
 
     let machine = task
         .machine
@@ -338,7 +341,9 @@ async fn render_job(
         .unwrap_or_else(|| report.machine.clone());
     let mut context = pr_context(state, task, base_sha, &machine);
     context.charts = charts;
-    let verdict = Verdict::of(&comparison);
+    // Quarantined benchmarks are shown but never decide the conclusion.
+    let verdict = Verdict::of(&quarantines.judged(&comparison));
+    context.quarantines = Some(quarantines);
     Ok(Rendered {
         body: pitot_report::render_pull_request_comment(&comparison, &context.borrow()),
         title: verdict.title().to_owned(),
@@ -496,6 +501,7 @@ struct ContextParts {
     dashboard_url: Option<String>,
     charts: Option<CommentCharts>,
     marker: String,
+    quarantines: Option<Quarantines>,
 }
 
 impl ContextParts {
@@ -509,6 +515,7 @@ impl ContextParts {
             dashboard_url: self.dashboard_url.as_deref(),
             charts: self.charts.as_ref(),
             marker: &self.marker,
+            quarantines: self.quarantines.as_ref(),
         }
     }
 }
@@ -526,6 +533,7 @@ fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str
             &task.repository,
             u64::try_from(task.pr_number).unwrap_or_default(),
         ),
+        quarantines: None,
     }
 }
 

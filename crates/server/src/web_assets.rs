@@ -43,6 +43,7 @@ static ASSETS: &[Asset] = assets! {
     "api.js" => "text/javascript; charset=utf-8",
     "format.js" => "text/javascript; charset=utf-8",
     "history_chart.js" => "text/javascript; charset=utf-8",
+    "quarantine.js" => "text/javascript; charset=utf-8",
     "views/repositories.js" => "text/javascript; charset=utf-8",
     "views/benchmarks.js" => "text/javascript; charset=utf-8",
     "views/benchmark.js" => "text/javascript; charset=utf-8",

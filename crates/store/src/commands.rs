@@ -1,6 +1,7 @@
 //! Commands from pull request comments, recorded by the webhook and carried
 //! out by a worker (see the migration that creates `pull_request_commands`).
 
+use chrono::NaiveDate;
 use sqlx::PgExecutor;
 
 use crate::StoreError;
@@ -17,12 +18,26 @@ pub struct NewCommand<'a> {
     pub installation_id: Option<i64>,
     pub comment_id: i64,
     pub author: &'a str,
-    /// `run`, `rerun` or `cancel`; `None` for a malformed command.
+    /// `run`, `rerun`, `cancel`, `quarantine` or `unquarantine`; `None`
+    /// for a malformed command.
     pub command: Option<&'a str>,
     pub bench: Option<&'a str>,
+    /// The arguments of `quarantine` and `unquarantine`.
+    pub quarantine: Option<QuarantineArgs<'a>>,
     /// The reason a malformed command could not be read.
     pub problem: Option<&'a str>,
     pub clone_url: &'a str,
+}
+
+/// The arguments of a quarantine command: `kind` and `reason` are `None`
+/// for `unquarantine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuarantineArgs<'a> {
+    pub benchmark: &'a str,
+    pub kind: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// The last day the quarantine holds, in UTC.
+    pub until: Option<NaiveDate>,
 }
 
 /// A pending command, locked for the worker's transaction.
@@ -38,6 +53,10 @@ pub struct PendingCommand {
     pub author: String,
     pub command: Option<String>,
     pub bench: Option<String>,
+    pub quarantine_benchmark: Option<String>,
+    pub quarantine_kind: Option<String>,
+    pub quarantine_reason: Option<String>,
+    pub quarantine_until: Option<NaiveDate>,
     pub problem: Option<String>,
     pub clone_url: String,
     pub failures: i32,
@@ -52,8 +71,10 @@ pub async fn insert_command(
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO pull_request_commands (repository_id, pr_number, installation_id, comment_id,
-                                           author, command, bench, problem, clone_url)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                           author, command, bench, problem, clone_url,
+                                           quarantine_benchmark, quarantine_kind,
+                                           quarantine_reason, quarantine_until)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (comment_id) DO NOTHING
         RETURNING id
         "#,
@@ -66,6 +87,10 @@ pub async fn insert_command(
         command.bench,
         command.problem,
         command.clone_url,
+        command.quarantine.map(|args| args.benchmark),
+        command.quarantine.and_then(|args| args.kind),
+        command.quarantine.and_then(|args| args.reason),
+        command.quarantine.and_then(|args| args.until),
     )
     .fetch_optional(executor)
     .await?;
@@ -90,7 +115,8 @@ pub async fn lock_next_command(executor: impl PgExecutor<'_>) -> Result<Option<P
     let row = sqlx::query!(
         r#"
         SELECT c.id, c.repository_id, r.name AS repository, c.pr_number, c.installation_id,
-               c.comment_id, c.author, c.command, c.bench, c.problem, c.clone_url, c.failures
+               c.comment_id, c.author, c.command, c.bench, c.problem, c.clone_url, c.failures,
+               c.quarantine_benchmark, c.quarantine_kind, c.quarantine_reason, c.quarantine_until
         FROM pull_request_commands c
         JOIN repositories r ON r.id = c.repository_id
         WHERE c.state = 'pending' AND (c.retry_after IS NULL OR c.retry_after <= now())
@@ -111,6 +137,10 @@ pub async fn lock_next_command(executor: impl PgExecutor<'_>) -> Result<Option<P
         author: row.author,
         command: row.command,
         bench: row.bench,
+        quarantine_benchmark: row.quarantine_benchmark,
+        quarantine_kind: row.quarantine_kind,
+        quarantine_reason: row.quarantine_reason,
+        quarantine_until: row.quarantine_until,
         problem: row.problem,
         clone_url: row.clone_url,
         failures: row.failures,

@@ -3,15 +3,19 @@
 use pitot_stats::{Comparison, Measurement, Row};
 
 use super::fit::{Block, Table};
+use super::quarantine::QuarantineNote;
 use super::verdict::{badness, Section};
 use crate::asv_text::{ratio_text, side_text};
 use crate::detection_text::{ratio_with_interval, threshold_text};
-use crate::markdown::{benchmark_cell, change_text};
+use crate::markdown::{benchmark_cell, change_text, code_span, truncate_chars};
 
 /// The maximum length of a benchmark name, parameters included, that a
 /// table shows in full. A longer name is cut, so one hostile name cannot
 /// use up the comment's length limit.
 const MAX_NAME_CHARS: usize = 500;
+
+/// The maximum length of a quarantine's reason that a table shows.
+const MAX_REASON_CHARS: usize = 200;
 
 /// Returns the heading and table of each section that has rows, except
 /// the unchanged one, in the order the comment shows them.
@@ -115,6 +119,68 @@ pub(crate) fn notable_sections(comparison: &Comparison) -> Vec<Block> {
     );
 
     blocks
+}
+
+/// Returns the heading and table of the rows of noisy benchmarks, which
+/// the verdict does not judge. `comparison` gives the environments.
+pub(crate) fn quarantined_section(
+    noisy: &[(&Row, &QuarantineNote)],
+    comparison: &Comparison,
+) -> Vec<Block> {
+    let rows: Vec<&Row> = noisy.iter().map(|(row, _)| *row).collect();
+    let mut blocks = Vec::new();
+    push_section(
+        &mut blocks,
+        "Quarantined as noisy, never failing the check",
+        "| Result | Base | Head | Ratio | Benchmark | Quarantine |\n\
+         |:--|--:|--:|--:|:--|:--|\n",
+        "quarantined benchmark",
+        &rows,
+        |row, cell| {
+            let note = noisy
+                .iter()
+                .find(|(noisy_row, _)| std::ptr::eq(*noisy_row, row))
+                .map(|(_, note)| *note);
+            format!(
+                "| {} | {} | {} | {} | {cell} | {} |",
+                quarantined_result(row),
+                before_text(row),
+                after_text(row),
+                ratio_text(row),
+                note.map(quarantine_text).unwrap_or_default(),
+            )
+        },
+        comparison,
+    );
+    blocks
+}
+
+/// Returns what happened to a quarantined row, in plain words, because
+/// the bold marks of the other tables would read as a failing check.
+fn quarantined_result(row: &Row) -> &'static str {
+    match Section::of(row) {
+        Section::Worse => "worse",
+        Section::Better => "better",
+        Section::Failed => "failed on head",
+        Section::New => "new",
+        Section::Removed => "removed",
+        Section::NotComparable => "not comparable",
+        Section::Unchanged => "unchanged",
+    }
+}
+
+/// Returns the quarantine cell: the kind, the reason in a code span, and
+/// the expiry.
+fn quarantine_text(note: &QuarantineNote) -> String {
+    let mut text = format!(
+        "{}: {}",
+        note.kind.as_str(),
+        code_span(&truncate_chars(&note.reason, MAX_REASON_CHARS))
+    );
+    if let Some(expires) = &note.expires {
+        text.push_str(&format!(" (until {})", code_span(expires)));
+    }
+    text
 }
 
 /// Returns the table of the unchanged rows, in the comparison's order.

@@ -7,7 +7,7 @@ use pitot_github::{
     PullRequestAction, PullRequestEvent,
 };
 use pitot_store::actions_jobs::{self, Backend};
-use pitot_store::commands::{self, NewCommand};
+use pitot_store::commands::{self, NewCommand, QuarantineArgs};
 use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
 use pitot_store::jobs::{self, JobState, NewPullRequestJob};
 use pitot_store::pull_requests::{self, PullRequestHead};
@@ -324,6 +324,26 @@ async fn apply_issue_comment(
         Ok(command) => (Some(command.name()), None, None),
         Err(error) => (None, None, Some(error.to_string())),
     };
+    let quarantine = match &parsed {
+        Ok(Command::Quarantine {
+            benchmark,
+            kind,
+            until,
+            reason,
+        }) => Some(QuarantineArgs {
+            benchmark,
+            kind: Some(kind),
+            reason: Some(reason),
+            until: *until,
+        }),
+        Ok(Command::Unquarantine { benchmark }) => Some(QuarantineArgs {
+            benchmark,
+            kind: None,
+            reason: None,
+            until: None,
+        }),
+        _ => None,
+    };
     let new = NewCommand {
         repository_id,
         pr_number: event.number,
@@ -332,6 +352,7 @@ async fn apply_issue_comment(
         author: &event.author,
         command,
         bench,
+        quarantine,
         problem: problem.as_deref(),
         clone_url,
     };
