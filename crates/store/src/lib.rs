@@ -36,6 +36,7 @@ pub mod installations;
 pub mod job_reports;
 pub mod jobs;
 pub mod pull_requests;
+pub mod regressions;
 pub mod releases;
 pub mod reporting;
 pub mod schema_status;

@@ -12,11 +12,12 @@ mod auth;
 mod compare;
 mod jobs;
 mod params;
+mod regressions;
 mod suite;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing;
 use axum::Router;
 
 pub use auth::ApiCaller;
@@ -26,32 +27,36 @@ use crate::state::AppState;
 /// The OpenAPI 3 document of this API, written by hand.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// Defines [`API_PATHS`] and [`routes`] from one list of `path => handler`
-/// pairs, all `GET`.
+/// Defines [`API_PATHS`] and [`routes`] from one list of
+/// `path => method(handler)` entries, where `method` is one of axum's
+/// routing functions (`get`, `patch`, ...). A path may appear in several
+/// entries, one per method; `API_PATHS` then lists it once for each.
 macro_rules! api_routes {
-    ($($path:literal => $handler:expr,)*) => {
+    ($($path:literal => $method:ident($handler:expr),)*) => {
         /// Every path of the API as the router declares it.
         pub const API_PATHS: &[&str] = &[$($path),*];
 
         /// Returns the API's routes.
         pub(crate) fn routes() -> Router<AppState> {
-            Router::new()$(.route($path, get($handler)))*
+            Router::new()$(.route($path, routing::$method($handler)))*
         }
     };
 }
 
 api_routes! {
-    "/api/v1/openapi.json" => openapi,
-    "/api/v1/token" => auth::whoami,
-    "/api/v1/repositories" => suite::repositories,
-    "/api/v1/repositories/{owner}/{name}/benchmarks" => suite::overview,
-    "/api/v1/repositories/{owner}/{name}/benchmarks/{benchmark}" => suite::benchmark,
-    "/api/v1/repositories/{owner}/{name}/series/{series_id}" => suite::series_history,
-    "/api/v1/repositories/{owner}/{name}/jobs" => jobs::list,
-    "/api/v1/repositories/{owner}/{name}/compare" => compare::compare_commits,
-    "/api/v1/jobs/{job_id}" => jobs::detail,
-    "/api/v1/jobs/{job_id}/log" => jobs::log,
-    "/api/v1/jobs/{job_id}/files/{*path}" => jobs::file,
+    "/api/v1/openapi.json" => get(openapi),
+    "/api/v1/token" => get(auth::whoami),
+    "/api/v1/repositories" => get(suite::repositories),
+    "/api/v1/repositories/{owner}/{name}/benchmarks" => get(suite::overview),
+    "/api/v1/repositories/{owner}/{name}/benchmarks/{benchmark}" => get(suite::benchmark),
+    "/api/v1/repositories/{owner}/{name}/series/{series_id}" => get(suite::series_history),
+    "/api/v1/repositories/{owner}/{name}/jobs" => get(jobs::list),
+    "/api/v1/repositories/{owner}/{name}/compare" => get(compare::compare_commits),
+    "/api/v1/repositories/{owner}/{name}/regressions" => get(regressions::list),
+    "/api/v1/jobs/{job_id}" => get(jobs::detail),
+    "/api/v1/jobs/{job_id}/log" => get(jobs::log),
+    "/api/v1/jobs/{job_id}/files/{*path}" => get(jobs::file),
+    "/api/v1/regressions/{id}" => patch(regressions::triage),
 }
 
 async fn openapi() -> Response {
