@@ -70,7 +70,7 @@ export async function askForToken() {
   return { token, ...(await response.json()) };
 }
 
-/** Sends `body` as JSON with `method` to `path` under /api/v1 with the token, and returns the JSON answer. */
+/** Sends `body` as JSON with `method` to `path` under /api/v1 with the token, and returns the JSON response. */
 export async function sendJson(method, path, body, token) {
   const response = await fetch(`/api/v1${path}`, {
     method,

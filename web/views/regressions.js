@@ -1,5 +1,5 @@
 // A repository's detected change points, newest first, with a select per
-// row that sets the triage state through the API. The first change asks
+// row that sets the triage state through the API. The first change prompts
 // for an API token with the triage scope and keeps it in sessionStorage.
 
 import { askForToken, getJson, repositoryPath, sendJson } from "../api.js";
@@ -41,7 +41,7 @@ function row(regression, owner, name, status) {
     ...STATES.map((option) => h("option", { value: option, selected: option === regression.state }, option)));
   const changedBy = h("span", { class: "muted" }, changeText(regression));
   select.addEventListener("change", async () => {
-    const wanted = select.value;
+    const requested = select.value;
     try {
       const holder = await askForToken();
       if (!holder) {
@@ -49,10 +49,10 @@ function row(regression, owner, name, status) {
         return;
       }
       const note = window.prompt(`Note for ${regression.name} (optional):`, regression.note ?? "") ?? regression.note;
-      const updated = await sendJson("PATCH", `/regressions/${regression.id}`, { state: wanted, note }, holder.token);
+      const updated = await sendJson("PATCH", `/regressions/${regression.id}`, { state: requested, note }, holder.token);
       Object.assign(regression, updated);
       changedBy.textContent = changeText(regression);
-      status.textContent = `Set ${regression.name} to ${wanted}.`;
+      status.textContent = `Set ${regression.name} to ${requested}.`;
     } catch (error) {
       select.value = regression.state;
       status.textContent = error.message || String(error);
