@@ -41,7 +41,7 @@ pub fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
             args.max_p_value
         );
     }
-    if !(args.min_relative_change >= 0.0) {
+    if args.min_relative_change.is_nan() || args.min_relative_change < 0.0 {
         anyhow::bail!(
             "invalid --min-relative-change {}: expected a fraction of 0 or more, such as 0.05",
             args.min_relative_change

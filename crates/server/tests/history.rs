@@ -423,7 +423,7 @@ fn history_commit(index: usize, last: usize) -> String {
     match index {
         0 => PREVIOUS_RELEASE.to_owned(),
         _ if index == last => RELEASE.to_owned(),
-        _ => format!("{:040x}", 0xc0ffee_0000_u64 + index as u64),
+        _ => format!("{:040x}", 0x00c0_ffee_0000_u64 + index as u64),
     }
 }
 
