@@ -17,7 +17,6 @@
 use anyhow::{anyhow, Context as _};
 use pitot_github::GitHubClient;
 use pitot_report::{Change, CommitLabel, RenderOptions, Verdict};
-use pitot_stats::change_points::ChangePointOptions;
 use pitot_stats::Comparison;
 use pitot_store::commit_jobs::{self, CommitJobTask, JobKind};
 use pitot_store::job_reports::{self, JobReport};
@@ -124,7 +123,7 @@ async fn finish_job(
 /// failure is logged and does not fail the job, because its results are
 /// stored and the next history job detects again.
 async fn detect_change_points(state: &AppState, task: &CommitJobTask) {
-    let options = ChangePointOptions::default();
+    let options = state.config.change_points.options();
     match change_points::detect_for_commit(&state.pool, task.repository_id, &task.head_sha, options).await {
         Ok(summary) => tracing::info!(
             job_id = task.job_id,

@@ -28,6 +28,66 @@ pub struct Config {
     pub repositories: Vec<RepositoryConfig>,
     /// `[actions]`: how pitot drives GitHub Actions runs.
     pub actions: ActionsConfig,
+    /// `[change_points]`: change-point detection after history jobs.
+    pub change_points: ChangePointsConfig,
+}
+
+/// The settings of change-point detection, described in
+/// `docs/detection.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangePointsConfig {
+    /// The minimum number of results on each side of a change point.
+    pub min_segment: usize,
+    /// The largest Bonferroni-adjusted p-value of a change point.
+    pub max_p_value: f64,
+    /// The smallest change of the mean, as a fraction of the mean before.
+    pub min_relative_change: f64,
+}
+
+impl Default for ChangePointsConfig {
+    fn default() -> Self {
+        let options = pitot_stats::change_points::ChangePointOptions::default();
+        ChangePointsConfig {
+            min_segment: options.min_segment,
+            max_p_value: options.max_p_value,
+            min_relative_change: options.min_relative_change,
+        }
+    }
+}
+
+impl ChangePointsConfig {
+    /// Returns the detector's options.
+    pub fn options(&self) -> pitot_stats::change_points::ChangePointOptions {
+        pitot_stats::change_points::ChangePointOptions {
+            min_segment: self.min_segment,
+            max_p_value: self.max_p_value,
+            min_relative_change: self.min_relative_change,
+        }
+    }
+
+    /// Checks the ranges serde cannot.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.min_segment < 2 {
+            anyhow::bail!(
+                "invalid change_points.min_segment {}: a segment needs at least 2 results for a variance",
+                self.min_segment
+            );
+        }
+        if self.max_p_value.is_nan() || self.max_p_value <= 0.0 || self.max_p_value > 1.0 {
+            anyhow::bail!(
+                "invalid change_points.max_p_value {}: expected a probability above 0 and at most 1, such as 0.001",
+                self.max_p_value
+            );
+        }
+        if self.min_relative_change.is_nan() || self.min_relative_change < 0.0 {
+            anyhow::bail!(
+                "invalid change_points.min_relative_change {}: expected a fraction of 0 or more, such as 0.05",
+                self.min_relative_change
+            );
+        }
+        Ok(())
+    }
 }
 
 /// One `[[repositories]]` table: the settings of one repository.
@@ -334,6 +394,7 @@ impl Config {
     pub fn from_toml(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text)?;
         config.check_repositories()?;
+        config.change_points.check()?;
         Ok(config)
     }
 
@@ -450,6 +511,25 @@ fn parse_bool(name: &str, value: &str) -> anyhow::Result<bool> {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn change_points_table_is_read_and_checked() {
+        let config = Config::from_toml("[change_points]\nmin_segment = 8\nmin_relative_change = 0.1\n").unwrap();
+        let cases = [
+            ("min_segment = 1", "invalid change_points.min_segment 1"),
+            ("max_p_value = 0.0", "invalid change_points.max_p_value 0"),
+            ("max_p_value = 2.0", "invalid change_points.max_p_value 2"),
+            ("min_relative_change = -0.1", "invalid change_points.min_relative_change -0.1"),
+        ];
+
+        assert_eq!(config.change_points.options().min_segment, 8);
+        assert_eq!(config.change_points.options().min_relative_change, 0.1);
+        assert_eq!(config.change_points.options().max_p_value, 0.001);
+        for (line, message) in cases {
+            let error = Config::from_toml(&format!("[change_points]\n{line}\n")).unwrap_err();
+            assert!(error.to_string().contains(message), "{line}: {error}");
+        }
+    }
 
     #[test]
     fn empty_file_gives_defaults() {
