@@ -9,6 +9,7 @@ mod check_config_cmd;
 mod compare_cmd;
 mod database;
 mod demo_cmd;
+mod detect_cmd;
 mod embedded_pg;
 mod import_cmd;
 mod prune_cmd;
@@ -44,6 +45,9 @@ enum Command {
     Import(import_cmd::ImportArgs),
     /// Compare two asv result sets, as `asv compare` does.
     Compare(compare_cmd::CompareArgs),
+    /// Detect change points in every series of a repository and store them
+    /// as regressions to triage.
+    Detect(detect_cmd::DetectArgs),
     /// Apply pending database migrations and exit.
     Migrate(database::DatabaseArgs),
     /// Check a `pitot serve` configuration: load it, connect to the database
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::ApiToken(args) => api_token_cmd::run(args),
         Command::Import(args) => import_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
+        Command::Detect(args) => detect_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),
         Command::CheckConfig(args) => check_config_cmd::run(args),
         Command::Prune(args) => prune_cmd::run(args),

@@ -54,3 +54,61 @@ export function repositoryPath(repository) {
   const [owner, name] = repository.split("/");
   return `/repositories/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
 }
+
+/** The sessionStorage key of the API token the user typed for writes. */
+const TOKEN_KEY = "pitot-api-token";
+
+/** Returns the API token kept for this browser tab, or null. */
+export function storedToken() {
+  return window.sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Forgets the kept API token, for example after the server rejected it. */
+export function forgetToken() {
+  window.sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/**
+ * Returns the holder of a working API token: the kept one, or one the user
+ * types, checked with GET /api/v1/token and then kept for this tab.
+ * Returns null when the user cancels.
+ */
+export async function askForToken() {
+  let token = storedToken();
+  if (!token) {
+    token = window.prompt("API token with the triage scope (from `pitot api-token create NAME --scope triage`):");
+    if (!token) return null;
+    token = token.trim();
+  }
+  const response = await fetch("/api/v1/token", { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) {
+    forgetToken();
+    throw new ApiError(response.status, (await errorMessage(response)));
+  }
+  window.sessionStorage.setItem(TOKEN_KEY, token);
+  return { token, ...(await response.json()) };
+}
+
+/** Sends `body` as JSON with `method` to `path` under /api/v1 with the token, and returns the JSON response. */
+export async function sendJson(method, path, body, token) {
+  const response = await fetch(`/api/v1${path}`, {
+    method,
+    headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) {
+    if (response.status === 401) forgetToken();
+    throw new ApiError(response.status, await errorMessage(response));
+  }
+  return response.json();
+}
+
+async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    if (body.error) return body.error;
+  } catch {
+    // Not a JSON error body: use the status line.
+  }
+  return `${response.status} ${response.statusText}`;
+}

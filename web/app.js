@@ -9,6 +9,7 @@ import * as benchmark from "./views/benchmark.js";
 import * as runs from "./views/runs.js";
 import * as run from "./views/run.js";
 import * as compare from "./views/compare.js";
+import * as regressions from "./views/regressions.js";
 
 // Each pattern matches the fragment's path; its groups are URL-encoded.
 const ROUTES = [
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/repos\/([^/]+)\/([^/]+)\/benchmarks\/([^/]+)$/, benchmark],
   [/^\/repos\/([^/]+)\/([^/]+)\/runs$/, runs],
   [/^\/repos\/([^/]+)\/([^/]+)\/compare$/, compare],
+  [/^\/repos\/([^/]+)\/([^/]+)\/regressions$/, regressions],
   [/^\/runs\/(\d+)$/, run],
 ];
 

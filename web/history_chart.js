@@ -6,7 +6,8 @@
 // Hovering shows a point's commit, date, value and 99% interval; a click
 // selects the point and opens its commit when the repository is on GitHub.
 // Failed and skipped results are drawn as large red and grey dots at the
-// height of the value before them, so they are never just a gap.
+// height of the value before them, so they are never just a gap. Vertical
+// lines mark the series' change points and the repository's releases.
 
 import uPlot from "./vendor/uPlot.esm.js";
 import { h, formatValue, formatDate, shortSha, commitUrl } from "./format.js";
@@ -14,6 +15,7 @@ import { h, formatValue, formatDate, shortSha, commitUrl } from "./format.js";
 const BLUE = "#0969da";
 const RED = "#cf222e";
 const GREY = "#8c959f";
+const GREEN = "#1a7f37";
 
 /** Turns the API's point columns into uPlot's data arrays; points without a date are left out. */
 export function chartData(points) {
@@ -74,6 +76,7 @@ export function drawHistoryChart(container, history, onSelect) {
     hooks: {
       setCursor: [(plot) => showTooltip(plot, tooltip, history, index)],
       ready: [(plot) => addPanAndWheel(plot, tooltip)],
+      draw: [(plot) => drawMarkers(plot, markers(history))],
     },
   };
   const plot = new uPlot(options, data, plotBox);
@@ -98,6 +101,53 @@ export function drawHistoryChart(container, history, onSelect) {
     window.removeEventListener("resize", resize);
     plot.destroy();
   };
+}
+
+/**
+ * Returns the vertical markers of the chart: one at the first commit after
+ * each change point (red when the benchmark got worse, green when better)
+ * and one dashed grey line with the tag at each release's commit. A commit
+ * without a date in this series gets no marker.
+ */
+export function markers(history) {
+  const { points } = history;
+  const dateOf = new Map();
+  points.commit.forEach((sha, i) => {
+    if (points.committed_at[i] !== null) dateOf.set(sha, points.committed_at[i] / 1000);
+  });
+  const found = [];
+  for (const change of history.change_points ?? []) {
+    const x = dateOf.get(change.after_commit);
+    if (x === undefined) continue;
+    const color = change.direction === "worse" ? RED : GREEN;
+    found.push({ x, color, dashed: false, label: change.ratio === null ? "" : `×${change.ratio.toFixed(2)}` });
+  }
+  for (const release of history.releases ?? []) {
+    const x = dateOf.get(release.commit);
+    if (x !== undefined) found.push({ x, color: GREY, dashed: true, label: release.tag });
+  }
+  return found;
+}
+
+function drawMarkers(plot, found) {
+  const { ctx, bbox } = plot;
+  const ratio = window.devicePixelRatio || 1;
+  ctx.save();
+  ctx.lineWidth = 1.5 * ratio;
+  ctx.font = `${11 * ratio}px system-ui, sans-serif`;
+  for (const marker of found) {
+    const x = Math.round(plot.valToPos(marker.x, "x", true));
+    if (x < bbox.left || x > bbox.left + bbox.width) continue;
+    ctx.strokeStyle = marker.color;
+    ctx.fillStyle = marker.color;
+    ctx.setLineDash(marker.dashed ? [4 * ratio, 4 * ratio] : []);
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    if (marker.label) ctx.fillText(marker.label, x + 3 * ratio, bbox.top + 12 * ratio);
+  }
+  ctx.restore();
 }
 
 function showTooltip(plot, tooltip, history, index) {

@@ -47,6 +47,26 @@ function psql(sql) {
   execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", `${SERVER}/postgres`, "-c", sql]);
 }
 
+/**
+ * Stores a made-up change point of CHARTED between its first and last
+ * commits, so the regressions view has a row whatever detection finds in
+ * the short example history.
+ */
+function seedChangePoint() {
+  const sql = `
+    INSERT INTO regressions (repository_id, series_id, before_commit_id, after_commit_id,
+                             mean_before, mean_after, ratio, p_value, direction)
+    SELECT b.repository_id, s.id, min(r.commit_id), max(r.commit_id), 1.0, 1.5, 1.5, 0.0001, 'worse'
+    FROM series s
+    JOIN benchmarks b ON b.id = s.benchmark_id
+    JOIN results r ON r.series_id = s.id
+    WHERE b.name = '${CHARTED}'
+    GROUP BY b.repository_id, s.id
+    ORDER BY s.id
+    LIMIT 1`;
+  execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", `${SERVER}/${DATABASE}`, "-c", sql]);
+}
+
 /** Returns a free TCP port on 127.0.0.1. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -149,6 +169,8 @@ before(async () => {
   psql(`CREATE DATABASE ${DATABASE}`);
   pitot("migrate");
   pitot("import", join(ROOT, "tests/fixtures/asv/example_results"));
+  pitot("detect", EXAMPLE_REPO);
+  seedChangePoint();
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
   server = spawn(PITOT, ["serve"], {
@@ -374,6 +396,33 @@ test("run page marks a quarantined benchmark", async () => {
 
   assert.equal(await slowed.locator(".badge").innerText(), "quarantined (ignored)");
   assert.match(await slowed.locator(".badge").getAttribute("title"), /by browser-run-maintainer: form cleaning is I\/O bound/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("regressions view sets a triage state", async () => {
+  const token = pitot("api-token", "create", "browser-triager", "--scope", "triage").trim();
+  const { page, errors } = await open("/#/repos/local/example_results");
+  await page.getByRole("link", { name: "Regressions" }).click();
+  const row = page.locator("tr", { hasText: CHARTED }).first();
+  await row.waitFor();
+  const prompts = [];
+  page.on("dialog", (dialog) => {
+    prompts.push(dialog.message());
+    dialog.accept(prompts.length === 1 ? token : "checked in the browser test");
+  });
+
+  await row.getByRole("combobox").selectOption("acknowledged");
+  await page.getByRole("status").filter({ hasText: "acknowledged" }).waitFor();
+
+  assert.match(prompts[0], /API token/);
+  const stored = await (await fetch(`${baseUrl}/api/v1/repositories/local/example_results/regressions?state=acknowledged`)).json();
+  const triaged = stored.regressions.find((regression) => regression.benchmark === CHARTED);
+  assert.ok(triaged, JSON.stringify(stored));
+  assert.equal(triaged.state_changed_by, "browser-triager");
+  assert.equal(triaged.note, "checked in the browser test");
+  assert.match(await row.innerText(), /browser-triager/);
+  await screenshot(page, "regressions");
   assert.deepEqual(errors, []);
   await page.close();
 });

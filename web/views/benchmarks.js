@@ -52,6 +52,7 @@ export async function render(view, [owner, name], query) {
       machinePicker(overview, repository),
       search,
       h("a", { href: link(["repos", owner, name, "runs"]) }, "Runs"),
+      h("a", { href: link(["repos", owner, name, "regressions"]) }, "Regressions"),
       h("a", { href: link(["repos", owner, name, "compare"], { machine: overview.machine }) }, "Compare two commits"),
     ),
     summary,

@@ -3,11 +3,14 @@
 //! A history job's results are ingested into the same tables as a pull
 //! request's, where they feed the dashboard and the noise thresholds. A
 //! history job writes nothing to GitHub, but it keeps the list of
-//! benchmarks that got worse for later release reports.
+//! benchmarks that got worse for later release reports. Once a history or
+//! release job's results are stored, change-point detection runs over the
+//! series the job measured (`crate::change_points`).
 //!
 //! A release job is ingested too, and its comparison is posted as a comment
 //! on the release's commit. When anything regressed, pitot also opens or
-//! updates the issue "Performance regressions in TAG". The reporter runs
+//! updates the issue "Performance regressions in TAG". The report also
+//! lists the stored change points between the two releases. The reporter runs
 //! this at the start of each round, under the same row locks and retry
 //! rules as pull request jobs.
 
@@ -18,11 +21,13 @@ use pitot_stats::Comparison;
 use pitot_store::commit_jobs::{self, CommitJobTask, JobKind};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
+use pitot_store::regressions;
 use pitot_store::releases::{self, ReleaseRecord};
 use pitot_store::reporting::{self, ReportedOutcome};
 use pitot_store::{RepoName, Store};
 use sqlx::PgConnection;
 
+use crate::change_points;
 use crate::job_comparison::parse_report;
 use crate::noise_thresholds::assess_with_history;
 use crate::reporter::MAX_REPORT_FAILURES;
@@ -104,6 +109,7 @@ async fn finish_job(
         &task.head_sha,
     )
     .await?;
+    detect_change_points(state, task).await;
     let body = match task.kind {
         JobKind::Release => Some(write_release_report(state, tx, task, &comparison).await?),
         // Kept so that a release report can list where the default branch
@@ -111,6 +117,29 @@ async fn finish_job(
         _ => Some(worse_rows(&comparison)),
     };
     Ok((JobState::Reported, None, body))
+}
+
+/// Runs change-point detection over the series the job measured. A
+/// failure is logged and does not fail the job, because its results are
+/// stored and the next history job detects again.
+async fn detect_change_points(state: &AppState, task: &CommitJobTask) {
+    let options = state.config.change_points.options();
+    match change_points::detect_for_commit(&state.pool, task.repository_id, &task.head_sha, options).await {
+        Ok(summary) => tracing::info!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            series = summary.series,
+            change_points = summary.change_points,
+            new = summary.new,
+            "change points detected"
+        ),
+        Err(error) => tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            error = format!("{error:#}"),
+            "change-point detection failed; the next history job of the repository tries again"
+        ),
+    }
 }
 
 /// Stores the report's benchmark suite and results files, then compares
@@ -182,6 +211,7 @@ async fn write_release_report(
         pitot_report::render_markdown(comparison, &options),
     );
     body.push_str(&change_points(state, task, &release).await?);
+    body.push_str(&detected_regressions(state, task).await?);
     // NOTE: quarantines apply to pull request checks only, so a quarantined
     // benchmark that regressed still marks a release as regressed here.
     let regressed = Verdict::of(comparison) == Verdict::Regressed;
@@ -257,6 +287,63 @@ async fn change_points(
         ));
     }
     Ok(section)
+}
+
+/// The maximum number of change points a release report lists. It counts
+/// the rest.
+const MAX_REPORTED_CHANGE_POINTS: usize = 50;
+
+/// Returns the section that lists the stored change points whose first
+/// commit after the step lies between the two releases, worse ones first,
+/// with their size, commit range, triage state and pull requests.
+async fn detected_regressions(state: &AppState, task: &CommitJobTask) -> anyhow::Result<String> {
+    let found = regressions::regressions_between(
+        &state.pool,
+        task.repository_id,
+        &task.base_sha,
+        &task.head_sha,
+    )
+    .await
+    .context("failed to load the change points between the releases")?;
+    let mut section = String::from("\n### Change points between the releases\n\n");
+    if found.is_empty() {
+        section.push_str(
+            "pitot detected no change point in the default branch's history between the releases.\n",
+        );
+        return Ok(section);
+    }
+    section.push_str("| benchmark | machine | change | commits | triage |\n|---|---|--:|---|---|\n");
+    for regression in found.iter().take(MAX_REPORTED_CHANGE_POINTS) {
+        let name = if regression.params.is_empty() {
+            regression.benchmark.clone()
+        } else {
+            format!("{}({})", regression.benchmark, regression.params.join(", "))
+        };
+        let size = match regression.ratio {
+            Some(ratio) => format!("{ratio:.2}x {}", regression.direction),
+            None => regression.direction.clone(),
+        };
+        let pulls = pull_requests_of(state, task, &regression.after_commit).await;
+        section.push_str(&format!(
+            "| {} | {} | {size} | {}..{}{pulls} | {} |\n",
+            pitot_report::code_span(&name),
+            pitot_report::code_span(&regression.machine),
+            short_sha(&regression.before_commit),
+            short_sha(&regression.after_commit),
+            regression.state,
+        ));
+    }
+    if found.len() > MAX_REPORTED_CHANGE_POINTS {
+        section.push_str(&format!(
+            "\n{} more change points are listed on the dashboard's regressions page.\n",
+            found.len() - MAX_REPORTED_CHANGE_POINTS
+        ));
+    }
+    Ok(section)
+}
+
+fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
 }
 
 /// Returns ` (#12, #15)` for the pull requests that brought `sha` in, or

@@ -30,6 +30,8 @@ pub struct Config {
     pub actions: ActionsConfig,
     /// `[retention]`: how long raw reports, deliveries and samples are kept.
     pub retention: RetentionConfig,
+    /// `[change_points]`: change-point detection after history jobs.
+    pub change_points: ChangePointsConfig,
 }
 
 /// `[retention]`: how many days pitot keeps raw data before `pitot serve`
@@ -119,6 +121,64 @@ impl RetentionConfig {
 
 fn period(days: i64) -> Option<chrono::Duration> {
     (days > 0).then(|| chrono::Duration::days(days))
+}
+
+/// The settings of change-point detection, described in
+/// `docs/detection.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangePointsConfig {
+    /// The minimum number of results on each side of a change point.
+    pub min_segment: usize,
+    /// The largest Bonferroni-adjusted p-value of a change point.
+    pub max_p_value: f64,
+    /// The smallest change of the mean, as a fraction of the mean before.
+    pub min_relative_change: f64,
+}
+
+impl Default for ChangePointsConfig {
+    fn default() -> Self {
+        let options = pitot_stats::change_points::ChangePointOptions::default();
+        ChangePointsConfig {
+            min_segment: options.min_segment,
+            max_p_value: options.max_p_value,
+            min_relative_change: options.min_relative_change,
+        }
+    }
+}
+
+impl ChangePointsConfig {
+    /// Returns the detector's options.
+    pub fn options(&self) -> pitot_stats::change_points::ChangePointOptions {
+        pitot_stats::change_points::ChangePointOptions {
+            min_segment: self.min_segment,
+            max_p_value: self.max_p_value,
+            min_relative_change: self.min_relative_change,
+        }
+    }
+
+    /// Checks the ranges serde cannot.
+    fn check(&self) -> anyhow::Result<()> {
+        if self.min_segment < 2 {
+            anyhow::bail!(
+                "invalid change_points.min_segment {}: a segment needs at least 2 results for a variance",
+                self.min_segment
+            );
+        }
+        if self.max_p_value.is_nan() || self.max_p_value <= 0.0 || self.max_p_value > 1.0 {
+            anyhow::bail!(
+                "invalid change_points.max_p_value {}: expected a probability above 0 and at most 1, such as 0.001",
+                self.max_p_value
+            );
+        }
+        if self.min_relative_change.is_nan() || self.min_relative_change < 0.0 {
+            anyhow::bail!(
+                "invalid change_points.min_relative_change {}: expected a fraction of 0 or more, such as 0.05",
+                self.min_relative_change
+            );
+        }
+        Ok(())
+    }
 }
 
 /// One `[[repositories]]` table: the settings of one repository.
@@ -430,6 +490,7 @@ impl Config {
         let config: Config = toml::from_str(text)?;
         config.check_repositories()?;
         config.retention.check()?;
+        config.change_points.check()?;
         if config.actions.max_download_attempts == 0 {
             anyhow::bail!(
                 "actions.max_download_attempts = 0 would fail every job before its first download: use 1 or more"

@@ -17,6 +17,7 @@ pub mod agent_tokens;
 pub mod api_tokens;
 pub mod api;
 pub mod commands;
+pub mod change_points;
 mod commit_reports;
 pub mod config;
 mod job_page;

@@ -50,6 +50,7 @@ static ASSETS: &[Asset] = assets! {
     "views/runs.js" => "text/javascript; charset=utf-8",
     "views/run.js" => "text/javascript; charset=utf-8",
     "views/compare.js" => "text/javascript; charset=utf-8",
+    "views/regressions.js" => "text/javascript; charset=utf-8",
     "views/comparison_table.js" => "text/javascript; charset=utf-8",
     "vendor/uPlot.esm.js" => "text/javascript; charset=utf-8",
     "vendor/uPlot.min.css" => "text/css; charset=utf-8",

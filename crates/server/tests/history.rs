@@ -11,6 +11,7 @@ use pitot_github_stub::{
     GitHubStub, Release, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
 };
 use pitot_runner::api::{report_path, CLAIM_PATH};
+use pitot_server::api_tokens::ApiScope;
 use pitot_server::config::{HistoryMode, RepositoryConfig};
 use pitot_server::releases::process_pending_releases;
 use pitot_server::reporter::report_pending;
@@ -215,6 +216,24 @@ fn agent_serial() -> u64 {
 /// Claims the next job as an agent would and reports `base` and `head`
 /// results for it; returns the claimed job.
 async fn run_job_as_agent(app: &TestApp, base: &str, head: &str, head_factor: f64) -> Value {
+    run_job_with_results(
+        app,
+        base,
+        head,
+        results_json(base, 1.0),
+        results_json(head, head_factor),
+    )
+    .await
+}
+
+/// Like [`run_job_as_agent`], with the results files given.
+async fn run_job_with_results(
+    app: &TestApp,
+    base: &str,
+    head: &str,
+    base_results: Value,
+    head_results: Value,
+) -> Value {
     let name = format!("bench-{}", agent_serial());
     let token = app.agent_token(&name).await;
     let claimed = app
@@ -237,8 +256,8 @@ async fn run_job_as_agent(app: &TestApp, base: &str, head: &str, head_factor: f6
         "head_sha": head,
         "machine": "macos-12",
         "results": [
-            { "path": "macos-12/base.json", "content": results_json(base, 1.0).to_string() },
-            { "path": "macos-12/head.json", "content": results_json(head, head_factor).to_string() },
+            { "path": "macos-12/base.json", "content": base_results.to_string() },
+            { "path": "macos-12/head.json", "content": head_results.to_string() },
         ],
         "log": "asv continuous\n",
         "outcome": "completed",
@@ -396,6 +415,149 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(issue_number, Some(issues[0].number as i64));
+}
+
+/// Returns commit `index` of a made-up default-branch history: the
+/// previous release first and the release last.
+fn history_commit(index: usize, last: usize) -> String {
+    match index {
+        0 => PREVIOUS_RELEASE.to_owned(),
+        _ if index == last => RELEASE.to_owned(),
+        _ => format!("{:040x}", 0x00c0_ffee_0000_u64 + index as u64),
+    }
+}
+
+/// Returns the results of history commit `index`, an hour after the one
+/// before, with `SLOWED` three times slower from `STEP_AT` on.
+fn history_results(index: usize, last: usize) -> Value {
+    const STEP_AT: usize = 6;
+    let factor = if index >= STEP_AT { 3.0 } else { 1.0 };
+    let mut results = results_json(&history_commit(index, last), factor);
+    let date = results["date"].as_i64().expect("the fixture has a date");
+    results["date"] = (date + index as i64 * 3_600_000).into();
+    results
+}
+
+/// Pushes and benchmarks history commits 1 to `last`, each against the one
+/// before, reporting after each as the service would.
+async fn benchmark_history(app: &TestApp, first: usize, last: usize, pushes_to: usize) {
+    for index in first..=last {
+        let (base, head) = (
+            history_commit(index - 1, pushes_to),
+            history_commit(index, pushes_to),
+        );
+        let mut push = push_to_default_branch();
+        push["before"] = base.clone().into();
+        push["after"] = head.clone().into();
+        app.deliver("push", &format!("d-history-{index}"), &push).await;
+        run_job_with_results(
+            app,
+            &base,
+            &head,
+            history_results(index - 1, pushes_to),
+            history_results(index, pushes_to),
+        )
+        .await;
+        report_pending(&app.state).await.expect("reporter round");
+    }
+}
+
+async fn stored_change_points(app: &TestApp) -> Vec<(i64, String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT g.id, b.name, after_c.sha, g.direction, g.state
+         FROM regressions g
+         JOIN series s ON s.id = g.series_id
+         JOIN benchmarks b ON b.id = s.benchmark_id
+         JOIN commits after_c ON after_c.id = g.after_commit_id
+         WHERE g.current ORDER BY g.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("regressions query")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn history_jobs_detect_change_points(pool: PgPool) {
+    let app = TestApp::new(pool);
+
+    benchmark_history(&app, 1, 11, 11).await;
+
+    let found = stored_change_points(&app).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (_, benchmark, after, direction, state) = &found[0];
+    assert_eq!(benchmark, SLOWED);
+    assert_eq!(after, &history_commit(6, 11));
+    assert_eq!(direction, "worse");
+    assert_eq!(state, "untriaged");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn history_triage_survives_later_jobs(pool: PgPool) {
+    let app = TestApp::new(pool);
+    benchmark_history(&app, 1, 11, 14).await;
+    let token = app.api_token("octocat", &[ApiScope::Triage]).await;
+    let (id, ..) = stored_change_points(&app).await[0].clone();
+    let triaged = app
+        .send_api(
+            "PATCH",
+            &format!("/api/v1/regressions/{id}"),
+            Some(&token),
+            Some(&json!({ "state": "acknowledged" })),
+        )
+        .await;
+    assert_eq!(triaged.status, StatusCode::OK, "{}", triaged.error());
+
+    benchmark_history(&app, 12, 14, 14).await;
+
+    let found = stored_change_points(&app).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, id);
+    assert_eq!(found[0].4, "acknowledged");
+    assert_eq!(app.count("regressions").await, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn release_report_lists_detected_change_points(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+    let payload = seed_releases(&stub);
+    stub.set_commit_pulls(REPOSITORY, &history_commit(6, 11), vec![77]);
+    benchmark_history(&app, 1, 11, 11).await;
+
+    app.deliver("release", "d-release", &payload).await;
+    process_pending_releases(&app.state)
+        .await
+        .expect("release worker round");
+    run_job_with_results(
+        &app,
+        PREVIOUS_RELEASE,
+        RELEASE,
+        history_results(0, 11),
+        history_results(11, 11),
+    )
+    .await;
+    report_pending(&app.state).await.expect("reporter round");
+
+    let comments = stub.commit_comments(REPOSITORY);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let section = comments[0]
+        .body
+        .split("### Change points between the releases")
+        .nth(1)
+        .expect("a section on the detected change points");
+    let row = section
+        .lines()
+        .find(|line| line.contains("time_form_clean"))
+        .unwrap_or_else(|| panic!("no row for the slowed benchmark in {section}"));
+    assert!(row.contains("3.00x worse"), "{row}");
+    let range = format!(
+        "{}..{}",
+        &history_commit(5, 11)[..12],
+        &history_commit(6, 11)[..12]
+    );
+    assert!(row.contains(&range), "{row}");
+    assert!(row.contains("(#77)"), "{row}");
+    assert!(row.contains("untriaged"), "{row}");
 }
 
 #[sqlx::test(migrations = "../../migrations")]

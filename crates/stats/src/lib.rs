@@ -37,6 +37,11 @@
 //! ([`noise`]). Each row also gets a confidence interval for head / base
 //! ([`interval`]). See [`detection`] for the rule.
 //!
+//! # Change points
+//!
+//! [`detect_change_points`] finds the steps in a series' default-branch
+//! history, with the commit where each began; see [`change_points`].
+//!
 //! # Edge cases
 //!
 //! Each has a unit test in `tests/decision_rules.rs` with the expected mark.
@@ -61,6 +66,7 @@
 //!   [`Row::mark`]. [`Row::direction`], [`Row::got_worse`] and
 //!   [`Row::got_better`] take it into account for pitot's own formats.
 
+pub mod change_points;
 mod compare;
 pub mod detection;
 pub mod direction;
@@ -70,6 +76,7 @@ pub mod mann_whitney;
 pub mod noise;
 pub mod significance;
 
+pub use change_points::{detect_change_points, ChangePoint, ChangePointOptions};
 pub use compare::{
     compare, CompareError, CompareOptions, Comparison, Mark, Measurement, ResultSet, Row, Side,
     DEFAULT_FACTOR,

@@ -2,6 +2,7 @@
 //! generated inputs: the tests do not care which side is called "before",
 //! the units the values are in, or the order the p-values come in.
 
+use pitot_stats::change_points::{detect_change_points, ChangePointOptions};
 use pitot_stats::fdr::benjamini_hochberg;
 use pitot_stats::interval::hodges_lehmann_ratio;
 use pitot_stats::mann_whitney::mann_whitney_u;
@@ -97,5 +98,49 @@ proptest! {
         for window in pairs.windows(2) {
             prop_assert!(window[0].1 <= window[1].1, "{window:?}");
         }
+    }
+}
+
+/// Generates a level between 1 µs and 1 s and a relative noise of up to 5%.
+fn noisy_series(max_len: usize) -> impl Strategy<Value = Vec<f64>> {
+    (1e-6..1.0f64, prop::collection::vec(-0.05..0.05f64, 0..max_len))
+        .prop_map(|(level, noise)| noise.iter().map(|relative| level * (1.0 + relative)).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn change_points_respect_their_options(values in noisy_series(300), step_at in 0usize..300, factor in 0.5..2.0f64) {
+        let mut values = values;
+        let step_at = step_at.min(values.len());
+        for value in &mut values[step_at..] {
+            *value *= factor;
+        }
+        let options = ChangePointOptions::default();
+
+        let found = detect_change_points(&values, &options);
+
+        let mut previous = 0;
+        for point in &found {
+            prop_assert!(point.index >= previous + options.min_segment, "{found:?}");
+            prop_assert!(point.p_value < options.max_p_value, "{point:?}");
+            prop_assert!(point.relative_change().abs() >= options.min_relative_change, "{point:?}");
+            previous = point.index;
+        }
+        prop_assert!(values.len() < options.min_segment || previous + options.min_segment <= values.len());
+    }
+
+    #[test]
+    fn noise_free_step_found_exactly(before in 5usize..200, after in 5usize..200, level in 1e-6..1e3f64, factor in prop_oneof![0.1..0.9f64, 1.1..10.0f64]) {
+        let mut values = vec![level; before];
+        values.extend(std::iter::repeat_n(level * factor, after));
+
+        let found = detect_change_points(&values, &ChangePointOptions::default());
+
+        prop_assert_eq!(found.len(), 1, "{:?}", found);
+        prop_assert_eq!(found[0].index, before);
+        let ratio = found[0].ratio().expect("level is positive");
+        prop_assert!(close(ratio, factor) || (ratio - factor).abs() < 1e-9 * factor, "ratio {} vs {}", ratio, factor);
     }
 }

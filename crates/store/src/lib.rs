@@ -37,6 +37,7 @@ pub mod job_reports;
 pub mod jobs;
 pub mod pull_requests;
 pub mod quarantines;
+pub mod regressions;
 pub mod releases;
 pub mod reporting;
 pub mod retention;

@@ -126,7 +126,7 @@ fn kind_label(kind: &BenchmarkType) -> &str {
     }
 }
 
-fn parse_kind(label: &str) -> BenchmarkType {
+pub(crate) fn parse_kind(label: &str) -> BenchmarkType {
     match label {
         "time" => BenchmarkType::Time,
         "memory" => BenchmarkType::Memory,

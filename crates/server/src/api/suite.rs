@@ -8,6 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use pitot_asv::Outcome;
 use pitot_store::dashboard::{self, MachineEnvironment, OverviewSeries};
+use pitot_store::regressions;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -327,6 +328,27 @@ pub(super) struct SeriesHistory {
     commit_url: Option<String>,
     series: SeriesJson,
     points: PointColumns,
+    /// The series' current change points, oldest first, for the chart's
+    /// markers.
+    change_points: Vec<ChangePointJson>,
+    /// The repository's releases whose commit pitot has results for.
+    releases: Vec<ReleaseJson>,
+}
+
+#[derive(Serialize)]
+struct ChangePointJson {
+    id: i64,
+    before_commit: String,
+    after_commit: String,
+    ratio: Option<f64>,
+    direction: String,
+    state: String,
+}
+
+#[derive(Serialize)]
+struct ReleaseJson {
+    tag: String,
+    commit: String,
 }
 
 #[derive(Serialize)]
@@ -377,6 +399,12 @@ pub(super) async fn series_history(
     let points = dashboard::series_points(&state.pool, series_id)
         .await
         .context("failed to load the series' history")?;
+    let change_points = regressions::series_change_points(&state.pool, series_id)
+        .await
+        .context("failed to load the series' change points")?;
+    let releases = regressions::release_markers(&state.pool, repo.as_str())
+        .await
+        .context("failed to load the repository's releases")?;
 
     let mut columns = PointColumns::default();
     for point in points {
@@ -404,5 +432,23 @@ pub(super) async fn series_history(
             unit: info.unit,
         },
         points: columns,
+        change_points: change_points
+            .into_iter()
+            .map(|point| ChangePointJson {
+                id: point.id,
+                before_commit: point.before_commit,
+                after_commit: point.after_commit,
+                ratio: point.ratio,
+                direction: point.direction,
+                state: point.state,
+            })
+            .collect(),
+        releases: releases
+            .into_iter()
+            .map(|release| ReleaseJson {
+                tag: release.tag,
+                commit: release.sha,
+            })
+            .collect(),
     }))
 }
