@@ -21,7 +21,8 @@ export async function getJson(path, query = {}) {
 
 /**
  * Sends `method` to `path` under /api/v1 with an API token and, when
- * given, a JSON body, and returns the response's JSON.
+ * given, a JSON body, and returns the response's JSON. A token the server
+ * rejects with 401 is forgotten, so the next write asks for another.
  */
 export async function sendJson(method, path, token, body) {
   const headers = { accept: "application/json", authorization: `Bearer ${token}` };
@@ -31,6 +32,7 @@ export async function sendJson(method, path, token, body) {
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (response.status === 401) forgetToken();
   return responseJson(response);
 }
 
@@ -56,7 +58,7 @@ export function repositoryPath(repository) {
 }
 
 /** The sessionStorage key of the API token the user typed for writes. */
-const TOKEN_KEY = "pitot-api-token";
+const TOKEN_KEY = "pitot.apiToken";
 
 /** Returns the API token kept for this browser tab, or null. */
 export function storedToken() {
@@ -87,20 +89,6 @@ export async function askForToken() {
   }
   window.sessionStorage.setItem(TOKEN_KEY, token);
   return { token, ...(await response.json()) };
-}
-
-/** Sends `body` as JSON with `method` to `path` under /api/v1 with the token, and returns the JSON response. */
-export async function sendJson(method, path, body, token) {
-  const response = await fetch(`/api/v1${path}`, {
-    method,
-    headers: { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) {
-    if (response.status === 401) forgetToken();
-    throw new ApiError(response.status, await errorMessage(response));
-  }
-  return response.json();
 }
 
 async function errorMessage(response) {

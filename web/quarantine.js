@@ -7,6 +7,7 @@
 import { ApiError, getJson, repositoryPath, sendJson } from "./api.js";
 import { h } from "./format.js";
 
+// The same key as api.js's, so one token serves every write of the tab.
 const TOKEN_KEY = "pitot.apiToken";
 
 /** Returns the repository's active quarantines as a Map by benchmark name. */

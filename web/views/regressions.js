@@ -49,7 +49,7 @@ function row(regression, owner, name, status) {
         return;
       }
       const note = window.prompt(`Note for ${regression.name} (optional):`, regression.note ?? "") ?? regression.note;
-      const updated = await sendJson("PATCH", `/regressions/${regression.id}`, { state: requested, note }, holder.token);
+      const updated = await sendJson("PATCH", `/regressions/${regression.id}`, holder.token, { state: requested, note });
       Object.assign(regression, updated);
       changedBy.textContent = changeText(regression);
       status.textContent = `Set ${regression.name} to ${requested}.`;
