@@ -1,6 +1,6 @@
 -- The tokens that let people and scripts change state through the JSON API:
--- quarantining a benchmark, triaging a detected regression, queueing a
--- calibration run. Reading the API needs no token. As with agent tokens,
+-- quarantining a benchmark, triaging a detected regression, running a
+-- job again. Reading the API needs no token. As with agent tokens,
 -- only the SHA-256 of each token is stored.
 CREATE TABLE api_tokens (
     id integer GENERATED ALWAYS AS IDENTITY,

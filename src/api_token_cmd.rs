@@ -1,5 +1,5 @@
 //! `pitot api-token` issues and revokes the tokens that authorize writes
-//! through the JSON API: quarantines, triage, calibration runs.
+//! through the JSON API: quarantines, triage, reruns.
 
 use std::process::ExitCode;
 
@@ -25,7 +25,7 @@ pub enum ApiTokenAction {
         /// Who holds the token, such as a GitHub login; recorded with each
         /// change it makes.
         name: String,
-        /// What the token may change: quarantine, triage or calibrate.
+        /// What the token may change: quarantine, triage or rerun.
         /// Repeat the flag for several scopes.
         #[arg(long = "scope", required = true)]
         scopes: Vec<ApiScope>,

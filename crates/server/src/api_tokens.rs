@@ -14,26 +14,27 @@ use crate::secret_tokens;
 
 const TOKEN_PREFIX: &str = "pitot_api_";
 
-/// What an API token may change. Reading needs no token.
+/// A permission an API token grants: one kind of write. Reading needs no
+/// token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ApiScope {
     /// Mark benchmarks as noisy or ignored, and lift those marks.
     Quarantine,
     /// Set the triage state of detected regressions.
     Triage,
-    /// Queue calibration runs that benchmark a commit against itself.
-    Calibrate,
+    /// Run a finished pull request job again.
+    Rerun,
 }
 
 impl ApiScope {
-    pub const ALL: [ApiScope; 3] = [ApiScope::Quarantine, ApiScope::Triage, ApiScope::Calibrate];
+    pub const ALL: [ApiScope; 3] = [ApiScope::Quarantine, ApiScope::Triage, ApiScope::Rerun];
 
-    /// The scope's name, as stored and as typed on the command line.
+    /// Returns the scope's name, as stored and as typed on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
             ApiScope::Quarantine => "quarantine",
             ApiScope::Triage => "triage",
-            ApiScope::Calibrate => "calibrate",
+            ApiScope::Rerun => "rerun",
         }
     }
 }
@@ -73,7 +74,7 @@ pub struct ApiTokenHolder {
 pub enum CreateApiTokenError {
     #[error("invalid API token name {0:?}: use 1 to 64 ASCII letters, digits, '.', '_' or '-'")]
     InvalidName(String),
-    #[error("no scope given: pass at least one --scope (quarantine, triage or calibrate)")]
+    #[error("no scope given: pass at least one --scope (quarantine, triage or rerun)")]
     NoScopes,
     #[error("an API token named {0:?} already exists: revoke it first or choose another name")]
     NameTaken(String),

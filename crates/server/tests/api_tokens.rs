@@ -31,7 +31,7 @@ async fn token_names_its_holder_and_scopes(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn missing_unknown_and_revoked_tokens_are_refused(pool: PgPool) {
+async fn bad_tokens_get_401(pool: PgPool) {
     let app = TestApp::new(pool);
     let token = app.api_token("octocat", &[ApiScope::Triage]).await;
     let agent_token = app.agent_token("bench-1").await;
@@ -106,4 +106,55 @@ async fn bad_token_requests_name_the_fix(pool: PgPool) {
         1,
         "failed creations store nothing"
     );
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn rerun_queues_only_the_latest_finished_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let token = app.api_token("octocat", &[ApiScope::Rerun]).await;
+    let triage_only = app.api_token("hubot", &[ApiScope::Triage]).await;
+    let queued = app
+        .deliver("pull_request", "labelled", &pull_request("labeled"))
+        .await;
+    let job_id = queued["job_id"].as_i64().expect("a job id");
+    let path = format!("/api/v1/jobs/{job_id}/rerun");
+
+    let busy = app.send_api("POST", &path, Some(&token), None).await;
+    assert_eq!(busy.status, StatusCode::CONFLICT);
+    assert!(busy.error().contains("is queued"), "{}", busy.error());
+
+    app.deliver("pull_request", "unlabelled", &pull_request("unlabeled"))
+        .await;
+    assert_eq!(app.jobs().await, vec![(job_id, "cancelled".to_owned())]);
+    let forbidden = app.send_api("POST", &path, Some(&triage_only), None).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert!(forbidden.error().contains("\"rerun\""), "{}", forbidden.error());
+
+    let rerun = app.send_api("POST", &path, Some(&token), None).await;
+    assert_eq!(rerun.status, StatusCode::ACCEPTED, "{}", rerun.error());
+    assert_eq!(rerun.json(), json!({ "job_id": job_id, "state": "queued" }));
+    assert_eq!(app.jobs().await, vec![(job_id, "queued".to_owned())]);
+
+    // A newer head's job makes this one stale: running it again would
+    // replace the newer results in the comment.
+    let newer = app
+        .deliver(
+            "pull_request",
+            "newer-head",
+            &with_head(pull_request("labeled"), NEW_HEAD),
+        )
+        .await;
+    let stale = app.send_api("POST", &path, Some(&token), None).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let expected = format!("run job {} again instead", newer["job_id"]);
+    assert!(stale.error().contains(&expected), "{}", stale.error());
+
+    let missing = app
+        .send_api("POST", "/api/v1/jobs/999999/rerun", Some(&token), None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let malformed = app
+        .send_api("POST", "/api/v1/jobs/latest/rerun", Some(&token), None)
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
 }

@@ -1,25 +1,28 @@
-//! Jobs: a repository's list, one job with its comparison and charts, and
-//! the log and results files its agent uploaded.
+//! Jobs: a repository's list, one job with its comparison and charts, the
+//! log and results files its agent uploaded, and running a job again.
 
 use anyhow::Context as _;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use pitot_report::{CommitLabel, RenderOptions};
 use pitot_store::dashboard::{self, JobSummary};
 use pitot_store::job_reports::{self, JobReport};
-use pitot_store::jobs::{self, Job};
+use pitot_store::jobs::{self, Job, JobState, NewPullRequestJob};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::auth::ApiCaller;
 use super::params::{in_range, query, repository};
 use super::suite::repository_name;
 use crate::charts::{chart_links, load_comparison, ChartJob};
 use crate::error::AppError;
+use crate::api_tokens::ApiScope;
 use crate::state::AppState;
+use crate::webhook::{enqueue_job, job_backend};
 
 const DEFAULT_JOBS: i64 = 50;
 const MAX_JOBS: i64 = 500;
@@ -256,6 +259,76 @@ pub(super) async fn file(
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     Ok(response)
+}
+
+/// `POST /api/v1/jobs/{job_id}/rerun`: queues a finished pull request job
+/// again, with the same head, base branch and benchmark filter, as
+/// `/pitot rerun` does. Needs an API token with the `rerun` scope. Only
+/// the pull request's latest job may run again, so that an older head
+/// never replaces the newer one's comment.
+pub(super) async fn rerun(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(job_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    caller.require(ApiScope::Rerun)?;
+
+    let job = load_job(&state, &job_id).await?;
+    let Some(pr_number) = job.pr_number else {
+        return Err(AppError::BadRequest(format!(
+            "job {} benchmarks a {} commit, not a pull request: only pull request jobs run again; pushes bring new history jobs",
+            job.id,
+            job.kind.as_str()
+        )));
+    };
+
+    let mut tx = state.pool.begin().await?;
+    let latest = jobs::latest_pull_request_job(&mut *tx, job.repository_id, pr_number)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("job {} not found", job.id)))?;
+    if latest.id != job.id {
+        return Err(AppError::Conflict(format!(
+            "job {} is not the latest of pull request #{pr_number}: run job {} again instead",
+            job.id, latest.id
+        )));
+    }
+    if matches!(
+        latest.state,
+        JobState::Queued | JobState::Running | JobState::Ingesting
+    ) {
+        return Err(AppError::Conflict(format!(
+            "job {} is {}: wait until it finishes, or cancel it first",
+            job.id, latest.state
+        )));
+    }
+
+    let head_fetch_ref = job.head_fetch_ref.as_deref();
+    let new_job = NewPullRequestJob {
+        repository_id: job.repository_id,
+        pr_number,
+        head_sha: &job.head_sha,
+        base_ref: &job.base_ref,
+        clone_url: &job.clone_url,
+        head_fetch_ref,
+        installation_id: job.installation_id,
+        max_attempts: state.config.jobs.max_attempts,
+        bench: latest.bench.as_deref(),
+    };
+    let backend = job_backend(&state, &job.repository);
+    let (_, queued_id, queued_state) = enqueue_job(&mut tx, &new_job, backend, None).await?;
+    tx.commit().await?;
+
+    tracing::info!(
+        job_id = queued_id,
+        repo = %job.repository,
+        pr = pr_number,
+        token = %caller.name,
+        "job queued again through the API"
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "job_id": queued_id, "state": queued_state.as_str() })),
+    ))
 }
 
 async fn load_job(state: &AppState, job_id: &str) -> Result<Job, AppError> {

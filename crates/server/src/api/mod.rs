@@ -18,7 +18,7 @@ mod suite;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 
 pub use auth::ApiCaller;
@@ -59,6 +59,7 @@ api_routes! {
     "/api/v1/jobs/{job_id}" => get(jobs::detail),
     "/api/v1/jobs/{job_id}/log" => get(jobs::log),
     "/api/v1/jobs/{job_id}/files/{*path}" => get(jobs::file),
+    "/api/v1/jobs/{job_id}/rerun" => post(jobs::rerun),
     "/api/v1/repositories/{owner}/{name}/regressions" => get(regressions::list),
     "/api/v1/regressions/{id}" => patch(regressions::triage),
 }
