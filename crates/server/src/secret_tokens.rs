@@ -6,6 +6,8 @@
 //! lets secret scanners recognise a leaked token. The database keeps only
 //! the SHA-256 of the token's text.
 
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
@@ -48,6 +50,16 @@ pub(crate) fn lookup_hash(token: &str, prefix: &str) -> Option<[u8; 32]> {
         digits.len() == 2 * TOKEN_BYTES && digits.bytes().all(|b| b.is_ascii_hexdigit())
     });
     well_formed.then(|| hash(token))
+}
+
+/// Returns the token of an `Authorization: Bearer <token>` header, trimmed,
+/// or `None` when the request sends none.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 fn hash(token: &str) -> [u8; 32] {

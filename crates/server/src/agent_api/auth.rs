@@ -1,11 +1,11 @@
 //! The `Authorization: Bearer <agent token>` check of every agent call.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::agent_tokens;
 use crate::error::AppError;
+use crate::secret_tokens::bearer_token;
 use crate::state::AppState;
 
 /// The agent a request's token belongs to; extracting it rejects the
@@ -23,17 +23,12 @@ impl FromRequestParts<AppState> for Agent {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
                 AppError::Unauthorized(
                     "missing agent token: send Authorization: Bearer <token>".into(),
                 )
             })?;
-        let identity = agent_tokens::authenticate(&state.pool, token.trim())
+        let identity = agent_tokens::authenticate(&state.pool, token)
             .await?
             .ok_or_else(|| {
                 AppError::Unauthorized("invalid agent token: it is unknown or was revoked".into())

@@ -2,13 +2,13 @@
 //! `GET /api/v1/token`, which tells a client whom its token names.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::api_tokens::{self, ApiScope};
 use crate::error::AppError;
+use crate::secret_tokens::bearer_token;
 use crate::state::AppState;
 
 /// The holder of a request's API token; extracting it rejects the request
@@ -42,18 +42,13 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
                 AppError::Unauthorized(
                     "missing API token: send Authorization: Bearer <token from `pitot api-token create`>"
                         .into(),
                 )
             })?;
-        let holder = api_tokens::authenticate(&state.pool, token.trim())
+        let holder = api_tokens::authenticate(&state.pool, token)
             .await?
             .ok_or_else(|| {
                 AppError::Unauthorized("invalid API token: it is unknown or was revoked".into())
@@ -86,9 +81,6 @@ mod tests {
         assert!(caller.require(ApiScope::Triage).is_ok());
         let error = caller.require(ApiScope::Quarantine).unwrap_err();
         assert!(matches!(error, AppError::Forbidden(_)), "{error}");
-        assert!(
-            error.to_string().contains("--scope quarantine"),
-            "{error}"
-        );
+        assert!(error.to_string().contains("--scope quarantine"), "{error}");
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use anyhow::Context as _;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use pitot_github::CallStats;
@@ -249,13 +249,9 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     if let Some(expected) = &state.config.metrics.token {
-        let sent = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let sent = crate::secret_tokens::bearer_token(&headers).unwrap_or("");
         // Comparing digests takes the same time whatever the sent token.
-        if Sha256::digest(sent.trim()) != Sha256::digest(expected.expose_secret()) {
+        if Sha256::digest(sent) != Sha256::digest(expected.expose_secret()) {
             return Err(AppError::Unauthorized(
                 "missing or invalid metrics token: send Authorization: Bearer <metrics.token>"
                     .into(),
