@@ -111,7 +111,27 @@ impl Harness {
             .collect()
     }
 
+    /// Returns the pull request's jobs once every stored command is carried
+    /// out. The worker reacts on GitHub before its transaction commits, so a
+    /// reaction alone does not mean the jobs have changed yet.
     async fn jobs(&self) -> Vec<(String, String, Option<String>)> {
+        let started = Instant::now();
+        loop {
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pull_request_commands WHERE state = 'pending'",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .expect("pending commands");
+            if pending == 0 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{pending} commands still pending"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         sqlx::query_as("SELECT head_sha, state, bench FROM jobs WHERE pr_number = $1 ORDER BY id")
             .bind(PR as i64)
             .fetch_all(&self.pool)
