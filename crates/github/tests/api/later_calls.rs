@@ -164,3 +164,63 @@ async fn idempotent_later_calls_retry_server_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn actions_calls_retry_reads_but_not_dispatches() {
+    let stub = GitHubStub::start().await;
+    let client = app_client(&stub);
+    let dispatch = RequestMatch::post(&format!("/repos/{REPO}/actions/workflows/*/dispatches"));
+    let inputs = serde_json::Map::new();
+
+    // A dispatch may have started a run even when the response is a 502, so
+    // the client does not send it again; the dispatcher's next round does.
+    stub.fail_next(dispatch.clone(), Failure::BadGateway, 1);
+    let failed = client
+        .dispatch_workflow(REPO, "benchmarks.yml", "main", &inputs)
+        .await;
+    assert!(
+        matches!(failed, Err(GitHubError::Server { status: 502, .. })),
+        "{failed:?}"
+    );
+    assert_eq!(requests(&stub, &dispatch).len(), 1);
+
+    let run_id = client
+        .dispatch_workflow(REPO, "benchmarks.yml", "main", &inputs)
+        .await
+        .expect("the second dispatch")
+        .expect("the stand-in returns the run's id");
+    stub.add_run_artifact(
+        run_id as u64,
+        "asv-results",
+        1024,
+        "http://127.0.0.1:9/artifact.zip",
+        false,
+    );
+
+    let run = RequestMatch::get(&format!("/repos/{REPO}/actions/runs/{run_id}"));
+    stub.fail_next(run.clone(), Failure::BadGateway, 2);
+    let read = client.workflow_run(REPO, run_id).await;
+    assert!(read.is_ok(), "{read:?}");
+    assert_eq!(requests(&stub, &run).len(), 3, "two 502s, then the run");
+
+    let artifacts = RequestMatch::get(&format!("/repos/{REPO}/actions/runs/{run_id}/artifacts"));
+    stub.fail_next(artifacts.clone(), Failure::InternalServerError, 2);
+    let listed = client.run_artifacts(REPO, run_id, "asv-results").await;
+    assert_eq!(
+        listed.map(|found| found.len()).ok(),
+        Some(1),
+        "requests: {:#?}",
+        request_lines(&stub)
+    );
+    assert_eq!(
+        requests(&stub, &artifacts).len(),
+        3,
+        "two 500s, then the list"
+    );
+
+    let missing = client.workflow_run(REPO, run_id + 1000).await;
+    assert!(
+        matches!(missing, Err(GitHubError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
