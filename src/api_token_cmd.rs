@@ -22,10 +22,10 @@ pub struct ApiTokenArgs {
 pub enum ApiTokenAction {
     /// Create a token for NAME and print it; it is shown only once.
     Create {
-        /// Who holds the token, such as a GitHub login; recorded with each
+        /// The token holder's name, such as a GitHub login; recorded with each
         /// change it makes.
         name: String,
-        /// What the token may change: quarantine, triage or rerun.
+        /// The scopes the token grants: quarantine, triage or rerun.
         /// Repeat the flag for several scopes.
         #[arg(long = "scope", required = true)]
         scopes: Vec<ApiScope>,

@@ -255,7 +255,7 @@ fn postgres_user_ids() -> (u32, u32) {
     (id("-u"), id("-g"))
 }
 
-/// Polls `GET {url}/readyz` until it answers `status`, for at most `limit`.
+/// Polls `GET {url}/readyz` until it responds with `status`, for at most `limit`.
 async fn wait_for_readiness(client: &reqwest::Client, url: &str, status: u16, limit: Duration) -> String {
     let started = Instant::now();
     let mut last = String::new();
@@ -295,8 +295,8 @@ async fn database_crash_fails_readiness_and_loses_no_delivery() {
     // A delivery that cannot be stored is refused, so GitHub marks it failed
     // and it can be delivered again.
     let (id, body) = labelled_delivery(7);
-    let refused = deliver(&client, &url, &id, &body).await;
-    assert_eq!(refused, Some(503), "a delivery during the outage");
+    let rejected = deliver(&client, &url, &id, &body).await;
+    assert_eq!(rejected, Some(503), "a delivery during the outage");
 
     postgres.start();
     wait_for_readiness(&client, &url, 200, Duration::from_secs(60)).await;

@@ -660,8 +660,8 @@ async fn head_that_fails_to_build_fails_the_run(pool: PgPool) {
     let job_id = harness.job_id().await;
     let outcome = harness.wait_reported(job_id).await;
 
-    // The run failed before there was a comparison: the comment says why
-    // and shows the build's error; the check is neither green nor red.
+    // The run failed before there was a comparison. The comment gives the
+    // reason and quotes the build's error, and the check is neutral.
     assert_eq!(outcome.state, JobState::Failed, "{outcome:?}");
     let comments = harness.comments();
     assert_eq!(comments.len(), 1, "one comment");

@@ -22,7 +22,7 @@ export async function getJson(path, query = {}) {
 /**
  * Sends `method` to `path` under /api/v1 with an API token and, when
  * given, a JSON body, and returns the response's JSON. A token the server
- * rejects with 401 is forgotten, so the next write asks for another.
+ * rejects with 401 is forgotten, so the next write prompts for another.
  */
 export async function sendJson(method, path, token, body) {
   const headers = { accept: "application/json", authorization: `Bearer ${token}` };

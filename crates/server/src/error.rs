@@ -20,7 +20,7 @@ pub enum AppError {
     /// token or an API token.
     #[error("{0}")]
     Unauthorized(String),
-    /// Valid credentials that do not grant what the request asks, such as
+    /// Valid credentials that do not grant what the request needs, such as
     /// an API token without the scope a write needs.
     #[error("{0}")]
     Forbidden(String),
@@ -87,8 +87,8 @@ impl From<sqlx::Error> for AppError {
 
 const DATABASE_UNAVAILABLE: &str = "the database is unavailable: retry later";
 
-/// Whether `error` means the database could not be reached at all, rather
-/// than that a query failed: the caller may retry the same request later.
+/// Returns whether `error` means the database could not be reached at all,
+/// rather than that a query failed, so the caller may retry the request later.
 fn is_outage(error: &sqlx::Error) -> bool {
     matches!(
         error,
@@ -96,7 +96,7 @@ fn is_outage(error: &sqlx::Error) -> bool {
     )
 }
 
-/// Whether an error wrapped by a handler's `anyhow` context is an outage.
+/// Returns whether an error wrapped in a handler's `anyhow` context is an outage.
 fn chain_has_outage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         let sqlx_error = cause.downcast_ref::<sqlx::Error>().or_else(|| {
@@ -113,7 +113,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let outage = matches!(&self, AppError::Internal(error) if chain_has_outage(error));
         if outage {
-            // Answered as 503, so that GitHub and agents retry the request.
+            // A 503 response makes GitHub and agents retry the request.
             if let AppError::Internal(error) = &self {
                 tracing::warn!(error = format!("{error:#}"), "the database is unavailable");
             }

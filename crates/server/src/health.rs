@@ -18,7 +18,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// How long the readiness check waits for the database. Probes time out
-/// after a second or a few, and an unanswered probe says less than a 503.
+/// after a second or a few, and a probe without a response is less informative than a 503.
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Responds 200 when the database is reachable and fully migrated, else 503
@@ -32,9 +32,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppErr
             return Err(AppError::Unavailable("the database is unreachable".into()));
         }
         Err(_) => {
-            tracing::warn!("readiness check: the database did not answer in time");
+            tracing::warn!("readiness check timed out waiting for the database");
             return Err(AppError::Unavailable(format!(
-                "the database did not answer within {} s",
+                "the database did not respond within {} s",
                 READY_TIMEOUT.as_secs()
             )));
         }

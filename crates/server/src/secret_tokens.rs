@@ -2,7 +2,7 @@
 //! validating their holders' names, and hashing them for lookup.
 //!
 //! A token is 32 random bytes from the operating system, written as a
-//! prefix and 64 hexadecimal digits. The prefix tells the kinds apart and
+//! prefix and 64 hexadecimal digits. The prefix distinguishes the kinds and
 //! lets secret scanners recognise a leaked token. The database keeps only
 //! the SHA-256 of the token's text.
 
@@ -20,7 +20,7 @@ pub(crate) struct NewToken {
     pub sha256: [u8; 32],
 }
 
-/// Whether `name` may name a token's holder: 1 to 64 ASCII letters,
+/// Returns whether `name` is a valid name for a token's holder: 1 to 64 ASCII letters,
 /// digits, '.', '_' or '-'.
 pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -81,7 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn generated_tokens_are_found_only_under_their_own_prefix() {
+    fn token_lookup_checks_prefix() {
         let token = generate("pitot_api_").unwrap();
         let text = token.clear.expose_secret();
 

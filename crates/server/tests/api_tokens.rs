@@ -82,14 +82,17 @@ async fn bad_token_requests_name_the_fix(pool: PgPool) {
     let app = TestApp::new(pool);
     app.api_token("octocat", &[ApiScope::Triage]).await;
 
-    let taken = create_api_token(&app.pool, "octocat", &[ApiScope::Quarantine])
+    let duplicate = create_api_token(&app.pool, "octocat", &[ApiScope::Quarantine])
         .await
         .unwrap_err();
     assert!(
-        matches!(taken, CreateApiTokenError::NameTaken(_)),
-        "{taken}"
+        matches!(duplicate, CreateApiTokenError::NameTaken(_)),
+        "{duplicate}"
     );
-    assert!(taken.to_string().contains("revoke it first"), "{taken}");
+    assert!(
+        duplicate.to_string().contains("revoke it first"),
+        "{duplicate}"
+    );
 
     let no_scopes = create_api_token(&app.pool, "hubot", &[]).await.unwrap_err();
     assert!(
@@ -128,7 +131,11 @@ async fn rerun_queues_only_the_latest_finished_job(pool: PgPool) {
     assert_eq!(app.jobs().await, vec![(job_id, "cancelled".to_owned())]);
     let forbidden = app.send_api("POST", &path, Some(&triage_only), None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    assert!(forbidden.error().contains("\"rerun\""), "{}", forbidden.error());
+    assert!(
+        forbidden.error().contains("\"rerun\""),
+        "{}",
+        forbidden.error()
+    );
 
     let rerun = app.send_api("POST", &path, Some(&token), None).await;
     assert_eq!(rerun.status, StatusCode::ACCEPTED, "{}", rerun.error());

@@ -2,8 +2,8 @@
 //! hashes with the scopes they grant.
 //!
 //! As in [`crate::agent_tokens`], the caller hashes the token: this module
-//! never sees one in clear. Scopes are stored as the server names them; the
-//! server checks them.
+//! never receives one in clear. Scopes are stored as the server names them,
+//! and the server checks them.
 
 use sqlx::PgExecutor;
 

@@ -172,8 +172,8 @@ async fn actions_calls_retry_reads_but_not_dispatches() {
     let dispatch = RequestMatch::post(&format!("/repos/{REPO}/actions/workflows/*/dispatches"));
     let inputs = serde_json::Map::new();
 
-    // A dispatch may have started a run even when the response is a 502, so
-    // the client does not send it again; the dispatcher's next round does.
+    // A dispatch may have started a run even when the response is a 502.
+    // So the client does not send it again, and the dispatcher's next round does.
     stub.fail_next(dispatch.clone(), Failure::BadGateway, 1);
     let failed = client
         .dispatch_workflow(REPO, "benchmarks.yml", "main", &inputs)

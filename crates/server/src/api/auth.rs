@@ -1,5 +1,5 @@
 //! The `Authorization: Bearer <API token>` check of the API's writes, and
-//! `GET /api/v1/token`, which tells a client whom its token names.
+//! `GET /api/v1/token`, which returns the name and scopes of a client's token.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
