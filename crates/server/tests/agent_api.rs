@@ -191,6 +191,42 @@ async fn waiting_claim_wakes_on_enqueue(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn claim_looks_again_when_a_queued_job_was_locked(pool: PgPool) {
+    // The wait is shorter than the 5-second recheck: without a quick second
+    // look, a claim that skipped the locked row would answer 204.
+    let app = TestApp::with_config(pool, |config| {
+        config.jobs.claim_wait = Duration::from_secs(2)
+    });
+    let token = app.agent_token("bench-1").await;
+    let job_id = queue_job(&app).await;
+    // Another transaction holds the queued job's row, as the reporter does
+    // while it writes a check run's id; its commit sends no notification.
+    let mut holder = app.pool.begin().await.expect("a transaction");
+    sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(job_id)
+        .execute(&mut *holder)
+        .await
+        .expect("the row is locked");
+    let router = app.router.clone();
+    let waiting = tokio::spawn(async move {
+        let request = axum::http::Request::post(CLAIM_PATH)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(claim_body().to_string()))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        response.status()
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+
+    holder.commit().await.expect("the lock is released");
+    let status = waiting.await.unwrap();
+
+    assert_eq!(status, StatusCode::OK, "the claim missed the job it skipped");
+    assert_eq!(load(&app, job_id).await.state, JobState::Running);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn concurrent_claims_take_distinct_jobs(pool: PgPool) {
     let app = TestApp::with_config(pool, |config| {
         config.jobs.claim_wait = Duration::from_millis(300)

@@ -384,6 +384,21 @@ pub async fn supersede_other_heads(
     Ok(ids)
 }
 
+/// Returns whether any job waits in the queue for an agent, including rows
+/// another transaction holds locked at this moment. A claim that found
+/// nothing while this is true skipped such a row: the reporter, for
+/// example, writes a new check run's id into a queued job's row for a few
+/// milliseconds. The claim should then look again soon instead of waiting
+/// for the next notification.
+pub async fn agent_job_queued(executor: impl PgExecutor<'_>) -> Result<bool, StoreError> {
+    let queued = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND backend = 'agent') AS "queued!""#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(queued)
+}
+
 /// Claims the oldest queued job for `agent` under a lease of `lease_seconds`
 /// and returns it, or `None` when no job is queued. Jobs of the GitHub
 /// Actions backend are left to the dispatcher.

@@ -28,6 +28,16 @@ use crate::state::AppState;
 /// notification, in case one was lost while the listener reconnected.
 const CLAIM_RECHECK: Duration = Duration::from_secs(5);
 
+/// How soon a claim looks again after it found no job although one was
+/// queued: the job's row was locked for a moment by another transaction,
+/// whose commit sends no notification.
+const LOCKED_RECHECK: Duration = Duration::from_millis(20);
+
+/// How many quick looks a claim takes, half a second's worth, before it
+/// falls back to [`CLAIM_RECHECK`]: a queued job that stays out of reach
+/// is held by a longer transaction or is not this agent's to take.
+const MAX_LOCKED_RECHECKS: u32 = 25;
+
 /// The asv factor a job gets until repositories can configure their own;
 /// it is `asv continuous`'s default.
 const DEFAULT_FACTOR: f64 = 1.1;
@@ -43,6 +53,7 @@ pub async fn claim(
     check_name("machine", &request.machine)?;
     tracing::Span::current().record("machine", request.machine.as_str());
     let deadline = Instant::now() + state.config.jobs.claim_wait;
+    let mut locked_rechecks = 0;
 
     loop {
         // Subscribe before looking at the queue: a job committed between the
@@ -68,7 +79,15 @@ pub async fn claim(
             return Ok(Json(claimed_job(&state, job)).into_response());
         }
 
-        let recheck_at = (Instant::now() + CLAIM_RECHECK).min(deadline);
+        let recheck = if locked_rechecks < MAX_LOCKED_RECHECKS
+            && jobs::agent_job_queued(&state.pool).await?
+        {
+            locked_rechecks += 1;
+            LOCKED_RECHECK
+        } else {
+            CLAIM_RECHECK
+        };
+        let recheck_at = (Instant::now() + recheck).min(deadline);
         tokio::select! {
             _ = &mut wake => {}
             _ = tokio::time::sleep_until(recheck_at) => {}
