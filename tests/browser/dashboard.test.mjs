@@ -398,6 +398,17 @@ test("run page marks a quarantined benchmark", async () => {
   assert.match(await slowed.locator(".badge").getAttribute("title"), /by browser-run-maintainer: form cleaning is I\/O bound/);
   assert.deepEqual(errors, []);
   await page.close();
+
+  // The compare view of the same two commits marks it too.
+  const { job } = await (await fetch(`${baseUrl}/api/v1/jobs/${jobId}`)).json();
+  const query = new URLSearchParams({ machine: job.machine, base: job.base_sha, head: job.head_sha });
+  const compare = await open(`/#/repos/${PR_REPO}/compare?${query}`);
+  const compared = compare.page.locator("tr.change-worse", { hasText: SLOWED });
+  await compared.waitFor();
+
+  assert.equal(await compared.locator(".badge").innerText(), "quarantined (ignored)");
+  assert.deepEqual(compare.errors, []);
+  await compare.page.close();
 });
 
 test("regressions view sets a triage state", async () => {

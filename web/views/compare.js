@@ -3,6 +3,7 @@
 import { getJson, repositoryPath } from "../api.js";
 import { h, shortSha } from "../format.js";
 import { link, setCrumbs } from "../nav.js";
+import { loadQuarantines } from "../quarantine.js";
 import { comparisonTable } from "./comparison_table.js";
 
 export async function render(view, [owner, name], query) {
@@ -43,10 +44,13 @@ export async function render(view, [owner, name], query) {
 
   result.replaceChildren(h("p", { class: "muted" }, "Comparing…"));
   try {
-    const compared = await getJson(`${repositoryPath(repository)}/compare`, values);
+    const [compared, quarantines] = await Promise.all([
+      getJson(`${repositoryPath(repository)}/compare`, values),
+      loadQuarantines(repository),
+    ]);
     result.replaceChildren(
       h("h2", {}, `${shortSha(compared.base)} → ${shortSha(compared.head)} on ${compared.machine}`),
-      ...comparisonTable(compared.comparison, repository),
+      ...comparisonTable(compared.comparison, repository, quarantines),
     );
   } catch (error) {
     result.replaceChildren(h("p", { class: "error", role: "alert" }, error.message));
