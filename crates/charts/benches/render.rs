@@ -62,11 +62,17 @@ fn report(name: &str, runs: usize, render: impl Fn() -> Vec<u8>) {
     }
     times.sort();
     let millis = |duration: Duration| duration.as_secs_f64() * 1e3;
-    println!(
-        "{name}: median {:.1} ms, min {:.1} ms, max {:.1} ms over {runs} runs; PNG {png_bytes} bytes",
+    let (median, min, max) = (
         millis(times[times.len() / 2]),
         millis(times[0]),
         millis(times[times.len() - 1]),
+    );
+    println!(
+        "{name}: median {median:.1} ms, min {min:.1} ms, max {max:.1} ms over {runs} runs; PNG {png_bytes} bytes"
+    );
+    // One JSON line for `scripts/bench`, which collects them.
+    println!(
+        "bench-result {{\"measurement\":\"chart {name}\",\"unit\":\"ms\",\"median\":{median:.3},\"min\":{min:.3},\"max\":{max:.3},\"runs\":{runs}}}"
     );
 }
 

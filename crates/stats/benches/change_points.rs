@@ -42,11 +42,17 @@ fn main() {
         .collect();
     times.sort_unstable();
     let milliseconds = |time: Duration| time.as_secs_f64() * 1e3;
-    println!(
-        "change points, {POINTS} points: median {:.2} ms, min {:.2} ms, max {:.2} ms ({runs} runs)",
+    let (median, min, max) = (
         milliseconds(times[times.len() / 2]),
         milliseconds(times[0]),
         milliseconds(times[times.len() - 1]),
+    );
+    println!(
+        "change points, {POINTS} points: median {median:.2} ms, min {min:.2} ms, max {max:.2} ms ({runs} runs)"
+    );
+    // One JSON line for `scripts/bench`, which collects them.
+    println!(
+        "bench-result {{\"measurement\":\"change points, {POINTS} points\",\"unit\":\"ms\",\"median\":{median:.3},\"min\":{min:.3},\"max\":{max:.3},\"runs\":{runs}}}"
     );
 }
 
