@@ -13,6 +13,9 @@
 //!    two real asv results files through the agent API, timed until the
 //!    comment appears in a local stand-in for api.github.com, in three
 //!    scenarios of claim order and stand-in speed.
+//! 4. `agents`: a queue of jobs drained by 1, 2, 4 and 8 agents that each
+//!    take a fixed time per job in place of asv and report real results;
+//!    prints jobs per second next to what the agents alone would allow.
 //!
 //! Usage (`scripts/bench-service` builds it in release mode and passes the
 //! defaults recorded in docs/benchmarks.md):
@@ -25,6 +28,7 @@
 //! the load generator on another, so that the CPU breakdown can separate
 //! them. Both share the machine with PostgreSQL.
 
+mod agents;
 mod cpu;
 mod database;
 mod harness;
@@ -120,6 +124,19 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     comment_runs: usize,
 
+    /// Numbers of agents, comma-separated, of the agents measurement; each
+    /// is one round with a fresh server.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    agent_counts: Vec<usize>,
+
+    /// Jobs queued in each round of the agents measurement.
+    #[arg(long, default_value_t = 48)]
+    agent_jobs: usize,
+
+    /// How long each agent takes per job in place of asv, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    agent_run_ms: u64,
+
     /// An asv results folder: it contains `benchmarks.json` and one folder
     /// per machine.
     #[arg(long, default_value_t = default_results_dir())]
@@ -143,6 +160,7 @@ enum Phase {
     Throughput,
     Transactions,
     Comment,
+    Agents,
     All,
 }
 
@@ -209,6 +227,9 @@ async fn run(
     }
     if all || args.phase == Phase::Comment {
         to_comment::run(args, scratch, server).await?;
+    }
+    if all || args.phase == Phase::Agents {
+        agents::run(args, scratch, server).await?;
     }
     Ok(())
 }

@@ -425,4 +425,22 @@ fn print_summary(summaries: &[RunSummary]) {
             if run.all_stored { "yes" } else { "no" }
         );
     }
+    // One JSON line per run for `scripts/bench`, which collects them.
+    for run in summaries {
+        let millis = |duration: std::time::Duration| duration.as_secs_f64() * 1e3;
+        println!(
+            "bench-result {}",
+            serde_json::json!({
+                "measurement": format!("webhook, pool {}, {} connections", run.pool_size, run.concurrency),
+                "unit": "deliveries/s",
+                "median": run.per_second,
+                "p50_ms": millis(run.latency.p50),
+                "p95_ms": millis(run.latency.p95),
+                "p99_ms": millis(run.latency.p99),
+                "max_ms": millis(run.latency.max),
+                "non_2xx": run.non_2xx,
+                "all_stored": run.all_stored,
+            })
+        );
+    }
 }

@@ -31,7 +31,7 @@ use crate::throughput::{send, DeliveryTemplate};
 use crate::{load_average, Args};
 
 /// The repository of the labelled fixture.
-const REPOSITORY: &str = "Codertocat/Hello-World";
+pub const REPOSITORY: &str = "Codertocat/Hello-World";
 const AGENT: &str = "bench-agent";
 /// Distinguishes this measurement's head commits from the throughput runs'.
 const RUN_TAG: usize = 0xc0;
@@ -46,8 +46,8 @@ const SLOW_CLAIM: Duration = Duration::from_secs(1);
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The asv files an agent would upload, with the commit ids to rewrite.
-struct AsvFiles {
-    machine: String,
+pub struct AsvFiles {
+    pub machine: String,
     machine_json: String,
     benchmarks_json: String,
     base: ResultsText,
@@ -133,9 +133,9 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
         .await
         .context("failed to create the agent token")?;
     let session = Session {
+        agent: AgentClient::new(service.url(), token, AGENT.to_owned(), files.machine.clone()),
         server_url: service.url(),
         client: reqwest::Client::new(),
-        token,
         template: DeliveryTemplate::load()?,
         files,
         stub,
@@ -160,7 +160,7 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
             runs.push(steps);
         }
         first_index += args.comment_runs;
-        print_summary(&runs);
+        print_summary(&runs, &scenario.describe());
     }
     stop_service(server, service).await?;
     Ok(())
@@ -179,9 +179,9 @@ fn print_steps(run: usize, steps: &Steps) {
 
 /// A server, its GitHub stand-in and an agent identity, for timed runs.
 struct Session<'a> {
+    agent: AgentClient,
     server_url: String,
     client: reqwest::Client,
-    token: SecretString,
     template: DeliveryTemplate,
     files: AsvFiles,
     stub: Arc<GitHubStub>,
@@ -200,7 +200,7 @@ impl Session<'_> {
         let webhook_url = format!("{}/webhooks/github", self.server_url);
 
         // A waiting claim gets a moment to reach the server before the clock starts.
-        let waiting_claim = scenario.claim_waits.then(|| tokio::spawn(self.claim()));
+        let waiting_claim = scenario.claim_waits.then(|| tokio::spawn(self.agent.claim()));
         if waiting_claim.is_some() {
             tokio::time::sleep(CLAIM_HEAD_START).await;
         }
@@ -218,7 +218,7 @@ impl Session<'_> {
         let accepted = started.elapsed();
         let job = match waiting_claim {
             Some(claim) => claim.await.context("the claim task panicked")??,
-            None => self.claim().await?,
+            None => self.agent.claim().await?,
         };
         if job.head_sha != head_sha {
             bail!(
@@ -228,7 +228,7 @@ impl Session<'_> {
             );
         }
         let claimed = started.elapsed();
-        self.report(&job, report).await?;
+        self.agent.report(&job, report).await?;
         let reported = started.elapsed();
 
         let (check_run_opened, comment) =
@@ -242,17 +242,38 @@ impl Session<'_> {
             comment,
         })
     }
+}
+
+/// The agent API as one agent calls it.
+pub struct AgentClient {
+    server_url: String,
+    client: reqwest::Client,
+    token: SecretString,
+    name: String,
+    machine: String,
+}
+
+impl AgentClient {
+    pub fn new(server_url: String, token: SecretString, name: String, machine: String) -> Self {
+        AgentClient {
+            server_url,
+            client: reqwest::Client::new(),
+            token,
+            name,
+            machine,
+        }
+    }
 
     /// Returns a future that claims the next job, independent of `self` so
     /// that it can run in its own task.
-    fn claim(&self) -> impl std::future::Future<Output = anyhow::Result<ClaimedJob>> + 'static {
+    pub fn claim(&self) -> impl std::future::Future<Output = anyhow::Result<ClaimedJob>> + 'static {
         let request = self
             .client
             .post(format!("{}{CLAIM_PATH}", self.server_url))
             .bearer_auth(self.token.expose_secret())
             .json(&ClaimRequest {
-                agent: AGENT.to_owned(),
-                machine: self.files.machine.clone(),
+                agent: self.name.clone(),
+                machine: self.machine.clone(),
             });
         async move {
             let response = request.send().await?.error_for_status()?;
@@ -264,7 +285,7 @@ impl Session<'_> {
     }
 
     /// Sends `report` as the end of the claimed attempt of `job`.
-    async fn report(&self, job: &ClaimedJob, report: ReportRequest) -> anyhow::Result<()> {
+    pub async fn report(&self, job: &ClaimedJob, report: ReportRequest) -> anyhow::Result<()> {
         let report = ReportRequest {
             attempt: job.attempt,
             ..report
@@ -336,7 +357,7 @@ async fn check_reported(scratch: &ScratchDatabase, job_id: i64) -> anyhow::Resul
 impl AsvFiles {
     /// Reads the machine's files and `benchmarks.json` from the results
     /// folder. Returns `None` after printing why when the folder is missing.
-    fn load(args: &Args) -> anyhow::Result<Option<AsvFiles>> {
+    pub fn load(args: &Args) -> anyhow::Result<Option<AsvFiles>> {
         let folder = PathBuf::from(&args.results_dir);
         if !folder.join(&args.machine).is_dir() {
             println!(
@@ -357,7 +378,7 @@ impl AsvFiles {
 
     /// Builds the report of a completed run of `head_sha` against
     /// `base_sha`. The caller sets the attempt.
-    fn report(&self, base_sha: &str, head_sha: &str) -> ReportRequest {
+    pub fn report(&self, base_sha: &str, head_sha: &str) -> ReportRequest {
         let machine = &self.machine;
         let results = vec![
             ResultFile {
@@ -427,7 +448,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))
 }
 
-fn print_summary(runs: &[Steps]) {
+fn print_summary(runs: &[Steps], scenario: &str) {
     let column = |step: fn(&Steps) -> Option<Duration>| {
         let mut values: Vec<Duration> = runs.iter().filter_map(step).collect();
         Percentiles::of(&mut values)
@@ -468,4 +489,23 @@ fn print_summary(runs: &[Steps]) {
             );
         }
     }
+    // One JSON line per step for `scripts/bench`, which collects them.
+    for (name, percentiles) in rows.iter().filter_map(|(name, p)| Some((name, p.as_ref()?))) {
+        println!(
+            "bench-result {}",
+            serde_json::json!({
+                "measurement": format!("to comment, {scenario}: {name}"),
+                "unit": "ms",
+                "median": millis(percentiles.p50),
+                "p95": millis(percentiles.p95),
+                "min": millis(percentiles.min),
+                "max": millis(percentiles.max),
+                "runs": runs.len(),
+            })
+        );
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
 }
