@@ -40,6 +40,21 @@ async fn claim(app: &TestApp, token: &str) -> Value {
     response.json()
 }
 
+/// Sends a claim with `token` in its own task, which returns the status
+/// and when the response arrived.
+fn spawn_claim(app: &TestApp, token: String) -> tokio::task::JoinHandle<(StatusCode, Instant)> {
+    let router = app.router.clone();
+    tokio::spawn(async move {
+        let request = axum::http::Request::post(CLAIM_PATH)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::from(claim_body().to_string()))
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        (response.status(), Instant::now())
+    })
+}
+
 async fn load(app: &TestApp, job_id: i64) -> jobs::Job {
     jobs::load_job(&app.pool, job_id)
         .await
@@ -161,16 +176,7 @@ async fn waiting_claim_wakes_on_enqueue(pool: PgPool) {
     let workers = spawn_workers(&app.state);
     app.wait_for_listener().await;
     let token = app.agent_token("bench-1").await;
-    let router = app.router.clone();
-    let waiting = tokio::spawn(async move {
-        let request = axum::http::Request::post(CLAIM_PATH)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::from(claim_body().to_string()))
-            .unwrap();
-        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
-        (response.status(), Instant::now())
-    });
+    let waiting = spawn_claim(&app, token);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let job_id = queue_job(&app).await;
@@ -207,20 +213,11 @@ async fn claim_looks_again_when_a_queued_job_was_locked(pool: PgPool) {
         .execute(&mut *holder)
         .await
         .expect("the row is locked");
-    let router = app.router.clone();
-    let waiting = tokio::spawn(async move {
-        let request = axum::http::Request::post(CLAIM_PATH)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(axum::body::Body::from(claim_body().to_string()))
-            .unwrap();
-        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
-        response.status()
-    });
+    let waiting = spawn_claim(&app, token);
     tokio::time::sleep(Duration::from_millis(30)).await;
 
     holder.commit().await.expect("the lock is released");
-    let status = waiting.await.unwrap();
+    let (status, _) = waiting.await.unwrap();
 
     assert_eq!(status, StatusCode::OK, "the claim missed the job it skipped");
     assert_eq!(load(&app, job_id).await.state, JobState::Running);
