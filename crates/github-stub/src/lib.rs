@@ -227,6 +227,14 @@ impl GitHubStub {
         self.state.actions.set_merge_base(repo, sha);
     }
 
+    /// Sets the commits of `branch` in `repo`, oldest first, so the last is
+    /// the branch's head. `GET /repos/{repo}/compare/{branch}...{sha}` then
+    /// counts the commits after `sha`, for any `sha` in the list.
+    pub fn set_branch_commits(&self, repo: &str, branch: &str, commits: &[&str]) {
+        let commits = commits.iter().map(|sha| (*sha).to_owned()).collect();
+        self.state.actions.set_branch_commits(repo, branch, commits);
+    }
+
     /// Returns the workflow runs dispatched in `repo`, oldest first.
     pub fn workflow_runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
         self.state.actions.runs(repo)

@@ -7,9 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use pitot_github::{ClientSettings, Credentials, GitHubClient};
-use pitot_github_stub::{
-    GitHubStub, Release, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
-};
+use pitot_github_stub::{GitHubStub, Release, TEST_INSTALLATION_ID};
 use pitot_runner::api::{report_path, CLAIM_PATH};
 use pitot_server::api_tokens::ApiScope;
 use pitot_server::config::{HistoryMode, RepositoryConfig};
@@ -303,22 +301,6 @@ async fn history_job_results_are_ingested_without_writing_to_github(pool: PgPool
         writes.is_empty(),
         "a history job wrote to GitHub: {writes:?}"
     );
-}
-
-fn app_with_github(pool: PgPool, stub: &GitHubStub) -> TestApp {
-    let mut app = TestApp::new(pool);
-    let settings = ClientSettings {
-        base_url: stub.url().to_owned(),
-        ..ClientSettings::default()
-    };
-    let credentials = Credentials::App {
-        app_id: TEST_APP_ID,
-        private_key_pem: SecretString::from(TEST_APP_PRIVATE_KEY),
-    };
-    let client = GitHubClient::new(settings, credentials).expect("client builds");
-    app.state = app.state.clone().with_github(client);
-    app.router = pitot_server::router(app.state.clone());
-    app
 }
 
 /// Seeds the stand-in with releases `v0.9.0` (`PREVIOUS_RELEASE`), a
