@@ -67,7 +67,10 @@ mod tests {
         let one = warning(&drift(1, true), "[base](x)").expect("a warning");
         let many = warning(&drift(12, true), "[base](x)").expect("a warning");
 
-        assert!(one.contains("`main` has 1 new commit since this run's base [base](x)"), "{one}");
+        assert!(
+            one.contains("`main` has 1 new commit since this run's base [base](x)"),
+            "{one}"
+        );
         assert!(many.contains("has 12 new commits since"), "{many}");
         assert!(many.contains("comment `/pitot run`"), "{many}");
     }
@@ -76,7 +79,10 @@ mod tests {
     fn warning_names_a_rewritten_branch() {
         let text = warning(&drift(3, false), "[base](x)").expect("a warning");
 
-        assert!(text.contains("`main` no longer contains this run's base [base](x)"), "{text}");
+        assert!(
+            text.contains("`main` no longer contains this run's base [base](x)"),
+            "{text}"
+        );
         assert!(!text.contains("new commit"), "{text}");
     }
 
