@@ -69,6 +69,8 @@ struct ActionsInner {
     runs: BTreeMap<u64, WorkflowRunRecord>,
     artifacts: BTreeMap<u64, ArtifactRecord>,
     merge_bases: BTreeMap<String, String>,
+    /// `(repo, branch)` to the branch's commits, oldest first, as tests set them.
+    branches: BTreeMap<(String, String), Vec<String>>,
     next_id: u64,
 }
 
@@ -79,6 +81,7 @@ impl Default for ActionsInner {
             runs: BTreeMap::new(),
             artifacts: BTreeMap::new(),
             merge_bases: BTreeMap::new(),
+            branches: BTreeMap::new(),
             // Run ids on GitHub are above 2^32 by now.
             next_id: 9_000_000_000,
         }
@@ -100,6 +103,12 @@ impl ActionsState {
         self.lock()
             .merge_bases
             .insert(repo.to_lowercase(), sha.to_owned());
+    }
+
+    pub fn set_branch_commits(&self, repo: &str, branch: &str, commits: Vec<String>) {
+        self.lock()
+            .branches
+            .insert((repo.to_lowercase(), branch.to_owned()), commits);
     }
 
     pub fn runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
@@ -179,7 +188,14 @@ fn run_json(run: &WorkflowRunRecord) -> Value {
     })
 }
 
-/// `GET /repos/{owner}/{repo}/compare/{base}...{head}`: the merge-base a test set.
+/// `GET /repos/{owner}/{repo}/compare/{base}...{head}`.
+///
+/// When `base` is a branch whose commits a test set and `head` is one of
+/// them, the response counts as GitHub does: `behind_by` is the branch's
+/// commits after `head`, `ahead_by` is 0, and the merge-base is `head`.
+/// Otherwise it returns the merge-base a test set for the repository, with
+/// `head` one commit ahead unless `head` is that merge-base, or 404
+/// without one.
 async fn compare(
     State(state): Shared,
     Path((owner, repo, basehead)): Path<(String, String, String)>,
@@ -188,20 +204,47 @@ async fn compare(
     if let Err(rejection) = authenticate(&state, &headers) {
         return rejection;
     }
-    if basehead.split_once("...").is_none() {
-        return github_error(StatusCode::NOT_FOUND, "Not Found");
-    }
-    let Some(sha) = state
-        .actions
-        .lock()
-        .merge_bases
-        .get(&format!("{owner}/{repo}").to_lowercase())
-        .cloned()
-    else {
+    let Some((base, head)) = basehead.split_once("...") else {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     };
-    Json(json!({ "status": "ahead", "merge_base_commit": { "sha": sha }, "commits": [] }))
-        .into_response()
+    let repo = format!("{owner}/{repo}").to_lowercase();
+    let inner = state.actions.lock();
+    let on_branch = inner
+        .branches
+        .get(&(repo.clone(), base.to_owned()))
+        .and_then(|commits| {
+            let position = commits.iter().position(|sha| sha == head)?;
+            Some(commits.len() - 1 - position)
+        });
+    if let Some(behind_by) = on_branch {
+        let status = if behind_by == 0 { "identical" } else { "behind" };
+        return Json(json!({
+            "status": status,
+            "ahead_by": 0,
+            "behind_by": behind_by,
+            "total_commits": 0,
+            "merge_base_commit": { "sha": head },
+            "commits": [],
+            "files": [],
+        }))
+        .into_response();
+    }
+    let Some(sha) = inner.merge_bases.get(&repo).cloned() else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // The merge-base counts as the branch's head here, so comparing the
+    // branch with it finds nothing new.
+    let ahead_by = usize::from(head != sha);
+    let status = if ahead_by == 0 { "identical" } else { "ahead" };
+    Json(json!({
+        "status": status,
+        "ahead_by": ahead_by,
+        "behind_by": 0,
+        "total_commits": ahead_by,
+        "merge_base_commit": { "sha": sha },
+        "commits": [],
+    }))
+    .into_response()
 }
 
 /// `POST .../actions/workflows/{workflow}/dispatches`: creates a queued

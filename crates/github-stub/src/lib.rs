@@ -2,8 +2,8 @@
 //! tests: issue comments, check runs, GitHub App installation tokens,
 //! `GET /app` and `GET /user` for checking credentials, the GitHub
 //! Actions endpoints of the Actions backend (workflow dispatch, runs,
-//! artifacts), and for release reports commits by ref, releases, commit
-//! comments and issues.
+//! artifacts), and for release reports commits by ref, tags and annotated
+//! tag objects, releases, commit comments and issues.
 //!
 //! It responds as GitHub does (status codes, JSON shapes, `Link` pagination,
 //! rate-limit headers), stores what clients create, records every request for
@@ -227,6 +227,14 @@ impl GitHubStub {
         self.state.actions.set_merge_base(repo, sha);
     }
 
+    /// Sets the commits of `branch` in `repo`, oldest first, so the last is
+    /// the branch's head. `GET /repos/{repo}/compare/{branch}...{sha}` then
+    /// counts the commits after `sha`, for any `sha` in the list.
+    pub fn set_branch_commits(&self, repo: &str, branch: &str, commits: &[&str]) {
+        let commits = commits.iter().map(|sha| (*sha).to_owned()).collect();
+        self.state.actions.set_branch_commits(repo, branch, commits);
+    }
+
     /// Returns the workflow runs dispatched in `repo`, oldest first.
     pub fn workflow_runs(&self, repo: &str) -> Vec<WorkflowRunRecord> {
         self.state.actions.runs(repo)
@@ -279,6 +287,22 @@ impl GitHubStub {
     /// Makes `GET /repos/{repo}` return `branch` as the default branch.
     pub fn set_default_branch(&self, repo: &str, branch: &str) {
         self.state.repo_data.set_default_branch(repo, branch);
+    }
+
+    /// Adds lightweight tag `name` at commit `commit` to `repo`: `GET
+    /// /repos/{repo}/tags` lists it and `GET /repos/{repo}/commits/{name}`
+    /// returns the commit.
+    pub fn add_tag(&self, repo: &str, name: &str, commit: &str) {
+        self.state.repo_data.add_tag(repo, name, commit, None);
+    }
+
+    /// Adds annotated tag `name` to `repo`: tag object `tag_object`, which
+    /// `GET /repos/{repo}/git/tags/{tag_object}` returns, pointing at
+    /// `commit`. A push of the tag names `tag_object`, not the commit.
+    pub fn add_annotated_tag(&self, repo: &str, name: &str, tag_object: &str, commit: &str) {
+        self.state
+            .repo_data
+            .add_tag(repo, name, commit, Some(tag_object));
     }
 
     /// Adds a release to `repo`; `GET /repos/{repo}/releases` lists the

@@ -1,5 +1,6 @@
 //! Stand-in routes for releases and what their reports write: getting a
-//! commit by ref ("Get a commit"), listing releases ("List releases"),
+//! commit by ref ("Get a commit"), listing tags ("List repository tags"),
+//! getting an annotated tag object ("Get a tag"), listing releases ("List releases"),
 //! commit comments ("Create a commit comment", "Update a commit comment")
 //! and issues ("List repository issues", "Create an issue", "Update an
 //! issue"), in REST API version 2022-11-28.
@@ -68,6 +69,12 @@ pub(crate) struct RepoData {
     commit_pulls: HashMap<(String, String), Vec<u64>>,
     /// Repositories' default branches.
     default_branches: HashMap<String, String>,
+    /// Tags in the order they were added: repository, name and the
+    /// commit the tag ends at.
+    tags: Vec<(String, String, String)>,
+    /// `(repo, sha)` of an annotated tag object to its tag name and the
+    /// commit it points to.
+    tag_objects: HashMap<(String, String), (String, String)>,
     releases: Vec<(String, Release)>,
     commit_comments: Vec<CommitComment>,
     issues: Vec<Issue>,
@@ -116,6 +123,21 @@ impl RepoStore {
         self.lock()
             .default_branches
             .insert(repo.to_lowercase(), branch.to_owned());
+    }
+
+    pub fn add_tag(&self, repo: &str, name: &str, commit: &str, tag_object: Option<&str>) {
+        let repo = repo.to_lowercase();
+        let mut data = self.lock();
+        data.refs
+            .insert((repo.clone(), name.to_owned()), commit.to_owned());
+        data.tags
+            .push((repo.clone(), name.to_owned(), commit.to_owned()));
+        if let Some(object) = tag_object {
+            data.tag_objects.insert(
+                (repo, object.to_owned()),
+                (name.to_owned(), commit.to_owned()),
+            );
+        }
     }
 
     pub fn add_release(&self, repo: &str, release: Release) {
@@ -178,6 +200,8 @@ pub(crate) fn routes() -> Router<Arc<StubState>> {
             patch(update_commit_comment),
         )
         .route("/repos/{owner}/{repo}/releases", get(list_releases))
+        .route("/repos/{owner}/{repo}/tags", get(list_tags))
+        .route("/repos/{owner}/{repo}/git/tags/{tag_sha}", get(get_tag_object))
         .route(
             "/repos/{owner}/{repo}/issues",
             get(list_issues).post(create_issue),
@@ -315,6 +339,80 @@ async fn list_releases(
         response.headers_mut().insert("link", link);
     }
     response
+}
+
+/// `GET /repos/{owner}/{repo}/tags`: the seeded tags, newest added first,
+/// each with the commit it ends at, in pages.
+async fn list_tags(
+    State(state): Shared,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let repo = format!("{owner}/{repo}");
+    let tags: Vec<(String, String)> = {
+        let data = state.repo_data.lock();
+        data.tags
+            .iter()
+            .rev()
+            .filter(|(r, _, _)| r.eq_ignore_ascii_case(&repo))
+            .map(|(_, name, commit)| (name.clone(), commit.clone()))
+            .collect()
+    };
+    let page = PageRequest::from_query(&query);
+    let (items, last_page) = page.slice(&tags);
+    let body: Vec<Value> = items
+        .iter()
+        .map(|(name, commit)| {
+            json!({
+                "name": name,
+                "commit": {
+                    "sha": commit,
+                    "url": format!("{}/repos/{repo}/commits/{commit}", state.base_url),
+                },
+                "zipball_url": format!("{}/repos/{repo}/zipball/refs/tags/{name}", state.base_url),
+                "tarball_url": format!("{}/repos/{repo}/tarball/refs/tags/{name}", state.base_url),
+            })
+        })
+        .collect();
+    let mut response = Json(body).into_response();
+    let path = format!("{}/repos/{repo}/tags", state.base_url);
+    if let Some(link) = link_header(&path, raw_query.as_deref(), page.page, last_page) {
+        response.headers_mut().insert("link", link);
+    }
+    response
+}
+
+/// `GET /repos/{owner}/{repo}/git/tags/{tag_sha}`: a seeded annotated tag
+/// object, pointing at its commit, and 404 for any other object id.
+async fn get_tag_object(
+    State(state): Shared,
+    Path((owner, repo, tag_sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(rejection) = authenticate(&state, &headers) {
+        return rejection;
+    }
+    let key = (format!("{owner}/{repo}").to_lowercase(), tag_sha.clone());
+    let found = state.repo_data.lock().tag_objects.get(&key).cloned();
+    match found {
+        Some((name, commit)) => Json(json!({
+            "sha": tag_sha,
+            "tag": name,
+            "message": "seeded by the stand-in",
+            "object": {
+                "type": "commit",
+                "sha": commit,
+                "url": format!("{}/repos/{owner}/{repo}/git/commits/{commit}", state.base_url),
+            },
+        }))
+        .into_response(),
+        None => github_error(StatusCode::NOT_FOUND, "Not Found"),
+    }
 }
 
 /// `GET /repos/{owner}/{repo}/commits/{sha}/comments`: the comments on one

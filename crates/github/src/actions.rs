@@ -428,7 +428,7 @@ fn content_length(headers: &http::HeaderMap) -> Option<u64> {
 /// Checks that `value` can go into a URL path or query as it is: the
 /// characters of branch names, commit ids and file names, without `/`
 /// (except in a branch name, where GitHub expects it), `?`, `#`, `%` or `&`.
-fn path_segment(value: &str) -> Result<&str, GitHubError> {
+pub(crate) fn path_segment(value: &str) -> Result<&str, GitHubError> {
     let valid = !value.is_empty()
         && !value
             .split('/')

@@ -37,7 +37,7 @@ pub use check_runs::{CheckConclusion, CheckRunOutput, CheckRunRef, CheckRunStatu
 pub use client::{ClientBuildError, ClientSettings, GitHubClient, GITHUB_API_URL};
 pub use comments::{reply_marker, sticky_marker, CommentRef};
 pub use error::{GitHubError, TransportError};
-pub use pull_requests::{PullRequestInfo, Reaction};
+pub use pull_requests::{BranchDrift, PullRequestInfo, Reaction};
 pub use releases::{ReleaseInfo, RepositoryInfo};
 pub use versions::{previous_release, Version};
 pub use identity::Identity;

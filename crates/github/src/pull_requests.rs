@@ -1,8 +1,10 @@
-//! The GitHub calls behind pull request commands: reading the pull
-//! request's current head, reacting to the command's comment, and replying.
+//! The GitHub calls behind pull request commands and comments: reading the
+//! pull request's current head, reacting to the command's comment,
+//! replying, and how far the target branch moved on since a run's base.
 
 use http::Method;
 
+use crate::actions::path_segment;
 use crate::client::GitHubClient;
 use crate::error::GitHubError;
 use crate::transport::{repo_path, AuthKind, Call};
@@ -16,6 +18,17 @@ pub struct PullRequestInfo {
     pub head_sha: String,
     /// The branch the pull request targets.
     pub base_ref: String,
+}
+
+/// The commits a branch gained, or lost, relative to an earlier commit of
+/// it, such as a run's merge-base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BranchDrift {
+    /// The number of commits on the branch that the commit does not contain.
+    pub new_commits: u64,
+    /// Whether the branch still contains the commit; `false` after a force
+    /// push rewrote the branch's history without it.
+    pub contains_commit: bool,
 }
 
 /// A reaction pitot puts on a comment.
@@ -51,6 +64,13 @@ mod wire {
         pub branch: String,
     }
 
+    /// The counts of "Compare two commits".
+    #[derive(Deserialize)]
+    pub struct Comparison {
+        pub ahead_by: u64,
+        pub behind_by: u64,
+    }
+
     #[derive(Deserialize)]
     pub struct PullRequest {
         pub number: u64,
@@ -82,6 +102,45 @@ impl GitHubClient {
             state: pull.state,
             head_sha: pull.head.sha,
             base_ref: pull.base.branch,
+        })
+    }
+
+    /// Returns how `branch` of `repo` moved on since `commit`, from "Compare
+    /// two commits" (`GET /repos/{repo}/compare/{branch}...{commit}`).
+    ///
+    /// GitHub counts as `git log BASE..HEAD` does: `behind_by` is the
+    /// branch's commits that `commit` lacks, `ahead_by` the commits of
+    /// `commit` that the branch lacks. With the branch as the base, a commit
+    /// on the branch has no commits or changed files of its own, so the
+    /// response stays small however far the branch moved.
+    ///
+    /// The call is sent once: callers show the result as an optional note
+    /// and must not wait for retries.
+    #[tracing::instrument(skip(self))]
+    pub async fn branch_drift(
+        &self,
+        repo: &str,
+        branch: &str,
+        commit: &str,
+    ) -> Result<BranchDrift, GitHubError> {
+        let repo = repo_path(repo)?;
+        let call = Call {
+            method: Method::GET,
+            // One commit per page bounds the response when the branch no
+            // longer contains `commit` and it has commits of its own.
+            target: format!(
+                "/repos/{repo}/compare/{}...{}?per_page=1",
+                path_segment(branch)?,
+                path_segment(commit)?
+            ),
+            body: None,
+            idempotent: true,
+            auth: AuthKind::Installation,
+        };
+        let comparison: wire::Comparison = self.send_once(&call).await?.json(&call)?;
+        Ok(BranchDrift {
+            new_commits: comparison.behind_by,
+            contains_commit: comparison.ahead_by == 0,
         })
     }
 

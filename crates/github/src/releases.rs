@@ -1,6 +1,8 @@
 //! The GitHub calls behind release reports and nightly history: reading a
 //! repository ("Get a repository"), resolving a ref to its commit
-//! ("Get a commit"), listing releases ("List releases"), commit comments
+//! ("Get a commit"), peeling a pushed tag object ("Get a tag" of the Git
+//! database API), listing releases ("List releases") and tags ("List
+//! repository tags"), commit comments
 //! ("Create a commit comment", "Update a commit comment") and the
 //! regression issue ("List repository issues", "Create an issue", "Update
 //! an issue").
@@ -13,8 +15,11 @@ use crate::comments::{checked_marker, has_marker, next_link, with_marker};
 use crate::error::GitHubError;
 use crate::transport::{repo_path, AuthKind, Call};
 
-/// Pages of releases or issues read at most (10,000 items).
+/// Pages of releases, tags or issues read at most (10,000 items).
 const MAX_PAGES: u32 = 100;
+
+/// Annotated tags followed at most when a tag points at another tag.
+const MAX_TAG_DEPTH: usize = 8;
 
 /// A release as "List releases" returns it, reduced to what pitot reads.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,6 +29,27 @@ pub struct ReleaseInfo {
     pub draft: bool,
     #[serde(default)]
     pub prerelease: bool,
+}
+
+/// A tag as "List repository tags" returns it, reduced to what pitot reads.
+#[derive(Deserialize)]
+struct TagListing {
+    name: String,
+}
+
+/// An annotated tag object as "Get a tag" returns it.
+#[derive(Deserialize)]
+struct TagObject {
+    object: GitObject,
+}
+
+/// The object a tag points at.
+#[derive(Deserialize)]
+struct GitObject {
+    /// `commit`, `tag`, `tree` or `blob`.
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +102,55 @@ impl GitHubClient {
     #[tracing::instrument(skip(self))]
     pub async fn commit_of_ref(&self, repo: &str, git_ref: &str) -> Result<String, GitHubError> {
         Ok(self.get_commit(repo, git_ref).await?.sha)
+    }
+
+    /// Returns the commit behind `sha`, the object a tag push set a tag
+    /// to. A lightweight tag's object is the commit, returned as it is. An
+    /// annotated tag's object is a tag object, which is peeled to the
+    /// commit it points to, through tags of tags. Fails when the tag
+    /// points at a tree or a blob.
+    #[tracing::instrument(skip(self))]
+    pub async fn peel_tag(&self, repo: &str, sha: &str) -> Result<String, GitHubError> {
+        let repo_path = repo_path(repo)?;
+        let mut object = sha.to_owned();
+        for _ in 0..MAX_TAG_DEPTH {
+            let call = Call {
+                method: Method::GET,
+                target: format!("/repos/{repo_path}/git/tags/{}", encode_segment(&object)),
+                body: None,
+                idempotent: true,
+                auth: AuthKind::Installation,
+            };
+            let tag: TagObject = match self.send(&call).await {
+                Ok(response) => response.json(&call)?,
+                // GitHub has no tag object of that id, so a lightweight tag
+                // named the object; "Get a commit" checks that it is a commit.
+                // NOTE: GitHub's reference does not say which status "Get a
+                // tag" returns for a commit's id, so both 404 and 422 count.
+                Err(GitHubError::NotFound { .. }) | Err(GitHubError::Validation { .. }) => {
+                    return Ok(self.get_commit(repo, &object).await?.sha);
+                }
+                Err(error) => return Err(error),
+            };
+            match tag.object.kind.as_str() {
+                "commit" => return Ok(tag.object.sha),
+                "tag" => object = tag.object.sha,
+                other => {
+                    return Err(GitHubError::UnexpectedResponse {
+                        request: call.describe(),
+                        status: 200,
+                        message: format!(
+                            "tag object {object} points at a {other}, not a commit, so there is nothing to benchmark"
+                        ),
+                    })
+                }
+            }
+        }
+        Err(GitHubError::UnexpectedResponse {
+            request: format!("GET /repos/{repo_path}/git/tags/{sha}"),
+            status: 200,
+            message: format!("the tag did not reach a commit within {MAX_TAG_DEPTH} tag objects"),
+        })
     }
 
     /// Returns the commit that `git_ref` points to and its first parent,
@@ -150,6 +225,16 @@ impl GitHubClient {
         let repo = repo_path(repo)?;
         self.all_pages(&format!("/repos/{repo}/releases?per_page=100"))
             .await
+    }
+
+    /// Returns the names of every tag of `repo`, in GitHub's order.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, GitHubError> {
+        let repo = repo_path(repo)?;
+        let tags: Vec<TagListing> = self
+            .all_pages(&format!("/repos/{repo}/tags?per_page=100"))
+            .await?;
+        Ok(tags.into_iter().map(|tag| tag.name).collect())
     }
 
     /// Posts `body` as a comment on commit `sha` and returns its id. Not

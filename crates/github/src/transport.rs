@@ -93,7 +93,17 @@ enum Next {
 impl GitHubClient {
     /// Sends `call`, retrying as the client's [`RetryPolicy`](crate::RetryPolicy) allows.
     pub(crate) async fn send(&self, call: &Call) -> Result<ApiResponse, GitHubError> {
-        self.send_accepting(call, |status| status.is_success()).await
+        let attempts = self.shared.settings.retry.max_attempts;
+        self.send_accepting(call, |status| status.is_success(), attempts).await
+    }
+
+    /// Sends `call` once: a server error, timeout or rate limit fails at
+    /// once instead of waiting for another attempt. Only a rejected
+    /// installation token is replaced and the call sent again, as
+    /// [`GitHubClient::send`] does. For optional calls whose caller must
+    /// not wait.
+    pub(crate) async fn send_once(&self, call: &Call) -> Result<ApiResponse, GitHubError> {
+        self.send_accepting(call, |status| status.is_success(), 1).await
     }
 
     /// Sends `call` like [`GitHubClient::send`], but takes a redirect as the
@@ -101,10 +111,14 @@ impl GitHubClient {
     pub(crate) async fn send_for_redirect(&self, call: &Call) -> Result<(StatusCode, ApiResponse), GitHubError> {
         let mut status = StatusCode::OK;
         let response = self
-            .send_accepting(call, |answered| {
-                status = answered;
-                answered.is_success() || answered.is_redirection()
-            })
+            .send_accepting(
+                call,
+                |answered| {
+                    status = answered;
+                    answered.is_success() || answered.is_redirection()
+                },
+                self.shared.settings.retry.max_attempts,
+            )
             .await?;
         Ok((status, response))
     }
@@ -113,8 +127,8 @@ impl GitHubClient {
         &self,
         call: &Call,
         mut accept: impl FnMut(StatusCode) -> bool,
+        max_attempts: u32,
     ) -> Result<ApiResponse, GitHubError> {
-        let policy = &self.shared.settings.retry;
         let mut attempt = 1;
         let mut refreshed_token = false;
         loop {
@@ -128,8 +142,8 @@ impl GitHubClient {
                         body: response.body,
                     });
                 }
-                Ok(response) => self.judge_status(call, response, attempt, refreshed_token),
-                Err(source) => self.judge_transport(call, source, attempt),
+                Ok(response) => self.judge_status(call, response, attempt, attempt < max_attempts, refreshed_token),
+                Err(source) => self.judge_transport(call, source, attempt, attempt < max_attempts),
             };
             match next {
                 Next::Fail(error) => return Err(error),
@@ -145,7 +159,7 @@ impl GitHubClient {
                     tracing::warn!(
                         request = %call.describe(),
                         attempt,
-                        max_attempts = policy.max_attempts,
+                        max_attempts,
                         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                         "retrying GitHub request: {reason}"
                     );
@@ -157,11 +171,17 @@ impl GitHubClient {
     }
 
     /// Decides what follows a response with an error status.
-    fn judge_status(&self, call: &Call, response: RawResponse, attempt: u32, refreshed_token: bool) -> Next {
+    fn judge_status(
+        &self,
+        call: &Call,
+        response: RawResponse,
+        attempt: u32,
+        attempts_left: bool,
+        refreshed_token: bool,
+    ) -> Next {
         let policy = &self.shared.settings.retry;
         let request = call.describe();
         let message = error_message(&response.body);
-        let attempts_left = attempt < policy.max_attempts;
         let status = response.status;
 
         if status == StatusCode::UNAUTHORIZED {
@@ -211,9 +231,9 @@ impl GitHubClient {
     }
 
     /// Decides what follows an attempt that got no response.
-    fn judge_transport(&self, call: &Call, source: TransportError, attempt: u32) -> Next {
+    fn judge_transport(&self, call: &Call, source: TransportError, attempt: u32, attempts_left: bool) -> Next {
         let policy = &self.shared.settings.retry;
-        if call.idempotent && attempt < policy.max_attempts {
+        if call.idempotent && attempts_left {
             return Next::Retry {
                 wait: policy.backoff(attempt),
                 reason: source.to_string(),

@@ -21,6 +21,7 @@
 //! GitHub's limit: table rows are dropped from the end, unchanged ones
 //! first, and a note states how many are missing.
 
+mod base_drift;
 mod charts;
 mod fit;
 mod quarantine;
@@ -35,6 +36,7 @@ use self::sections::{notable_sections, rows_in, unchanged_table};
 use self::verdict::{Section, SectionCounts};
 use crate::markdown::{code_block, code_span_outside_table, truncate_chars};
 
+pub use self::base_drift::BaseDrift;
 pub use self::charts::{ChartLink, CommentCharts};
 pub use self::quarantine::{QuarantineKind, QuarantineNote, Quarantines};
 pub use self::verdict::Verdict;
@@ -96,6 +98,9 @@ pub struct PullRequestContext<'a> {
     /// The repository's active quarantines; their rows never count
     /// towards the verdict.
     pub quarantines: Option<&'a Quarantines>,
+    /// How the target branch moved on since the merge-base; the header
+    /// warns when it did.
+    pub base_drift: Option<&'a BaseDrift>,
 }
 
 /// Renders the comment for a finished comparison of base (before) and
@@ -272,6 +277,12 @@ fn header(split: &Split, context: &PullRequestContext) -> String {
         header.push('\n');
         header.push_str(&sentence);
         header.push('\n');
+    }
+    if let Some(drift) = context.base_drift {
+        let base_link = commit_link(context, context.base_sha);
+        if let Some(warning) = self::base_drift::warning(drift, &base_link) {
+            header.push_str(&warning);
+        }
     }
     header.push_str(&dashboard_line(context));
     header

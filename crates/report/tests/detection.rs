@@ -226,6 +226,7 @@ fn context() -> PullRequestContext<'static> {
         marker: "<!-- pitot:sticky o/r#7 -->",
         quarantines: None,
         charts: None,
+        base_drift: None,
     }
 }
 

@@ -9,7 +9,7 @@ use pitot_asv::{
 use pitot_report::pull_request::{CHECK_SUMMARY_MAX_BYTES, COMMENT_MAX_CHARS, LENGTH_MARGIN};
 use pitot_report::{
     render_check_summary, render_pull_request_comment, render_pull_request_failure,
-    PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
+    BaseDrift, PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
 };
 use pitot_stats::{compare, CompareOptions, Comparison};
 
@@ -48,6 +48,7 @@ fn context(machine: &str) -> PullRequestContext<'_> {
         charts: None,
         marker: MARKER,
         quarantines: None,
+        base_drift: None,
     }
 }
 
@@ -298,6 +299,32 @@ fn comment_links_commits_and_names_machine() {
         body.contains("on machine `Daniels-MBP.monotreme.club`, factor 1.10, with statistics."),
         "{body}"
     );
+}
+
+#[test]
+fn base_drift_warns_in_comment_and_summary() {
+    let comparison = edited_comparison();
+    let drift = BaseDrift {
+        branch: "main".to_owned(),
+        new_commits: 12,
+        contains_base: true,
+    };
+    let context = PullRequestContext {
+        base_drift: Some(&drift),
+        ..context("cheetah")
+    };
+    let expected = format!(
+        "`main` has 12 new commits since this run's base [`{}`](https://github.com/owner/name/commit/{BASE_SHA})",
+        &BASE_SHA[..10]
+    );
+
+    let body = render_pull_request_comment(&comparison, &context);
+    let summary = render_check_summary(&comparison, &context);
+    let without = render_pull_request_comment(&comparison, &self::context("cheetah"));
+
+    assert!(body.contains(&expected), "{body}");
+    assert!(summary.contains(&expected), "{summary}");
+    assert!(!without.contains("new commits"), "{without}");
 }
 
 #[test]

@@ -102,6 +102,43 @@ async fn checkout_again_reuses_folder() {
     assert!(text.contains(&format!("commit {} is already here", demo.head_sha)), "{text}");
 }
 
+/// A base branch that moved on does not change the merge-base of the same
+/// head, so running a pull request's head again compares the same commits.
+#[tokio::test]
+async fn moved_base_branch_keeps_merge_base() {
+    let dir = work_dir();
+    let demo = demo_remote(dir.path());
+    let job = demo_job(&demo, 1, 60);
+    let url = fetch_url(&demo, &job.clone_url);
+    let first_log = JobLog::create(dir.path().join("first.log")).expect("log");
+    workspace(dir.path())
+        .prepare(&job, &url, &first_log, &StopSignal::new())
+        .await
+        .expect("first checkout");
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=pitot", "-c", "user.email=pitot@example.invalid"])
+        .args(["commit", "--quiet", "--allow-empty", "--message", "Move main on"])
+        .current_dir(&demo.path)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git commit failed");
+    let new_tip = git_stdout(&demo.path, &["rev-parse", "HEAD"]);
+    let second_log = JobLog::create(dir.path().join("second.log")).expect("log");
+
+    let checkout = workspace(dir.path())
+        .prepare(&job, &url, &second_log, &StopSignal::new())
+        .await
+        .expect("second checkout");
+
+    assert_ne!(new_tip, demo.base_tip_sha);
+    assert_eq!(
+        git_stdout(&checkout.dir, &["rev-parse", "refs/remotes/pitot/main"]),
+        new_tip,
+        "the second checkout fetched the moved branch"
+    );
+    assert_eq!(checkout.base_sha, demo.merge_base_sha);
+}
+
 #[tokio::test]
 async fn missing_head_sha_named_in_error() {
     let dir = work_dir();

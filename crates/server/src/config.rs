@@ -198,8 +198,8 @@ pub struct RepositoryConfig {
     pub dispatch_ref: Option<String>,
     /// When to benchmark the default branch.
     pub history: HistoryMode,
-    /// Whether a published release gets a regression report.
-    pub release_reports: bool,
+    /// Which events start a release's regression report.
+    pub release_reports: ReleaseReports,
 }
 
 impl Default for RepositoryConfig {
@@ -210,7 +210,7 @@ impl Default for RepositoryConfig {
             workflow: "pitot-benchmarks.yml".to_string(),
             dispatch_ref: None,
             history: HistoryMode::Push,
-            release_reports: true,
+            release_reports: ReleaseReports::Published,
         }
     }
 }
@@ -229,6 +229,73 @@ pub enum HistoryMode {
     Nightly,
     /// Never.
     Off,
+}
+
+/// The events that start a release report for a repository, set by
+/// `release_reports`: `"published"` (or `true`), `"tags"`, `"both"`, or
+/// `"off"` (or `false`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReleaseReports {
+    /// A `release` delivery with action `published`. The default, because a
+    /// published release is the clearest sign that the maintainers made one.
+    #[default]
+    Published,
+    /// A push that creates a tag, for projects that release by tagging
+    /// without GitHub releases. The previous release is then the previous
+    /// tag by version order.
+    Tags,
+    /// Either event; a tag pushed and then published gets one report.
+    Both,
+    /// No release reports.
+    Off,
+}
+
+impl ReleaseReports {
+    /// Returns whether a published release starts a report.
+    pub fn on_published(self) -> bool {
+        matches!(self, ReleaseReports::Published | ReleaseReports::Both)
+    }
+
+    /// Returns whether a push that creates a tag starts a report.
+    pub fn on_tag_push(self) -> bool {
+        matches!(self, ReleaseReports::Tags | ReleaseReports::Both)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReleaseReports {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ReleaseReports;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str(r#""published", "tags", "both", "off", true or false"#)
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<ReleaseReports, E> {
+                Ok(if value {
+                    ReleaseReports::Published
+                } else {
+                    ReleaseReports::Off
+                })
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<ReleaseReports, E> {
+                match value {
+                    "published" => Ok(ReleaseReports::Published),
+                    "tags" => Ok(ReleaseReports::Tags),
+                    "both" => Ok(ReleaseReports::Both),
+                    "off" => Ok(ReleaseReports::Off),
+                    other => Err(E::custom(format!(
+                        r#"invalid release_reports {other:?}: use "published", "tags", "both" or "off" (or true or false)"#
+                    ))),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// The runner of a repository's jobs.
@@ -744,10 +811,31 @@ mod tests {
 
         let widgets = config.repository("octo/widgets");
         assert_eq!(widgets.history, HistoryMode::Nightly);
-        assert!(!widgets.release_reports);
+        assert_eq!(widgets.release_reports, ReleaseReports::Off);
         let other = config.repository("octo/other");
         assert_eq!(other.history, HistoryMode::Push);
-        assert!(other.release_reports);
+        assert_eq!(other.release_reports, ReleaseReports::Published);
+    }
+
+    #[test]
+    fn release_reports_take_events_or_booleans() {
+        let cases = [
+            ("true", ReleaseReports::Published),
+            ("false", ReleaseReports::Off),
+            ("\"published\"", ReleaseReports::Published),
+            ("\"tags\"", ReleaseReports::Tags),
+            ("\"both\"", ReleaseReports::Both),
+            ("\"off\"", ReleaseReports::Off),
+        ];
+
+        for (value, expected) in cases {
+            let text = format!("[[repositories]]\nname = \"o/r\"\nrelease_reports = {value}");
+            let config = Config::from_toml(&text).unwrap();
+            assert_eq!(config.repository("o/r").release_reports, expected, "value {value}");
+        }
+        assert!(ReleaseReports::Both.on_published() && ReleaseReports::Both.on_tag_push());
+        assert!(!ReleaseReports::Tags.on_published());
+        assert!(!ReleaseReports::Published.on_tag_push());
     }
 
     #[test]
@@ -798,6 +886,8 @@ mod tests {
             ("twice", "[[repositories]]\nname = \"a/b\"\n[[repositories]]\nname = \"A/b\"", "appears twice"),
             ("unknown history mode", "[[repositories]]\nname = \"o/r\"\nhistory = \"weekly\"", "weekly"),
             ("misspelt history key", "[[repositories]]\nname = \"o/r\"\nhistroy = \"off\"", "histroy"),
+            ("unknown release trigger", "[[repositories]]\nname = \"o/r\"\nrelease_reports = \"tag\"", "\"tags\", \"both\""),
+            ("numeric release trigger", "[[repositories]]\nname = \"o/r\"\nrelease_reports = 1", "\"published\", \"tags\""),
             ("no download attempts", "[actions]\nmax_download_attempts = 0", "use 1 or more"),
         ];
 

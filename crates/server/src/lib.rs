@@ -30,6 +30,7 @@ pub mod service;
 pub mod workers;
 
 mod agent_api;
+mod base_drift;
 mod blocking;
 mod charts;
 mod error;

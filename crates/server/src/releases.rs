@@ -1,16 +1,18 @@
-//! The release worker: turns a recorded `release` `published` delivery into
-//! a release job.
+//! The release worker: turns a recorded release (from a `release`
+//! `published` delivery or a tag push) into a release job.
 //!
 //! It resolves the tag to its commit through GitHub's API, because a
 //! release's `target_commitish` is often a branch name that has moved on
-//! since. Then it finds the previous release by version order, resolves
-//! that tag too, and queues a job comparing the two commits. It runs in the command
+//! since. A tag push's object is peeled instead, because an annotated
+//! tag's push names the tag object, not the commit. Then it finds the
+//! previous release by version order, resolves that tag too, and queues a
+//! job comparing the two commits. It runs in the command
 //! worker's loop, which the release-recorded notification wakes. Each
 //! release is handled in one transaction that locks its row; a GitHub
 //! failure rolls it back and the release waits for a later try.
 
 use anyhow::{anyhow, Context as _};
-use pitot_github::{previous_release, GitHubClient};
+use pitot_github::{previous_release, GitHubClient, ReleaseInfo};
 use pitot_store::commit_jobs::{self, JobKind, NewCommitJob};
 use pitot_store::jobs;
 use pitot_store::releases::{self, PendingRelease, ResolvedRelease};
@@ -63,14 +65,8 @@ async fn resolve(
 ) -> anyhow::Result<Option<i64>> {
     let client = client_for(state, release)?;
     let repo = release.repository.as_str();
-    let sha = client
-        .commit_of_ref(repo, &release.tag)
-        .await
-        .with_context(|| format!("failed to resolve tag {} to a commit", release.tag))?;
-    let all = client
-        .list_releases(repo)
-        .await
-        .context("failed to list the repository's releases")?;
+    let sha = release_commit(&client, release).await?;
+    let all = earlier_releases(state, &client, repo).await?;
     let Some(previous) = previous_release(&all, &release.tag, release.prerelease) else {
         tracing::info!(
             repo,
@@ -118,6 +114,53 @@ async fn resolve(
     };
     releases::finish_release(&mut *tx, release.id, &resolved).await?;
     Ok(job_id)
+}
+
+/// Returns the release's commit: the pushed object peeled for a tag push,
+/// else the tag resolved by name.
+async fn release_commit(client: &GitHubClient, release: &PendingRelease) -> anyhow::Result<String> {
+    let repo = release.repository.as_str();
+    match &release.pushed_sha {
+        Some(pushed) => client.peel_tag(repo, pushed).await.with_context(|| {
+            format!(
+                "failed to peel tag {} (pushed object {pushed}) to a commit",
+                release.tag
+            )
+        }),
+        None => client
+            .commit_of_ref(repo, &release.tag)
+            .await
+            .with_context(|| format!("failed to resolve tag {} to a commit", release.tag)),
+    }
+}
+
+/// Returns the releases to look for the previous one in. A repository
+/// whose tag pushes start reports counts every tag as a release, so the
+/// previous one is the previous tag by version order. Otherwise only
+/// GitHub releases count.
+async fn earlier_releases(
+    state: &AppState,
+    client: &GitHubClient,
+    repo: &str,
+) -> anyhow::Result<Vec<ReleaseInfo>> {
+    if !state.config.repository(repo).release_reports.on_tag_push() {
+        return client
+            .list_releases(repo)
+            .await
+            .context("failed to list the repository's releases");
+    }
+    let tags = client
+        .list_tags(repo)
+        .await
+        .context("failed to list the repository's tags")?;
+    Ok(tags
+        .into_iter()
+        .map(|tag_name| ReleaseInfo {
+            tag_name,
+            draft: false,
+            prerelease: false,
+        })
+        .collect())
 }
 
 fn client_for(state: &AppState, release: &PendingRelease) -> anyhow::Result<GitHubClient> {

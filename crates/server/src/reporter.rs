@@ -26,7 +26,7 @@ use anyhow::{anyhow, Context as _};
 use pitot_github::{
     sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
 };
-use pitot_report::{CommentCharts, PullRequestContext, Quarantines, Verdict};
+use pitot_report::{BaseDrift, CommentCharts, PullRequestContext, Quarantines, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
@@ -341,6 +341,7 @@ async fn render_job(
         .unwrap_or_else(|| report.machine.clone());
     let mut context = pr_context(state, task, base_sha, &machine);
     context.charts = charts;
+    context.base_drift = crate::base_drift::base_drift(state, task, base_sha).await;
     // Quarantined benchmarks are shown but never decide the conclusion.
     let verdict = Verdict::of(&quarantines.judged(&comparison));
     context.quarantines = Some(quarantines);
@@ -502,6 +503,7 @@ struct ContextParts {
     charts: Option<CommentCharts>,
     marker: String,
     quarantines: Option<Quarantines>,
+    base_drift: Option<BaseDrift>,
 }
 
 impl ContextParts {
@@ -516,6 +518,7 @@ impl ContextParts {
             charts: self.charts.as_ref(),
             marker: &self.marker,
             quarantines: self.quarantines.as_ref(),
+            base_drift: self.base_drift.as_ref(),
         }
     }
 }
@@ -534,6 +537,7 @@ fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str
             u64::try_from(task.pr_number).unwrap_or_default(),
         ),
         quarantines: None,
+        base_drift: None,
     }
 }
 
@@ -561,7 +565,10 @@ fn external_id(task: &ReportTask) -> String {
     format!("pitot-job-{}-attempt-{}", task.job_id, task.attempt)
 }
 
-fn installation_client(github: &GitHubClient, task: &ReportTask) -> anyhow::Result<GitHubClient> {
+pub(crate) fn installation_client(
+    github: &GitHubClient,
+    task: &ReportTask,
+) -> anyhow::Result<GitHubClient> {
     if !github.supports_check_runs() {
         return Ok(github.clone());
     }

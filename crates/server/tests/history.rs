@@ -7,12 +7,10 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use pitot_github::{ClientSettings, Credentials, GitHubClient};
-use pitot_github_stub::{
-    GitHubStub, Release, TEST_APP_ID, TEST_APP_PRIVATE_KEY, TEST_INSTALLATION_ID,
-};
+use pitot_github_stub::{GitHubStub, Release, TEST_INSTALLATION_ID};
 use pitot_runner::api::{report_path, CLAIM_PATH};
 use pitot_server::api_tokens::ApiScope;
-use pitot_server::config::{HistoryMode, RepositoryConfig};
+use pitot_server::config::{HistoryMode, ReleaseReports, RepositoryConfig};
 use pitot_server::releases::process_pending_releases;
 use pitot_server::reporter::report_pending;
 use pitot_store::commit_jobs::JobKind;
@@ -303,22 +301,6 @@ async fn history_job_results_are_ingested_without_writing_to_github(pool: PgPool
         writes.is_empty(),
         "a history job wrote to GitHub: {writes:?}"
     );
-}
-
-fn app_with_github(pool: PgPool, stub: &GitHubStub) -> TestApp {
-    let mut app = TestApp::new(pool);
-    let settings = ClientSettings {
-        base_url: stub.url().to_owned(),
-        ..ClientSettings::default()
-    };
-    let credentials = Credentials::App {
-        app_id: TEST_APP_ID,
-        private_key_pem: SecretString::from(TEST_APP_PRIVATE_KEY),
-    };
-    let client = GitHubClient::new(settings, credentials).expect("client builds");
-    app.state = app.state.clone().with_github(client);
-    app.router = pitot_server::router(app.state.clone());
-    app
 }
 
 /// Seeds the stand-in with releases `v0.9.0` (`PREVIOUS_RELEASE`), a
@@ -673,4 +655,141 @@ async fn push_with_malformed_commit_is_400(pool: PgPool) {
     );
     assert_eq!(app.count("jobs").await, 0);
     assert_eq!(app.count("deliveries").await, 0, "nothing half-written");
+}
+
+/// The object an annotated tag push names: the tag object, not the commit.
+const TAG_OBJECT: &str = "7777777777777777777777777777777777777777";
+
+/// A push that creates tag `tag` at object `after`. octokit has no
+/// example of a tag creation, so this turns its tag deletion
+/// (`push/payload.json`, `simple-tag` deleted) around: no object before
+/// the push, `after` after it, `created` set.
+fn tag_push(tag: &str, after: &str) -> Value {
+    let mut payload = fixture("push/payload.json");
+    payload["ref"] = format!("refs/tags/{tag}").into();
+    payload["before"] = "0".repeat(40).into();
+    payload["after"] = after.into();
+    payload["created"] = true.into();
+    payload["deleted"] = false.into();
+    payload["installation"] = json!({ "id": TEST_INSTALLATION_ID });
+    payload
+}
+
+fn app_with_release_reports(pool: PgPool, stub: &GitHubStub, reports: ReleaseReports) -> TestApp {
+    app_with_github_config(pool, stub, |config| {
+        config.repositories.push(RepositoryConfig {
+            name: REPOSITORY.to_owned(),
+            release_reports: reports,
+            ..RepositoryConfig::default()
+        });
+    })
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn annotated_tag_push_gets_release_report(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_release_reports(pool, &stub, ReleaseReports::Tags);
+    // No GitHub releases: the previous release is the previous version tag.
+    stub.add_tag(REPOSITORY, "v0.8.0", "5555555555555555555555555555555555555555");
+    stub.add_tag(REPOSITORY, "v0.9.0", PREVIOUS_RELEASE);
+    stub.add_tag(REPOSITORY, "v1.0.0rc1", "6666666666666666666666666666666666666666");
+    stub.add_tag(REPOSITORY, "nightly", "8888888888888888888888888888888888888888");
+    stub.add_annotated_tag(REPOSITORY, "v1.0.0", TAG_OBJECT, RELEASE);
+
+    let recorded = app.deliver("push", "d-tag", &tag_push("v1.0.0", TAG_OBJECT)).await;
+    let resolved = process_pending_releases(&app.state)
+        .await
+        .expect("release worker round");
+    let job = run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
+    report_pending(&app.state).await.expect("reporter round");
+
+    assert_eq!(recorded["outcome"], "release_recorded");
+    assert_eq!(resolved, 1);
+    assert_eq!(job["head_sha"], RELEASE, "the tag object was peeled to its commit");
+    assert_eq!(
+        job["base_sha"], PREVIOUS_RELEASE,
+        "compared with v0.9.0, not the rc or a tag without a version"
+    );
+    assert_eq!(job["head_fetch_ref"], "refs/tags/v1.0.0");
+    let peeled = stub.requests_matching(&pitot_github_stub::RequestMatch::get(&format!(
+        "/repos/{REPOSITORY}/git/tags/{TAG_OBJECT}"
+    )));
+    assert_eq!(peeled.len(), 1);
+    let comments = stub.commit_comments(REPOSITORY);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].commit_id, RELEASE);
+    assert!(comments[0].body.contains("v0.9.0"), "{}", comments[0].body);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn tag_pushed_then_published_reports_once(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_release_reports(pool, &stub, ReleaseReports::Both);
+    let published = seed_releases(&stub);
+    stub.add_tag(REPOSITORY, "v0.9.0", PREVIOUS_RELEASE);
+    stub.add_tag(REPOSITORY, "v1.0.0", RELEASE);
+
+    let pushed = app.deliver("push", "d-tag", &tag_push("v1.0.0", RELEASE)).await;
+    let first_round = process_pending_releases(&app.state)
+        .await
+        .expect("release worker round");
+    let release = app.deliver("release", "d-release", &published).await;
+    let second_round = process_pending_releases(&app.state)
+        .await
+        .expect("release worker round");
+    let job = run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
+    report_pending(&app.state).await.expect("reporter round");
+
+    assert_eq!(pushed["outcome"], "release_recorded");
+    assert_eq!(release["outcome"], "release_recorded");
+    assert_eq!(first_round, 1);
+    assert_eq!(second_round, 0, "the published release was resolved again");
+    assert_eq!(app.count("releases").await, 1);
+    assert_eq!(app.count("jobs").await, 1);
+    assert_eq!(job["head_sha"], RELEASE);
+    assert_eq!(stub.commit_comments(REPOSITORY).len(), 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn tag_pushes_follow_the_setting(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_release_reports(pool, &stub, ReleaseReports::Tags);
+    let mut other_repository = tag_push("v2.0.0", RELEASE);
+    other_repository["repository"]["full_name"] = "Codertocat/Other".into();
+    let mut moved = tag_push("v3.0.0", RELEASE);
+    moved["before"] = PREVIOUS_RELEASE.into();
+    moved["created"] = false.into();
+    let cases = [
+        ("repository with the default setting", other_repository, "ignored"),
+        ("tag deleted", fixture("push/payload.json"), "ignored"),
+        ("tag moved", moved, "ignored"),
+        ("tag created", tag_push("v1.0.0", RELEASE), "release_recorded"),
+    ];
+
+    for (index, (case, payload, expected)) in cases.iter().enumerate() {
+        let response = app.deliver("push", &format!("d-{index}"), payload).await;
+
+        assert_eq!(response["outcome"], *expected, "{case}");
+    }
+    let published = app.deliver("release", "d-release", &seed_releases(&stub)).await;
+    assert_eq!(published["outcome"], "ignored", "a published release with tags only");
+    let tags: Vec<String> = sqlx::query_scalar("SELECT tag FROM releases")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(tags, ["v1.0.0"]);
+    assert_eq!(app.count("jobs").await, 0);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn unusable_tag_name_is_400(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_release_reports(pool, &stub, ReleaseReports::Tags);
+    let body = serde_json::to_vec(&tag_push("-x", RELEASE)).unwrap();
+
+    let response = app.webhook("push", "d-bad", &body).await;
+
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.error().contains("\"-x\""), "{}", response.error());
+    assert_eq!(app.count("releases").await, 0);
 }

@@ -55,6 +55,9 @@ pub struct DispatchTask {
     /// The base commit of a history or release job, given when it was
     /// queued; `None` for a pull request job, whose merge-base is computed.
     pub fixed_base_sha: Option<String>,
+    /// A run of an earlier queueing of the job that may still be going and
+    /// was not cancelled yet.
+    pub stale_workflow_run_id: Option<i64>,
 }
 
 /// A running actions job whose workflow run completed, locked for collection.
@@ -97,8 +100,10 @@ pub struct PollTask {
 
 /// Sets the backend of a queued job and the ref its workflow is dispatched
 /// on, and clears what a previous run of the job recorded about its
-/// workflow. Returns whether the job was queued; a running job keeps its
-/// backend until it finishes.
+/// workflow. A previous run that neither completed nor was cancelled yet
+/// is kept in `stale_workflow_run_id`, for the dispatch to cancel. Returns
+/// whether the job was queued; a running job keeps its backend until it
+/// finishes.
 pub async fn set_job_backend(
     executor: impl PgExecutor<'_>,
     job_id: i64,
@@ -108,7 +113,13 @@ pub async fn set_job_backend(
     let updated = sqlx::query_scalar!(
         r#"
         UPDATE jobs
-        SET backend = $2, dispatch_ref = $3, workflow_run_id = NULL, dispatched_at = NULL,
+        SET backend = $2, dispatch_ref = $3,
+            stale_workflow_run_id = CASE
+                WHEN workflow_run_id IS NOT NULL AND workflow_conclusion IS NULL
+                     AND workflow_cancelled_at IS NULL THEN workflow_run_id
+                ELSE stale_workflow_run_id
+            END,
+            workflow_run_id = NULL, dispatched_at = NULL,
             workflow_polled_at = NULL, workflow_conclusion = NULL, collect_failures = 0,
             collect_retry_after = NULL, workflow_cancelled_at = NULL,
             workflow_cancel_failures = 0
@@ -135,7 +146,8 @@ pub async fn lock_next_dispatch(
         SELECT jobs.id, repositories.name AS repository, jobs.head_sha, jobs.base_ref,
                jobs.bench, jobs.installation_id, jobs.dispatch_ref,
                CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END
-                   AS "fixed_base_sha?"
+                   AS "fixed_base_sha?",
+               jobs.stale_workflow_run_id
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'queued' AND NOT (jobs.id = ANY($1))
         ORDER BY jobs.queued_at, jobs.id
@@ -155,13 +167,15 @@ pub async fn lock_next_dispatch(
         installation_id: row.installation_id,
         dispatch_ref: row.dispatch_ref,
         fixed_base_sha: row.fixed_base_sha,
+        stale_workflow_run_id: row.stale_workflow_run_id,
     }))
 }
 
 /// Moves a queued actions job to `running` once its workflow was
 /// dispatched, recording the merge-base it benchmarks and the run's id
-/// when GitHub returned it. Returns the new attempt number, or `None` when
-/// the job was not queued.
+/// when GitHub returned it, and clears the stale run that the dispatch
+/// tried to cancel. Returns the new attempt number, or `None` when the job
+/// was not queued.
 pub async fn mark_dispatched(
     executor: impl PgExecutor<'_>,
     job_id: i64,
@@ -174,7 +188,8 @@ pub async fn mark_dispatched(
         UPDATE jobs
         SET state = 'running', attempt = attempt + 1, base_sha = $2, workflow_run_id = $3,
             agent = NULL, machine = NULL, error = NULL, started_at = now(), dispatched_at = now(),
-            workflow_polled_at = NULL, workflow_conclusion = NULL, updated_at = now()
+            workflow_polled_at = NULL, workflow_conclusion = NULL, stale_workflow_run_id = NULL,
+            updated_at = now()
         WHERE id = $1 AND backend = 'actions' AND state = 'queued'
         RETURNING attempt
         "#,

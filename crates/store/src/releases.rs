@@ -1,6 +1,6 @@
-//! Published releases: recorded by the webhook, resolved to commits by the
-//! release worker, and reported once their job has run (see the migration
-//! that creates `releases`).
+//! Releases: recorded by the webhook from a published release or a tag
+//! push, resolved to commits by the release worker, and reported once
+//! their job has run (see the migration that creates `releases`).
 
 use sqlx::PgExecutor;
 
@@ -20,6 +20,9 @@ pub struct NewRelease<'a> {
     pub clone_url: &'a str,
     pub default_branch: &'a str,
     pub prerelease: bool,
+    /// The object a tag push set the tag to (a commit, or an annotated tag
+    /// object); `None` for a published release.
+    pub pushed_sha: Option<&'a str>,
 }
 
 /// A release waiting for the worker, locked for its transaction.
@@ -34,6 +37,8 @@ pub struct PendingRelease {
     pub clone_url: String,
     pub default_branch: String,
     pub prerelease: bool,
+    /// The object a tag push set the tag to; `None` for a published release.
+    pub pushed_sha: Option<String>,
     pub failures: i32,
 }
 
@@ -48,16 +53,18 @@ pub struct ReleaseRecord {
     pub issue_number: Option<i64>,
 }
 
-/// Records a published release and returns its row id, or `None` when the
-/// tag was recorded before.
+/// Records a release and returns its row id, or `None` when the tag was
+/// recorded before, from either kind of event: a tag pushed and then
+/// published as a release is one row and one report.
 pub async fn insert_release(
     executor: impl PgExecutor<'_>,
     release: &NewRelease<'_>,
 ) -> Result<Option<i64>, StoreError> {
+    let pushed_sha = release.pushed_sha.map(full_sha).transpose()?;
     let id = sqlx::query_scalar!(
         r#"
-        INSERT INTO releases (repository_id, tag, installation_id, clone_url, default_branch, prerelease)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        INSERT INTO releases (repository_id, tag, installation_id, clone_url, default_branch, prerelease, pushed_sha)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (repository_id, tag) DO NOTHING
         RETURNING id
         "#,
@@ -67,6 +74,7 @@ pub async fn insert_release(
         release.clone_url,
         release.default_branch,
         release.prerelease,
+        pushed_sha,
     )
     .fetch_optional(executor)
     .await?;
@@ -96,7 +104,8 @@ pub async fn lock_next_release(
         r#"
         SELECT releases.id, releases.repository_id, repositories.name AS repository,
                releases.tag, releases.installation_id, releases.clone_url,
-               releases.default_branch, releases.prerelease, releases.failures
+               releases.default_branch, releases.prerelease, releases.pushed_sha,
+               releases.failures
         FROM releases JOIN repositories ON repositories.id = releases.repository_id
         WHERE releases.state = 'pending'
           AND (releases.retry_after IS NULL OR releases.retry_after <= now())
@@ -116,6 +125,7 @@ pub async fn lock_next_release(
         clone_url: row.clone_url,
         default_branch: row.default_branch,
         prerelease: row.prerelease,
+        pushed_sha: row.pushed_sha,
         failures: row.failures,
     }))
 }

@@ -24,6 +24,8 @@ pub struct ReportTask {
     pub repository: String,
     pub pr_number: i64,
     pub head_sha: String,
+    /// The branch the pull request targets.
+    pub base_ref: String,
     pub base_sha: Option<String>,
     pub installation_id: Option<i64>,
     pub state: JobState,
@@ -42,6 +44,7 @@ struct ReportTaskRow {
     repository: String,
     pr_number: i64,
     head_sha: String,
+    base_ref: String,
     base_sha: Option<String>,
     installation_id: Option<i64>,
     state: String,
@@ -62,6 +65,7 @@ impl TryFrom<ReportTaskRow> for ReportTask {
             repository: row.repository,
             pr_number: row.pr_number,
             head_sha: row.head_sha,
+            base_ref: row.base_ref,
             base_sha: row.base_sha,
             installation_id: row.installation_id,
             state: row.state.parse()?,
@@ -86,7 +90,7 @@ pub async fn jobs_without_check_run(
         ReportTaskRow,
         r#"
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
-               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
+               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
                pull_requests.comment_id AS "comment_id?"
         FROM jobs
@@ -119,7 +123,7 @@ pub async fn lock_next_to_report(
         ReportTaskRow,
         r#"
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
-               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_sha, jobs.installation_id,
+               jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
                pull_requests.comment_id AS "comment_id?"
         FROM jobs

@@ -83,6 +83,9 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         Ok(client) => client,
         Err(error) => return Ok(Dispatch::Rejected(format!("{error:#}"))),
     };
+    if let Some(run_id) = task.stale_workflow_run_id {
+        cancel_stale_run(&client, task, run_id).await;
+    }
     let settings = state.config.repository(&task.repository);
     let workflow = settings.workflow.as_str();
     let git_ref = match settings.dispatch_ref.or_else(|| task.dispatch_ref.clone()) {
@@ -132,6 +135,29 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         None => find_new_run(&client, task, workflow, started_at).await,
     };
     Ok(Dispatch::Started { base_sha, run_id })
+}
+
+/// Cancels the run of an earlier queueing of the job, which was queued
+/// again before the cancel step reached that run. A failure is logged and
+/// does not hold up the new run, because the old run's results are ignored
+/// either way.
+async fn cancel_stale_run(client: &GitHubClient, task: &DispatchTask, run_id: i64) {
+    match client.cancel_workflow_run(&task.repository, run_id).await {
+        Ok(running) => tracing::info!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id,
+            already_ended = !running,
+            "workflow run of the job's earlier queueing cancelled"
+        ),
+        Err(error) => tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id,
+            error = %error,
+            "failed to cancel the workflow run of the job's earlier queueing; it goes on until it ends, and its results are ignored"
+        ),
+    }
 }
 
 /// The workflow's inputs, as `deploy/github/pitot-benchmarks.yml` declares

@@ -1,5 +1,7 @@
 //! Acting on `push` and `release` deliveries: history jobs for the default
-//! branch and the release records that the release worker resolves.
+//! branch, and the release records that the release worker resolves, from
+//! published releases and, where a repository's settings include them,
+//! from tag pushes.
 
 use pitot_github::{PushEvent, ReleaseEvent, RepoRef};
 use pitot_store::commit_jobs::{self, JobKind, NewCommitJob};
@@ -20,14 +22,18 @@ pub const MAX_QUEUED_HISTORY_JOBS: i64 = 10;
 /// Queues a history job for a push to the repository's default branch:
 /// the pushed head against the branch's commit before the push.
 ///
-/// Nothing is queued for pushes to other branches, tag pushes, branch
-/// deletions, or a push that created the default branch (there is no
-/// commit before it to compare with).
+/// Nothing is queued for pushes to other branches, branch deletions, or a
+/// push that created the default branch (there is no commit before it to
+/// compare with). A tag push goes to [`apply_tag_push`].
 pub async fn apply_push(
     conn: &mut PgConnection,
     state: &AppState,
     event: &PushEvent,
 ) -> Result<(DeliveryOutcome, Option<i64>), AppError> {
+    if let Some(tag) = event.git_ref.strip_prefix("refs/tags/") {
+        let outcome = apply_tag_push(conn, state, event, tag).await?;
+        return Ok((outcome, None));
+    }
     let settings = state.config.repository(&event.repository.full_name);
     if settings.history != HistoryMode::Push {
         return Ok((DeliveryOutcome::Ignored, None));
@@ -85,19 +91,11 @@ pub async fn apply_release(
     if event.action != "published" || event.draft {
         return Ok(DeliveryOutcome::Ignored);
     }
-    if !state
-        .config
-        .repository(&event.repository.full_name)
-        .release_reports
-    {
+    let settings = state.config.repository(&event.repository.full_name);
+    if !settings.release_reports.on_published() {
         return Ok(DeliveryOutcome::Ignored);
     }
-    if event.tag.is_empty() || event.tag.starts_with('-') || event.tag.len() > 255 {
-        return Err(AppError::BadRequest(format!(
-            "release.tag_name {:?} is not a tag name pitot can use",
-            event.tag
-        )));
-    }
+    check_tag_name(&event.tag, "release.tag_name")?;
     let repository_id = ensure_repository(conn, &event.repository).await?;
     let release = NewRelease {
         repository_id,
@@ -106,11 +104,76 @@ pub async fn apply_release(
         clone_url: clone_url(&event.repository)?,
         default_branch: default_branch(&event.repository)?,
         prerelease: event.prerelease,
+        pushed_sha: None,
     };
-    if let Some(release_id) = releases::insert_release(&mut *conn, &release).await? {
+    record_release(conn, &release).await
+}
+
+/// Records a release for a push that created tag `tag`, when the
+/// repository's `release_reports` setting includes tag pushes.
+///
+/// The push's `after` is kept as the release's pushed object. For an
+/// annotated tag it is the tag object, not a commit, so the release worker
+/// peels it. A push that moved or deleted a tag records nothing. A tag
+/// recorded before, by a push or a published release, keeps its one row,
+/// so it gets one report.
+async fn apply_tag_push(
+    conn: &mut PgConnection,
+    state: &AppState,
+    event: &PushEvent,
+    tag: &str,
+) -> Result<DeliveryOutcome, AppError> {
+    let settings = state.config.repository(&event.repository.full_name);
+    if !settings.release_reports.on_tag_push() {
+        return Ok(DeliveryOutcome::Ignored);
+    }
+    if !event.creates_ref() || event.deletes_ref() {
+        tracing::info!(
+            repo = %event.repository.full_name,
+            tag,
+            "push moved or deleted a tag; only a new tag starts a release report"
+        );
+        return Ok(DeliveryOutcome::Ignored);
+    }
+    check_tag_name(tag, "ref")?;
+    let repository_id = ensure_repository(conn, &event.repository).await?;
+    let release = NewRelease {
+        repository_id,
+        tag,
+        installation_id: event.installation_id,
+        clone_url: clone_url(&event.repository)?,
+        default_branch: default_branch(&event.repository)?,
+        // A tag carries no pre-release flag; the release worker still
+        // treats a tag such as `v2.0rc1` as a pre-release by its version.
+        prerelease: false,
+        pushed_sha: Some(&event.after),
+    };
+    record_release(conn, &release).await
+}
+
+/// Inserts the release unless its tag is recorded already, and wakes the
+/// release worker for a new one.
+async fn record_release(
+    conn: &mut PgConnection,
+    release: &NewRelease<'_>,
+) -> Result<DeliveryOutcome, AppError> {
+    let inserted = releases::insert_release(&mut *conn, release)
+        .await
+        .map_err(|error| bad_commit(error, "push"))?;
+    if let Some(release_id) = inserted {
         releases::notify_release_recorded(&mut *conn, release_id).await?;
     }
     Ok(DeliveryOutcome::ReleaseRecorded)
+}
+
+/// Rejects a tag name that pitot cannot pass to git and GitHub safely.
+fn check_tag_name(tag: &str, field: &str) -> Result<(), AppError> {
+    if tag.is_empty() || tag.starts_with('-') || tag.len() > 255 {
+        return Err(AppError::BadRequest(format!(
+            "{field} names tag {tag:?}, which pitot cannot use: expected 1 to 255 bytes not starting with '-'"
+        )));
+    }
+    Ok(())
 }
 
 fn default_branch(repository: &RepoRef) -> Result<&str, AppError> {

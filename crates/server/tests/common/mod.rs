@@ -234,6 +234,33 @@ impl TestApp {
     }
 }
 
+/// Returns an application with the default configuration that writes to
+/// `stub` as the test GitHub App.
+pub fn app_with_github(pool: PgPool, stub: &pitot_github_stub::GitHubStub) -> TestApp {
+    app_with_github_config(pool, stub, |_| {})
+}
+
+/// Like [`app_with_github`], after `change` has adjusted the configuration.
+pub fn app_with_github_config(
+    pool: PgPool,
+    stub: &pitot_github_stub::GitHubStub,
+    change: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut app = TestApp::with_config(pool, change);
+    let settings = pitot_github::ClientSettings {
+        base_url: stub.url().to_owned(),
+        ..pitot_github::ClientSettings::default()
+    };
+    let credentials = pitot_github::Credentials::App {
+        app_id: pitot_github_stub::TEST_APP_ID,
+        private_key_pem: SecretString::from(pitot_github_stub::TEST_APP_PRIVATE_KEY),
+    };
+    let client = pitot_github::GitHubClient::new(settings, credentials).expect("client builds");
+    app.state = app.state.clone().with_github(client);
+    app.router = pitot_server::router(app.state.clone());
+    app
+}
+
 /// Starts a webhook request with GitHub's headers but no signature or body.
 pub fn webhook_request(
     event: &str,
