@@ -30,8 +30,10 @@ use crate::noise::MIN_HISTORY_POINTS;
 /// difference from flagging a 2.5% change while still catching a 10% one.
 pub const CALIBRATION_MULTIPLIER: f64 = 3.0;
 
-/// The fewest and most passes a calibration job runs.
+/// The fewest passes a calibration job runs: one difference needs two.
 pub const MIN_PASSES: usize = 2;
+/// The most passes a calibration job runs, which bounds how long it holds
+/// the machine.
 pub const MAX_PASSES: usize = 10;
 
 /// The noise of one series across the passes of a calibration run.
