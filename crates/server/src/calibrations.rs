@@ -115,6 +115,9 @@ pub async fn queue_calibration(
     };
     let machine = request.machine.as_deref();
 
+    // NOTE: the job goes to the agent backend even for a repository that
+    // runs its jobs on GitHub Actions, whose workflow template only runs
+    // `asv continuous`. Such a job waits until an agent claims it.
     let job = NewCalibrationJob {
         repository_id,
         sha: &sha,

@@ -4,9 +4,9 @@
 //! Where a series has fewer than `MIN_HISTORY_POINTS` usable history
 //! points, the newest A/A calibration of the same series (benchmark,
 //! parameters, machine and environment) sets the threshold instead of
-//! asv's factor: `CALIBRATION_MULTIPLIER` times the difference between its
-//! passes, at least the time floor for wall-time benchmarks. Without a
-//! calibration the factor applies, as before.
+//! asv's factor. That threshold is `CALIBRATION_MULTIPLIER` times the
+//! difference between the calibration's passes, and at least the time
+//! floor for wall-time benchmarks. Without a calibration the factor applies.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -229,6 +229,10 @@ async fn report_stores_noise_not_runs(pool: PgPool) {
     let calibration = &listed.json()["calibrations"][0];
     assert_eq!(calibration["job_id"], job_id);
     assert_eq!(calibration["state"], "reported");
+    let detail = app.send_api("GET", &format!("/api/v1/jobs/{job_id}"), None, None).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.error());
+    let comparison_error = detail.json()["comparison_error"].as_str().unwrap_or_default().to_owned();
+    assert!(comparison_error.contains("compares no commits"), "{comparison_error}");
     let noisy = calibration["noise"]
         .as_array()
         .expect("a noise list")
