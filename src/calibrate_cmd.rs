@@ -40,10 +40,9 @@ pub struct CalibrateArgs {
 
 /// Runs `pitot calibrate`.
 pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
-    let repository: RepoName = args
-        .repo
-        .parse()
-        .map_err(|error| anyhow::anyhow!("invalid --repo {:?}: {error}; use owner/name", args.repo))?;
+    let repository: RepoName = args.repo.parse().map_err(|error| {
+        anyhow::anyhow!("invalid --repo {:?}: {error}; use owner/name", args.repo)
+    })?;
     let config = Config::load(args.config.as_deref())?;
     let database = database_args(&args.database, &config);
     let request = CalibrationRequest {
@@ -56,9 +55,15 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let queued = runtime.block_on(async move {
         let database = Database::open(&database).await?;
         let result = async {
-            let mut tx = database.pool().begin().await.context("failed to start the transaction")?;
+            let mut tx = database
+                .pool()
+                .begin()
+                .await
+                .context("failed to start the transaction")?;
             let queued = queue_calibration(&mut tx, &request, config.jobs.max_attempts).await?;
-            tx.commit().await.context("failed to commit the calibration job")?;
+            tx.commit()
+                .await
+                .context("failed to commit the calibration job")?;
             anyhow::Ok(queued)
         }
         .await;
@@ -66,7 +71,10 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
         result
     })?;
     if queued.created {
-        println!("queued calibration job {} for commit {}", queued.job_id, queued.sha);
+        println!(
+            "queued calibration job {} for commit {}",
+            queued.job_id, queued.sha
+        );
     } else {
         println!(
             "calibration job {} for commit {} is already queued or running",

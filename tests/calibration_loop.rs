@@ -29,7 +29,9 @@ async fn database_url(pool: &PgPool) -> String {
         .await
         .expect("database name");
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL for sqlx::test");
-    let server = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+    let server = server
+        .rsplit_once('/')
+        .map_or(server.as_str(), |(base, _)| base);
     format!("{server}/{database}")
 }
 
@@ -63,7 +65,10 @@ async fn wait_finished(pool: &PgPool, job_id: i64) -> (String, Option<String>) {
         if state == "reported" || state == "failed" {
             return (state, error);
         }
-        assert!(started.elapsed() < REPORT_WAIT, "job {job_id} still {state}");
+        assert!(
+            started.elapsed() < REPORT_WAIT,
+            "job {job_id} still {state}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -100,9 +105,16 @@ async fn calibration_stores_noise_per_benchmark(pool: PgPool) {
 
     assert_eq!(rejected.status.code(), Some(2));
     let rejected_error = String::from_utf8_lossy(&rejected.stderr);
-    assert!(rejected_error.contains("invalid number of passes 1"), "{rejected_error}");
+    assert!(
+        rejected_error.contains("invalid number of passes 1"),
+        "{rejected_error}"
+    );
     let output = String::from_utf8_lossy(&queued.stdout);
-    assert!(queued.status.success(), "{}", String::from_utf8_lossy(&queued.stderr));
+    assert!(
+        queued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&queued.stderr)
+    );
     assert!(output.contains(&demo.merge_base_sha), "{output}");
     let job_id: i64 = output
         .split_whitespace()
@@ -118,7 +130,9 @@ async fn calibration_stores_noise_per_benchmark(pool: PgPool) {
         prefix: CLONE_URL.to_owned(),
         replacement: demo.path.display().to_string(),
     }];
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("free port");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("free port");
     let dirs = ServiceDirs {
         home: folder.path().join("home"),
     };

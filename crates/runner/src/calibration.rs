@@ -70,7 +70,9 @@ impl CalibrationRun<'_> {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let (command, command_line) = self.command(&config);
             match run_step(command, &command_line, log, remaining, stop).await {
-                Ok(status) => log.line(format!("asv exited with {status}; the pass is judged by its result files")),
+                Ok(status) => log.line(format!(
+                    "asv exited with {status}; the pass is judged by its result files"
+                )),
                 Err(CommandError::TimedOut { .. }) => {
                     let message = format!(
                         "calibration pass {pass} timed out: the {} s limit for all passes ran out",
@@ -89,10 +91,12 @@ impl CalibrationRun<'_> {
                 break;
             }
             result.benchmarks_json = pass_result.benchmarks_json;
-            result.results.extend(pass_result.results.into_iter().map(|file| ResultFile {
-                path: format!("pass-{pass}/{}", file.path),
-                content: file.content,
-            }));
+            result
+                .results
+                .extend(pass_result.results.into_iter().map(|file| ResultFile {
+                    path: format!("pass-{pass}/{}", file.path),
+                    content: file.content,
+                }));
         }
         if let Some(failure) = &mut result.failure {
             append_log_tail(failure, log);

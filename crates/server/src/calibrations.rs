@@ -28,9 +28,13 @@ pub const DEFAULT_PASSES: u32 = 2;
 pub enum CalibrationRequestError {
     #[error("invalid number of passes {0}: use {MIN_PASSES} to {MAX_PASSES}")]
     Passes(u32),
-    #[error("invalid machine {0:?}: expected 1 to 100 characters without '/' or control characters")]
+    #[error(
+        "invalid machine {0:?}: expected 1 to 100 characters without '/' or control characters"
+    )]
     Machine(String),
-    #[error("repository {0} not found: pitot stores a repository once it has a job or imported results")]
+    #[error(
+        "repository {0} not found: pitot stores a repository once it has a job or imported results"
+    )]
     UnknownRepository(String),
     #[error(
         "repository {0} has no reported job, so pitot knows no clone URL for it; \
@@ -102,7 +106,9 @@ pub async fn queue_calibration(
 ) -> Result<QueuedCalibration, CalibrationRequestError> {
     request.check()?;
     let name = request.repository.to_string();
-    let Some(repository_id) = pitot_store::regressions::find_repository_id(&mut *conn, &name).await? else {
+    let Some(repository_id) =
+        pitot_store::regressions::find_repository_id(&mut *conn, &name).await?
+    else {
         return Err(CalibrationRequestError::UnknownRepository(name));
     };
     let source = calibrations::calibration_source(&mut *conn, repository_id)
@@ -131,7 +137,11 @@ pub async fn queue_calibration(
     };
     if let Some(job_id) = calibrations::insert_calibration_job(&mut *conn, &job).await? {
         jobs::notify_job_queued(&mut *conn, job_id).await?;
-        return Ok(QueuedCalibration { job_id, sha, created: true });
+        return Ok(QueuedCalibration {
+            job_id,
+            sha,
+            created: true,
+        });
     }
     let job_id = calibrations::find_pending_calibration(&mut *conn, repository_id, &sha, machine)
         .await?
@@ -143,7 +153,11 @@ pub async fn queue_calibration(
                 value: format!("commit {sha}; it finished a moment ago, so try again"),
             }
         })?;
-    Ok(QueuedCalibration { job_id, sha, created: false })
+    Ok(QueuedCalibration {
+        job_id,
+        sha,
+        created: false,
+    })
 }
 
 /// Computes and stores the noise of a reported calibration job. Returns
@@ -163,12 +177,22 @@ pub(crate) async fn store_calibration(
     };
 
     let rows: Vec<NewSeriesNoise> = noise.iter().map(new_row).collect();
-    calibrations::insert_noise(&mut *tx, task.job_id, task.repository_id, &task.head_sha, &rows).await?;
+    calibrations::insert_noise(
+        &mut *tx,
+        task.job_id,
+        task.repository_id,
+        &task.head_sha,
+        &rows,
+    )
+    .await?;
     Ok(Ok(summary(&noise, report_passes(&files))))
 }
 
 /// Parses the report's files and computes the noise of every series.
-fn measure(files: &[ReportFile], benchmarks_json: Option<&str>) -> anyhow::Result<Vec<CalibratedNoise>> {
+fn measure(
+    files: &[ReportFile],
+    benchmarks_json: Option<&str>,
+) -> anyhow::Result<Vec<CalibratedNoise>> {
     let passes = results_by_pass(files)?;
     let suite = benchmarks_json
         .map(|text| parse_benchmarks(text.as_bytes()))
@@ -203,10 +227,17 @@ fn results_by_pass(files: &[ReportFile]) -> anyhow::Result<Vec<Vec<ResultsFile>>
             .and_then(|rest| rest.split_once('/'))
             .and_then(|(number, _)| number.parse::<u32>().ok())
             .with_context(|| {
-                format!("the calibration file {:?} is not under a pass-<n>/ folder", file.path)
+                format!(
+                    "the calibration file {:?} is not under a pass-<n>/ folder",
+                    file.path
+                )
             })?;
-        let parsed = parse_results(file.content.as_bytes())
-            .with_context(|| format!("the results file {:?} from the agent is not valid asv output", file.path))?;
+        let parsed = parse_results(file.content.as_bytes()).with_context(|| {
+            format!(
+                "the results file {:?} from the agent is not valid asv output",
+                file.path
+            )
+        })?;
         passes.entry(pass).or_default().push(parsed);
     }
     Ok(passes.into_values().collect())
@@ -230,11 +261,18 @@ fn new_row(noise: &CalibratedNoise) -> NewSeriesNoise {
 fn summary(noise: &[CalibratedNoise], passes: usize) -> String {
     let largest = noise
         .iter()
-        .filter_map(|series| series.relative_difference.map(|difference| (difference, &series.name)))
+        .filter_map(|series| {
+            series
+                .relative_difference
+                .map(|difference| (difference, &series.name))
+        })
         .max_by(|a, b| a.0.total_cmp(&b.0));
     let mut text = format!("{} series over {passes} passes", noise.len());
     if let Some((difference, name)) = largest {
-        text.push_str(&format!("; largest difference {:.1}% ({name})", difference * 100.0));
+        text.push_str(&format!(
+            "; largest difference {:.1}% ({name})",
+            difference * 100.0
+        ));
     }
     text
 }
@@ -258,9 +296,21 @@ mod tests {
             ("one pass", request(1, None, None), "passes 1"),
             ("eleven passes", request(11, None, None), "passes 11"),
             ("empty machine", request(2, Some(""), None), "machine \"\""),
-            ("machine with slash", request(2, Some("a/b"), None), "machine \"a/b\""),
-            ("short sha", request(2, None, Some("abc123")), "commit \"abc123\""),
-            ("branch name", request(2, None, Some("main")), "commit \"main\""),
+            (
+                "machine with slash",
+                request(2, Some("a/b"), None),
+                "machine \"a/b\"",
+            ),
+            (
+                "short sha",
+                request(2, None, Some("abc123")),
+                "commit \"abc123\"",
+            ),
+            (
+                "branch name",
+                request(2, None, Some("main")),
+                "commit \"main\"",
+            ),
         ];
         for (case, request, expected) in cases {
             let error = request.check().expect_err(case).to_string();

@@ -49,10 +49,13 @@ async fn calibrate(app: &TestApp, token: Option<&str>, body: Option<&Value>) -> 
 
 /// Returns the results fixture for `sha`, with `NOISY`'s value scaled by `factor`.
 fn results_json(sha: &str, factor: f64) -> Value {
-    let text = std::fs::read_to_string(workspace_path(RESULTS_FIXTURE)).expect("fixture is readable");
+    let text =
+        std::fs::read_to_string(workspace_path(RESULTS_FIXTURE)).expect("fixture is readable");
     let mut results: Value = serde_json::from_str(&text).expect("fixture is JSON");
     results["commit_hash"] = sha.into();
-    let row = results["results"][NOISY].as_array_mut().expect("fixture has the benchmark");
+    let row = results["results"][NOISY]
+        .as_array_mut()
+        .expect("fixture has the benchmark");
     for value in row[0].as_array_mut().expect("a list of results") {
         *value = (value.as_f64().expect("a number") * factor).into();
     }
@@ -63,7 +66,11 @@ fn results_json(sha: &str, factor: f64) -> Value {
 async fn claim(app: &TestApp, name: &str, machine: &str) -> (String, TestResponse) {
     let token = app.agent_token(name).await;
     let claimed = app
-        .post_agent(CLAIM_PATH, Some(&token), &json!({ "agent": name, "machine": machine }))
+        .post_agent(
+            CLAIM_PATH,
+            Some(&token),
+            &json!({ "agent": name, "machine": machine }),
+        )
         .await;
     (token, claimed)
 }
@@ -96,9 +103,23 @@ async fn post_needs_token_and_scope(pool: PgPool) {
     let anonymous = calibrate(&app, None, None).await;
     let wrong_scope = calibrate(&app, Some(&rerun_only), None).await;
 
-    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{}", anonymous.error());
-    assert_eq!(wrong_scope.status, StatusCode::FORBIDDEN, "{}", wrong_scope.error());
-    assert!(wrong_scope.error().contains("calibrate"), "{}", wrong_scope.error());
+    assert_eq!(
+        anonymous.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        anonymous.error()
+    );
+    assert_eq!(
+        wrong_scope.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        wrong_scope.error()
+    );
+    assert!(
+        wrong_scope.error().contains("calibrate"),
+        "{}",
+        wrong_scope.error()
+    );
     assert_eq!(app.count("jobs").await, 1, "only the history job");
 }
 
@@ -117,10 +138,18 @@ async fn post_queues_newest_commit(pool: PgPool) {
     assert_eq!(again.status, StatusCode::OK, "{}", again.error());
     assert_eq!(again.json()["job_id"], first.json()["job_id"]);
     assert_eq!(again.json()["created"], false);
-    assert_eq!(other_machine.status, StatusCode::ACCEPTED, "{}", other_machine.error());
+    assert_eq!(
+        other_machine.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        other_machine.error()
+    );
     assert_ne!(other_machine.json()["job_id"], first.json()["job_id"]);
     let job_id = first.json()["job_id"].as_i64().expect("a job id");
-    let job = jobs::load_job(&app.pool, job_id).await.expect("query").expect("job");
+    let job = jobs::load_job(&app.pool, job_id)
+        .await
+        .expect("query")
+        .expect("job");
     assert_eq!(job.state, JobState::Queued);
     assert_eq!(job.base_sha.as_deref(), Some(NEWEST));
     assert_eq!(job.base_ref, "main");
@@ -134,15 +163,32 @@ async fn post_bad_inputs(pool: PgPool) {
         ("one pass", json!({ "passes": 1 }), "passes 1"),
         ("too many passes", json!({ "passes": 11 }), "passes 11"),
         ("branch as sha", json!({ "sha": "main" }), "commit \"main\""),
-        ("machine with slash", json!({ "machine": "a/b" }), "machine \"a/b\""),
-        ("unknown field", json!({ "commit": NEWEST }), "unknown field"),
+        (
+            "machine with slash",
+            json!({ "machine": "a/b" }),
+            "machine \"a/b\"",
+        ),
+        (
+            "unknown field",
+            json!({ "commit": NEWEST }),
+            "unknown field",
+        ),
     ];
 
     for (case, body, expected) in cases {
         let response = calibrate(&app, Some(&token), Some(&body)).await;
 
-        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{case}: {}", response.error());
-        assert!(response.error().contains(expected), "{case}: {}", response.error());
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{case}: {}",
+            response.error()
+        );
+        assert!(
+            response.error().contains(expected),
+            "{case}: {}",
+            response.error()
+        );
     }
     assert_eq!(app.count("jobs").await, 1, "no calibration queued");
 }
@@ -159,11 +205,20 @@ async fn post_without_source_rejected(pool: PgPool) {
 
     let no_jobs = calibrate(&app, Some(&token), None).await;
     let unknown = app
-        .send_api("POST", "/api/v1/repositories/octo/missing/calibrations", Some(&token), None)
+        .send_api(
+            "POST",
+            "/api/v1/repositories/octo/missing/calibrations",
+            Some(&token),
+            None,
+        )
         .await;
 
     assert_eq!(no_jobs.status, StatusCode::CONFLICT, "{}", no_jobs.error());
-    assert!(no_jobs.error().contains("no reported job"), "{}", no_jobs.error());
+    assert!(
+        no_jobs.error().contains("no reported job"),
+        "{}",
+        no_jobs.error()
+    );
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.error());
 }
 
@@ -171,7 +226,12 @@ async fn post_without_source_rejected(pool: PgPool) {
 async fn claim_honours_required_machine(pool: PgPool) {
     let app = app_with_history(pool).await;
     let token = app.api_token("ops", &[ApiScope::Calibrate]).await;
-    let queued = calibrate(&app, Some(&token), Some(&json!({ "machine": MACHINE, "passes": 3 }))).await;
+    let queued = calibrate(
+        &app,
+        Some(&token),
+        Some(&json!({ "machine": MACHINE, "passes": 3 })),
+    )
+    .await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.error());
 
     let (_, elsewhere) = claim(&app, "agent-b", "bench-b").await;
@@ -194,17 +254,30 @@ async fn report_stores_noise_not_runs(pool: PgPool) {
     let (agent, claimed) = claim(&app, "agent-a", MACHINE).await;
     let job = claimed.json();
     let files = vec![
-        (format!("pass-1/{MACHINE}/11111111-py.json"), results_json(NEWEST, 1.0)),
-        (format!("pass-2/{MACHINE}/11111111-py.json"), results_json(NEWEST, 1.05)),
+        (
+            format!("pass-1/{MACHINE}/11111111-py.json"),
+            results_json(NEWEST, 1.0),
+        ),
+        (
+            format!("pass-2/{MACHINE}/11111111-py.json"),
+            results_json(NEWEST, 1.05),
+        ),
     ];
 
     report(&app, &agent, &job, NEWEST, files).await;
     report_pending(&app.state).await.expect("reporter round");
 
     let job_id = job["job_id"].as_i64().expect("a job id");
-    let stored = jobs::load_job(&app.pool, job_id).await.expect("query").expect("job");
+    let stored = jobs::load_job(&app.pool, job_id)
+        .await
+        .expect("query")
+        .expect("job");
     assert_eq!(stored.state, JobState::Reported, "{:?}", stored.error);
-    assert_eq!(app.count("runs").await, 0, "calibration results are not history");
+    assert_eq!(
+        app.count("runs").await,
+        0,
+        "calibration results are not history"
+    );
     let (difference, passes): (Option<f64>, i16) = sqlx::query_as(
         "SELECT relative_difference, passes FROM calibration_noise WHERE series_name = $1",
     )
@@ -229,10 +302,18 @@ async fn report_stores_noise_not_runs(pool: PgPool) {
     let calibration = &listed.json()["calibrations"][0];
     assert_eq!(calibration["job_id"], job_id);
     assert_eq!(calibration["state"], "reported");
-    let detail = app.send_api("GET", &format!("/api/v1/jobs/{job_id}"), None, None).await;
+    let detail = app
+        .send_api("GET", &format!("/api/v1/jobs/{job_id}"), None, None)
+        .await;
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.error());
-    let comparison_error = detail.json()["comparison_error"].as_str().unwrap_or_default().to_owned();
-    assert!(comparison_error.contains("compares no commits"), "{comparison_error}");
+    let comparison_error = detail.json()["comparison_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        comparison_error.contains("compares no commits"),
+        "{comparison_error}"
+    );
     let noisy = calibration["noise"]
         .as_array()
         .expect("a noise list")
@@ -250,13 +331,19 @@ async fn report_without_passes_fails(pool: PgPool) {
     calibrate(&app, Some(&token), None).await;
     let (agent, claimed) = claim(&app, "agent-a", MACHINE).await;
     let job = claimed.json();
-    let files = vec![(format!("{MACHINE}/11111111-py.json"), results_json(NEWEST, 1.0))];
+    let files = vec![(
+        format!("{MACHINE}/11111111-py.json"),
+        results_json(NEWEST, 1.0),
+    )];
 
     report(&app, &agent, &job, NEWEST, files).await;
     report_pending(&app.state).await.expect("reporter round");
 
     let job_id = job["job_id"].as_i64().expect("a job id");
-    let stored = jobs::load_job(&app.pool, job_id).await.expect("query").expect("job");
+    let stored = jobs::load_job(&app.pool, job_id)
+        .await
+        .expect("query")
+        .expect("job");
     assert_eq!(stored.state, JobState::Failed);
     assert!(stored.error.unwrap_or_default().contains("pass-<n>/"));
     assert_eq!(app.count("calibration_noise").await, 0);
@@ -269,11 +356,19 @@ async fn short_history_uses_calibration(pool: PgPool) {
     calibrate(&app, Some(&token), None).await;
     let (agent, claimed) = claim(&app, "agent-a", MACHINE).await;
     let files = vec![
-        (format!("pass-1/{MACHINE}/11111111-py.json"), results_json(NEWEST, 1.0)),
-        (format!("pass-2/{MACHINE}/11111111-py.json"), results_json(NEWEST, 1.05)),
+        (
+            format!("pass-1/{MACHINE}/11111111-py.json"),
+            results_json(NEWEST, 1.0),
+        ),
+        (
+            format!("pass-2/{MACHINE}/11111111-py.json"),
+            results_json(NEWEST, 1.05),
+        ),
     ];
     report(&app, &agent, &claimed.json(), NEWEST, files).await;
-    report_pending(&app.state).await.expect("calibration reported");
+    report_pending(&app.state)
+        .await
+        .expect("calibration reported");
     // A history job of the next commit, with no stored history before it.
     let head = "3333333333333333333333333333333333333333";
     sqlx::query(
@@ -298,19 +393,33 @@ async fn short_history_uses_calibration(pool: PgPool) {
         "log": "", "outcome": "completed",
     });
     let stored = app
-        .post_agent(&report_path(job["job_id"].as_i64().expect("id")), Some(&agent), &body)
+        .post_agent(
+            &report_path(job["job_id"].as_i64().expect("id")),
+            Some(&agent),
+            &body,
+        )
         .await;
     assert_eq!(stored.status, StatusCode::OK, "{}", stored.error());
 
     report_pending(&app.state).await.expect("history reported");
     let detail = app
-        .send_api("GET", &format!("/api/v1/jobs/{}", job["job_id"]), None, None)
+        .send_api(
+            "GET",
+            &format!("/api/v1/jobs/{}", job["job_id"]),
+            None,
+            None,
+        )
         .await;
 
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.error());
     let detail = detail.json();
-    let rows = detail["comparison"]["rows"].as_array().expect("comparison rows");
-    let noisy = rows.iter().find(|row| row["name"] == NOISY).expect("the calibrated benchmark");
+    let rows = detail["comparison"]["rows"]
+        .as_array()
+        .expect("comparison rows");
+    let noisy = rows
+        .iter()
+        .find(|row| row["name"] == NOISY)
+        .expect("the calibrated benchmark");
     assert_eq!(noisy["verdict"]["threshold_source"], "calibration");
     let threshold = noisy["verdict"]["threshold"].as_f64().expect("a threshold");
     // Three times the 5% between the passes.

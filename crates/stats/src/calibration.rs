@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 use pitot_asv::{BenchmarkSuite, BenchmarkType, ResultsFile};
 
 use crate::compare::{compare, CompareError, CompareOptions, Row, Side};
-use crate::noise::{quantile, relative_change, NoiseThreshold, ThresholdSource, TIME_FLOOR};
 #[cfg(doc)]
 use crate::noise::MIN_HISTORY_POINTS;
+use crate::noise::{quantile, relative_change, NoiseThreshold, ThresholdSource, TIME_FLOOR};
 
 /// How many times the A/A relative difference a change must exceed.
 ///
@@ -30,10 +30,10 @@ use crate::noise::MIN_HISTORY_POINTS;
 /// difference from flagging a 2.5% change while still catching a 10% one.
 pub const CALIBRATION_MULTIPLIER: f64 = 3.0;
 
-/// The fewest passes a calibration job runs: one difference needs two.
+/// The minimum number of passes of a calibration job: one difference needs two.
 pub const MIN_PASSES: usize = 2;
-/// The most passes a calibration job runs, which bounds how long it holds
-/// the machine.
+/// The maximum number of passes of a calibration job, which bounds how long
+/// it keeps the machine busy.
 pub const MAX_PASSES: usize = 10;
 
 /// The noise of one series across the passes of a calibration run.
@@ -127,7 +127,11 @@ impl Accumulated {
     }
 
     fn add(&mut self, side: &Side) {
-        if let Some(value) = side.measurement.value().filter(|v| v.is_finite() && *v > 0.0) {
+        if let Some(value) = side
+            .measurement
+            .value()
+            .filter(|v| v.is_finite() && *v > 0.0)
+        {
             self.values.push(value);
         }
         if let Some(spread) = side.samples.as_deref().and_then(relative_spread) {
@@ -192,7 +196,10 @@ mod tests {
 
     fn assert_close(actual: Option<f64>, expected: f64, what: &str) {
         let actual = actual.unwrap_or_else(|| panic!("{what}: no value"));
-        assert!((actual - expected).abs() < 1e-12, "{what}: got {actual}, expected {expected}");
+        assert!(
+            (actual - expected).abs() < 1e-12,
+            "{what}: got {actual}, expected {expected}"
+        );
     }
 
     fn pass(values: &[(&str, f64)]) -> Vec<ResultsFile> {
@@ -257,7 +264,10 @@ mod tests {
 
         let noise = calibration_noise(&passes, &BenchmarkSuite::default()).expect("noise");
 
-        let new = noise.iter().find(|n| n.name == "bench.time_new").expect("listed");
+        let new = noise
+            .iter()
+            .find(|n| n.name == "bench.time_new")
+            .expect("listed");
         assert_eq!(new.passes, 1);
         assert_eq!(new.relative_difference, None);
     }
@@ -266,12 +276,18 @@ mod tests {
     fn too_few_passes_rejected() {
         let cases: Vec<(&str, Vec<Vec<ResultsFile>>)> = vec![
             ("one pass", vec![pass(&[("bench.time_a", 1.0)])]),
-            ("second pass empty", vec![pass(&[("bench.time_a", 1.0)]), Vec::new()]),
+            (
+                "second pass empty",
+                vec![pass(&[("bench.time_a", 1.0)]), Vec::new()],
+            ),
         ];
         for (case, passes) in cases {
             let error = calibration_noise(&passes, &BenchmarkSuite::default()).unwrap_err();
 
-            assert!(matches!(error, CalibrationError::TooFewPasses(1)), "{case}: {error}");
+            assert!(
+                matches!(error, CalibrationError::TooFewPasses(1)),
+                "{case}: {error}"
+            );
         }
     }
 
@@ -279,7 +295,11 @@ mod tests {
     fn spread_of_samples() {
         // Sorted 1, 2, 3, 4, 5: quartiles 2 and 4 (type 7), median 3,
         // spread (4 - 2) / 3.
-        assert_close(relative_spread(&[5.0, 1.0, 4.0, 2.0, 3.0]), 2.0 / 3.0, "spread");
+        assert_close(
+            relative_spread(&[5.0, 1.0, 4.0, 2.0, 3.0]),
+            2.0 / 3.0,
+            "spread",
+        );
         assert_eq!(relative_spread(&[1.0]), None);
         assert_eq!(relative_spread(&[0.0, 0.0, 0.0]), None);
     }
@@ -291,7 +311,13 @@ mod tests {
         let track = calibrated_threshold(0.0, 2, 0, Some(&BenchmarkType::Track));
 
         assert!((time.relative - 0.03).abs() < 1e-12, "{time:?}");
-        assert_eq!(time.source, ThresholdSource::Calibration { points: 3, passes: 2 });
+        assert_eq!(
+            time.source,
+            ThresholdSource::Calibration {
+                points: 3,
+                passes: 2
+            }
+        );
         assert_eq!(small.relative, TIME_FLOOR);
         assert_eq!(track.relative, 0.0);
     }

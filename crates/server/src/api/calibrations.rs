@@ -100,7 +100,12 @@ pub(super) async fn list(
 ) -> Result<Json<CalibrationList>, AppError> {
     let repo = repository(&owner, &name)?;
     let request = query(list_query)?;
-    let limit = in_range("limit", request.limit.unwrap_or(DEFAULT_CALIBRATIONS), 1, MAX_CALIBRATIONS)?;
+    let limit = in_range(
+        "limit",
+        request.limit.unwrap_or(DEFAULT_CALIBRATIONS),
+        1,
+        MAX_CALIBRATIONS,
+    )?;
     let (repository_id, stored_name) = find_repository(&state.pool, repo.as_str())
         .await
         .context("failed to look up the repository")?
@@ -115,7 +120,10 @@ pub(super) async fn list(
         .context("failed to load the calibrations' noise")?;
     Ok(Json(CalibrationList {
         repository: stored_name,
-        calibrations: jobs.into_iter().map(|job| CalibrationJson::new(job, &noise)).collect(),
+        calibrations: jobs
+            .into_iter()
+            .map(|job| CalibrationJson::new(job, &noise))
+            .collect(),
     }))
 }
 
@@ -167,11 +175,17 @@ pub(super) async fn create(
         passes: body.passes.unwrap_or(DEFAULT_PASSES),
     };
 
-    let mut tx = state.pool.begin().await.context("failed to start the transaction")?;
+    let mut tx = state
+        .pool
+        .begin()
+        .await
+        .context("failed to start the transaction")?;
     let queued = queue_calibration(&mut tx, &request, state.config.jobs.max_attempts)
         .await
         .map_err(request_error)?;
-    tx.commit().await.context("failed to commit the calibration job")?;
+    tx.commit()
+        .await
+        .context("failed to commit the calibration job")?;
 
     tracing::info!(
         job_id = queued.job_id,
@@ -181,7 +195,11 @@ pub(super) async fn create(
         token = %caller.name,
         "calibration requested through the API"
     );
-    let status = if queued.created { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if queued.created {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         status,
         Json(QueuedJson {
