@@ -1,5 +1,5 @@
 //! `pitot api-token` issues and revokes the tokens that authorize writes
-//! through the JSON API: quarantines, triage, reruns.
+//! through the JSON API: quarantines, triage, reruns, calibrations.
 
 use std::process::ExitCode;
 
@@ -25,7 +25,7 @@ pub enum ApiTokenAction {
         /// The token holder's name, such as a GitHub login; recorded with each
         /// change it makes.
         name: String,
-        /// The scopes the token grants: quarantine, triage or rerun.
+        /// The scopes the token grants: quarantine, triage, rerun or calibrate.
         /// Repeat the flag for several scopes.
         #[arg(long = "scope", required = true)]
         scopes: Vec<ApiScope>,

@@ -5,6 +5,7 @@
 
 mod agent_cmd;
 mod api_token_cmd;
+mod calibrate_cmd;
 mod check_config_cmd;
 mod compare_cmd;
 mod database;
@@ -48,6 +49,9 @@ enum Command {
     /// Detect change points in every series of a repository and store them
     /// as regressions to triage.
     Detect(detect_cmd::DetectArgs),
+    /// Queue an A/A calibration job: benchmark one commit against itself on
+    /// one machine to measure each benchmark's noise there.
+    Calibrate(calibrate_cmd::CalibrateArgs),
     /// Apply pending database migrations and exit.
     Migrate(database::DatabaseArgs),
     /// Check a `pitot serve` configuration: load it, connect to the database
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import_cmd::run(args),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Detect(args) => detect_cmd::run(args),
+        Command::Calibrate(args) => calibrate_cmd::run(args),
         Command::Migrate(args) => database::run_migrate(args),
         Command::CheckConfig(args) => check_config_cmd::run(args),
         Command::Prune(args) => prune_cmd::run(args),

@@ -2,24 +2,27 @@
 // module, searchable by name, with the latest value, its change and a
 // sparkline each. A suite can have thousands of series, so a group's rows
 // are built only when it is opened, and a search shows at most
-// MAX_SEARCH_ROWS matches. Quarantined benchmarks carry a badge.
+// MAX_SEARCH_ROWS matches. Quarantined benchmarks carry a badge. The A/A
+// calibration panel follows the groups.
 
 import { getJson, repositoryPath } from "../api.js";
 import { h, formatValue, formatChange, changeClass, formatDate, shortSha, sparkline } from "../format.js";
 import { link, replaceQuery, setCrumbs } from "../nav.js";
 import { loadQuarantines, quarantineBadge } from "../quarantine.js";
+import { calibrationPanel, loadCalibrations } from "../calibration.js";
 
 const MAX_SEARCH_ROWS = 500;
 
 export async function render(view, [owner, name], query) {
   const repository = `${owner}/${name}`;
   setCrumbs([["Repositories", "#/"], [repository, null]]);
-  const [overview, quarantines] = await Promise.all([
+  const [overview, quarantines, calibrations] = await Promise.all([
     getJson(`${repositoryPath(repository)}/benchmarks`, {
       machine: query.get("machine"),
       environment: query.get("environment"),
     }),
     loadQuarantines(repository),
+    loadCalibrations(repository),
   ]);
   overview.quarantines = quarantines;
   const state = { search: query.get("q") || "" };
@@ -57,6 +60,7 @@ export async function render(view, [owner, name], query) {
     ),
     summary,
     results,
+    calibrationPanel(repository, calibrations),
   );
   draw();
   return () => clearTimeout(timer);

@@ -22,7 +22,8 @@ pub(crate) fn ratio_with_interval(row: &Row) -> String {
 }
 
 /// Returns the row's threshold as a percentage with its source, such as
-/// `4.5%`, `2.0% (floor)` or `10.0% (default)`; empty when not assessed.
+/// `4.5%`, `2.0% (floor)`, `10.0% (default)` or `6.0% (calibration)`;
+/// empty when not assessed.
 pub(crate) fn threshold_text(row: &Row) -> String {
     let Some(detection) = row.detection else {
         return String::new();
@@ -32,6 +33,7 @@ pub(crate) fn threshold_text(row: &Row) -> String {
         ThresholdSource::History { .. } => percent,
         ThresholdSource::Floor { .. } => format!("{percent} (floor)"),
         ThresholdSource::Default { .. } => format!("{percent} (default)"),
+        ThresholdSource::Calibration { .. } => format!("{percent} (calibration)"),
     }
 }
 
@@ -52,6 +54,10 @@ pub(crate) fn rule_sentence(comparison: &Comparison) -> Option<String> {
     let defaulted = detections
         .iter()
         .filter(|detection| matches!(detection.threshold.source, ThresholdSource::Default { .. }))
+        .count();
+    let calibrated = detections
+        .iter()
+        .filter(|detection| matches!(detection.threshold.source, ThresholdSource::Calibration { .. }))
         .count();
     let stored = detections
         .iter()
@@ -80,6 +86,13 @@ pub(crate) fn rule_sentence(comparison: &Comparison) -> Option<String> {
             had(defaulted),
             pitot_stats::noise::MIN_HISTORY_POINTS,
             pyfmt::fixed(comparison.options.factor, 2),
+        ));
+    }
+    if calibrated > 0 {
+        sentence.push_str(&format!(
+            " {} too little history, so {} times the noise of an A/A calibration run on the machine is the threshold.",
+            had(calibrated),
+            pyfmt::fixed(pitot_stats::calibration::CALIBRATION_MULTIPLIER, 0),
         ));
     }
     sentence.push_str(&format!(

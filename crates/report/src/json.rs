@@ -231,6 +231,7 @@ fn json_verdict(detection: &Detection) -> JsonVerdict {
         ThresholdSource::History { points } => ("history", points),
         ThresholdSource::Floor { points } => ("floor", points),
         ThresholdSource::Default { points } => ("default", points),
+        ThresholdSource::Calibration { points, .. } => ("calibration", points),
     };
     JsonVerdict {
         finding: detection.finding.as_str(),

@@ -90,6 +90,12 @@ pub struct ClaimedJob {
     /// `head_sha` itself if the ref has moved on.
     #[serde(default)]
     pub head_fetch_ref: Option<String>,
+    /// Set for a calibration job: run asv on `head_sha` this many times,
+    /// keeping each pass's results apart, instead of comparing two
+    /// commits. `base_sha` then equals `head_sha`. Result paths are
+    /// `pass-<n>/<machine>/<file>.json`, with `n` counting from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_passes: Option<u32>,
 }
 
 /// The asv options of a job, set by the repository's configuration on the
@@ -228,6 +234,7 @@ mod tests {
         assert_eq!(job.pr_number, None);
         assert_eq!(job.base_sha, None);
         assert_eq!(job.head_fetch_ref, None);
+        assert_eq!(job.calibration_passes, None);
         assert_eq!(job.asv.factor, 1.1);
         assert_eq!(job.asv.bench, None);
         assert!(job.asv.extra_args.is_empty());

@@ -130,7 +130,7 @@ impl ContinuousRun<'_> {
     /// Returns the asv configuration's path relative to the checkout: the
     /// job's `config`, else whichever of `asv.conf.json` and
     /// `asv.conf.jsonc` exists, as asv looks for them.
-    fn config_path(&self) -> Result<String, RunError> {
+    pub(crate) fn config_path(&self) -> Result<String, RunError> {
         if let Some(config) = &self.options.config {
             let path = Path::new(config);
             let inside = path
@@ -149,7 +149,7 @@ impl ContinuousRun<'_> {
 
     /// Reads `results_dir` from the asv configuration. asv resolves it
     /// against the configuration file's folder.
-    fn results_dir(&self, config: &str) -> Result<PathBuf, RunError> {
+    pub(crate) fn results_dir(&self, config: &str) -> Result<PathBuf, RunError> {
         let path = self.checkout.dir.join(config);
         let bytes = std::fs::read(&path).map_err(|_| RunError::MissingConfig {
             path: config.to_string(),
@@ -194,7 +194,7 @@ impl ContinuousRun<'_> {
 }
 
 /// Returns the prefix of asv's results file names for a commit.
-fn file_prefix(sha: &str) -> String {
+pub(crate) fn file_prefix(sha: &str) -> String {
     format!("{}-", &sha[..sha.len().min(8)])
 }
 
@@ -202,7 +202,7 @@ fn is_results_file_of(name: &str, sha: &str) -> bool {
     name.starts_with(&file_prefix(sha)) && name.ends_with(".json")
 }
 
-fn remove_earlier_results(results_dir: &Path, machine_dir: &Path, shas: &[&str]) -> Result<(), RunError> {
+pub(crate) fn remove_earlier_results(results_dir: &Path, machine_dir: &Path, shas: &[&str]) -> Result<(), RunError> {
     let mut stale = vec![results_dir.join("benchmarks.json")];
     if let Ok(entries) = std::fs::read_dir(machine_dir) {
         for entry in entries.flatten() {
@@ -228,7 +228,7 @@ fn remove_earlier_results(results_dir: &Path, machine_dir: &Path, shas: &[&str])
 }
 
 /// Reads `benchmarks.json`, the commits' results files and `machine.json`.
-fn collect(results_dir: &Path, machine: &str, shas: &[&str]) -> Result<RunResult, RunError> {
+pub(crate) fn collect(results_dir: &Path, machine: &str, shas: &[&str]) -> Result<RunResult, RunError> {
     let read = |path: &Path| {
         std::fs::read(path)
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -322,7 +322,7 @@ pub fn judge(result: &RunResult, machine: &str, base_sha: &str, head_sha: &str) 
     None
 }
 
-fn append_log_tail(failure: &mut String, log: &JobLog) {
+pub(crate) fn append_log_tail(failure: &mut String, log: &JobLog) {
     if let Ok(tail) = log.last_lines(QUOTED_LOG_LINES) {
         failure.push_str(&format!("\n\nThe last lines of the log:\n{tail}"));
     }

@@ -1,4 +1,5 @@
-//! One job from start to result: checkout, asv setup, `asv continuous`.
+//! One job from start to result: checkout, asv setup, `asv continuous`
+//! (or the passes of a calibration job).
 
 use std::time::Instant;
 
@@ -6,6 +7,7 @@ use tokio::sync::watch;
 
 use crate::api::{ClaimedJob, Phase, ResultFile};
 use crate::config::AgentConfig;
+use crate::calibration::CalibrationRun;
 use crate::continuous::ContinuousRun;
 use crate::git::redact_url;
 use crate::joblog::JobLog;
@@ -123,7 +125,7 @@ impl JobRunner {
             phase: Phase::Building,
             base_sha: Some(checkout.base_sha.clone()),
         });
-        if checkout.base_sha == checkout.head_sha {
+        if checkout.base_sha == checkout.head_sha && job.calibration_passes.is_none() {
             result.failure = Some(format!(
                 "commit {} is already on branch {}, so there is nothing to compare it with",
                 checkout.head_sha, job.base_ref
@@ -140,13 +142,29 @@ impl JobRunner {
         };
 
         progress.send_modify(|progress| progress.phase = Phase::Benchmarking);
-        let run = ContinuousRun {
-            asv: &asv,
-            checkout: &checkout,
-            machine: self.config.machine_name(),
-            options: &job.asv,
+        let machine = self.config.machine_name();
+        let outcome = match job.calibration_passes {
+            Some(passes) => {
+                let run = CalibrationRun {
+                    asv: &asv,
+                    checkout: &checkout,
+                    machine,
+                    options: &job.asv,
+                    passes,
+                };
+                run.run(log, stop).await
+            }
+            None => {
+                let run = ContinuousRun {
+                    asv: &asv,
+                    checkout: &checkout,
+                    machine,
+                    options: &job.asv,
+                };
+                run.run(log, stop).await
+            }
         };
-        match run.run(log, stop).await {
+        match outcome {
             Ok(run) => {
                 result.benchmarks_json = run.benchmarks_json;
                 result.results = run.results;

@@ -17,6 +17,7 @@
 pub mod agent;
 pub mod api;
 pub mod artifact;
+pub mod calibration;
 pub mod client;
 pub mod config;
 pub mod continuous;

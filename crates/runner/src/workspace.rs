@@ -306,6 +306,7 @@ mod tests {
                 extra_args: vec![],
             },
             head_fetch_ref: Some("refs/pull/7/head".into()),
+            calibration_passes: None,
         }
     }
 

@@ -24,10 +24,19 @@ pub enum ApiScope {
     Triage,
     /// Run a finished pull request job again.
     Rerun,
+    /// Queue A/A calibration jobs, which hold a benchmark machine for
+    /// several asv runs; a separate scope, so a token that may rerun one
+    /// pull request cannot fill the queue with calibrations.
+    Calibrate,
 }
 
 impl ApiScope {
-    pub const ALL: [ApiScope; 3] = [ApiScope::Quarantine, ApiScope::Triage, ApiScope::Rerun];
+    pub const ALL: [ApiScope; 4] = [
+        ApiScope::Quarantine,
+        ApiScope::Triage,
+        ApiScope::Rerun,
+        ApiScope::Calibrate,
+    ];
 
     /// Returns the scope's name, as stored and as typed on the command line.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +44,7 @@ impl ApiScope {
             ApiScope::Quarantine => "quarantine",
             ApiScope::Triage => "triage",
             ApiScope::Rerun => "rerun",
+            ApiScope::Calibrate => "calibrate",
         }
     }
 }
@@ -74,7 +84,7 @@ pub struct ApiTokenHolder {
 pub enum CreateApiTokenError {
     #[error("invalid API token name {0:?}: use 1 to 64 ASCII letters, digits, '.', '_' or '-'")]
     InvalidName(String),
-    #[error("no scope given: pass at least one --scope (quarantine, triage or rerun)")]
+    #[error("no scope given: pass at least one --scope (quarantine, triage, rerun or calibrate)")]
     NoScopes,
     #[error("an API token named {0:?} already exists: revoke it first or choose another name")]
     NameTaken(String),

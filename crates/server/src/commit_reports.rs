@@ -13,6 +13,9 @@
 //! lists the stored change points between the two releases. The reporter runs
 //! this at the start of each round, under the same row locks and retry
 //! rules as pull request jobs.
+//!
+//! A calibration job ends here too: its passes are not ingested, and only
+//! the noise they show is stored (`crate::calibrations`).
 
 use anyhow::{anyhow, Context as _};
 use pitot_github::GitHubClient;
@@ -27,6 +30,7 @@ use pitot_store::reporting::{self, ReportedOutcome};
 use pitot_store::{RepoName, Store};
 use sqlx::PgConnection;
 
+use crate::calibrations;
 use crate::change_points;
 use crate::job_comparison::parse_report;
 use crate::noise_thresholds::assess_with_history;
@@ -99,6 +103,14 @@ async fn finish_job(
         };
         return Ok((JobState::Failed, Some(error), body));
     };
+
+    // A calibration's results are not history: only their noise is kept.
+    if task.kind == JobKind::Calibration {
+        return match calibrations::store_calibration(tx, task, &report).await? {
+            Ok(summary) => Ok((JobState::Reported, None, Some(summary))),
+            Err(reason) => Ok((JobState::Failed, Some(reason), None)),
+        };
+    }
 
     let comparison = ingest_and_compare(
         state,

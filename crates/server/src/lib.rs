@@ -16,6 +16,7 @@ pub mod actions;
 pub mod agent_tokens;
 pub mod api_tokens;
 pub mod api;
+pub mod calibrations;
 pub mod commands;
 pub mod change_points;
 mod commit_reports;

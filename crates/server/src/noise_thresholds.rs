@@ -1,11 +1,20 @@
 //! Noise thresholds for a pull request's comparison, learnt from each
 //! series' recent default-branch history in the store.
+//!
+//! Where a series has fewer than `MIN_HISTORY_POINTS` usable history
+//! points, the newest A/A calibration of the same series (benchmark,
+//! parameters, machine and environment) sets the threshold instead of
+//! asv's factor. That threshold is `CALIBRATION_MULTIPLIER` times the
+//! difference between the calibration's passes, and at least the time
+//! floor for wall-time benchmarks. Without a calibration the factor applies.
 
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context as _;
+use pitot_stats::calibration::calibrated_threshold;
 use pitot_stats::noise::{noise_threshold, HISTORY_WINDOW};
-use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row};
+use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row, ThresholdSource};
+use pitot_store::calibrations::{self, SeriesNoise};
 use pitot_store::{RecentSeries, RepoName, Store};
 
 /// A row's series within one comparison: name with parameters, machine,
@@ -97,7 +106,66 @@ pub(crate) async fn load_thresholds(
             by_series.insert(id, noise_threshold(&values, row.kind.as_ref(), factor));
         }
     }
+    apply_calibrations(store, repo, comparison, &mut by_series).await?;
     Ok(Thresholds { by_series, factor })
+}
+
+/// Replaces the default threshold of every row with too little history by
+/// one from the newest calibration of its series, where one exists.
+async fn apply_calibrations(
+    store: &Store,
+    repo: &RepoName,
+    comparison: &Comparison,
+    by_series: &mut HashMap<SeriesId, NoiseThreshold>,
+) -> anyhow::Result<()> {
+    let short_history = |row: &&Row| match by_series.get(&series_id(row)) {
+        None => true,
+        Some(threshold) => matches!(threshold.source, ThresholdSource::Default { .. }),
+    };
+    let rows: Vec<&Row> = comparison.rows.iter().filter(short_history).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let Some(repository_id) =
+        pitot_store::regressions::find_repository_id(store.pool(), repo.as_str()).await?
+    else {
+        return Ok(());
+    };
+
+    let environments: BTreeSet<(&str, &str)> = rows
+        .iter()
+        .map(|row| (row.machine.as_str(), row.env_name.as_str()))
+        .collect();
+    for (machine, environment) in environments {
+        let names: Vec<String> = rows
+            .iter()
+            .filter(|row| row.machine == machine && row.env_name == environment)
+            .map(|row| row.name.clone())
+            .collect();
+        let noise: HashMap<String, SeriesNoise> =
+            calibrations::latest_series_noise(store.pool(), repository_id, machine, environment, &names)
+                .await
+                .with_context(|| format!("failed to load the calibrations of machine {machine}"))?
+                .into_iter()
+                .map(|noise| (noise.series_name.clone(), noise))
+                .collect();
+        for row in rows.iter().filter(|row| row.machine == machine && row.env_name == environment) {
+            let Some(calibration) = noise.get(&row.name) else {
+                continue;
+            };
+            let Some(difference) = calibration.relative_difference else {
+                continue;
+            };
+            let id = series_id(row);
+            let points = match by_series.get(&id).map(|threshold| threshold.source) {
+                Some(ThresholdSource::Default { points }) => points,
+                _ => 0,
+            };
+            let passes = usize::try_from(calibration.passes).unwrap_or(0);
+            by_series.insert(id, calibrated_threshold(difference, passes, points, row.kind.as_ref()));
+        }
+    }
+    Ok(())
 }
 
 fn series_id(row: &Row) -> SeriesId {

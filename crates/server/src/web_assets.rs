@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = assets! {
     "format.js" => "text/javascript; charset=utf-8",
     "history_chart.js" => "text/javascript; charset=utf-8",
     "quarantine.js" => "text/javascript; charset=utf-8",
+    "calibration.js" => "text/javascript; charset=utf-8",
     "views/repositories.js" => "text/javascript; charset=utf-8",
     "views/benchmarks.js" => "text/javascript; charset=utf-8",
     "views/benchmark.js" => "text/javascript; charset=utf-8",

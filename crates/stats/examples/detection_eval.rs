@@ -293,6 +293,7 @@ fn tally_row(scenario: &mut Scenario, row: &Row, injected: bool, slowdown: f64, 
                     ThresholdSource::History { .. } => "history",
                     ThresholdSource::Floor { .. } => "floor",
                     ThresholdSource::Default { .. } => "default",
+                    ThresholdSource::Calibration { .. } => "calibration",
                 };
                 *scenario.missed_sources.entry(source).or_default() += 1;
             }

@@ -66,6 +66,7 @@
 //!   [`Row::mark`]. [`Row::direction`], [`Row::got_worse`] and
 //!   [`Row::got_better`] take it into account for pitot's own formats.
 
+pub mod calibration;
 pub mod change_points;
 mod compare;
 pub mod detection;

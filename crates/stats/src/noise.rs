@@ -52,6 +52,10 @@ pub enum ThresholdSource {
     /// The history had only this many usable points, fewer than
     /// [`MIN_HISTORY_POINTS`], so the comparison's factor applies.
     Default { points: usize },
+    /// The history had only this many usable points, so the noise that a
+    /// calibration job measured with this many passes applies (see
+    /// [`crate::calibration::calibrated_threshold`]).
+    Calibration { points: usize, passes: usize },
 }
 
 impl NoiseThreshold {
@@ -131,7 +135,7 @@ pub fn relative_change(a: f64, b: f64) -> Option<f64> {
 /// Returns the `p` quantile of sorted, non-empty `values` by linear
 /// interpolation between order statistics (Hyndman and Fan's type 7, the
 /// default of NumPy and R).
-fn quantile(values: &[f64], p: f64) -> f64 {
+pub(crate) fn quantile(values: &[f64], p: f64) -> f64 {
     let position = (values.len() - 1) as f64 * p;
     let below = position.floor() as usize;
     let above = (below + 1).min(values.len() - 1);

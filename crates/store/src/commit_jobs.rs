@@ -17,6 +17,9 @@ pub enum JobKind {
     History,
     /// A release's commit against the previous release's commit.
     Release,
+    /// One commit benchmarked against itself on one machine, to measure
+    /// its noise (see `crate::calibrations`).
+    Calibration,
 }
 
 impl JobKind {
@@ -26,6 +29,7 @@ impl JobKind {
             JobKind::PullRequest => "pull_request",
             JobKind::History => "history",
             JobKind::Release => "release",
+            JobKind::Calibration => "calibration",
         }
     }
 
@@ -36,6 +40,7 @@ impl JobKind {
             "pull_request" => Ok(JobKind::PullRequest),
             "history" => Ok(JobKind::History),
             "release" => Ok(JobKind::Release),
+            "calibration" => Ok(JobKind::Calibration),
             other => Err(StoreError::Database(sqlx::Error::Decode(
                 format!("unknown job kind {other:?}").into(),
             ))),

@@ -154,6 +154,9 @@ pub struct ClaimedJob {
     /// The exact base commit of a history or release job; `None` for a
     /// pull request job, whose agent computes the merge-base.
     pub base_sha: Option<String>,
+    /// How many times a calibration job runs asv on its commit; `None`
+    /// for every other kind.
+    pub calibration_passes: Option<i16>,
     /// Seconds from the moment the job last entered the queue to this claim.
     pub queue_wait_seconds: f64,
 }
@@ -401,7 +404,8 @@ pub async fn agent_job_queued(executor: impl PgExecutor<'_>) -> Result<bool, Sto
 
 /// Claims the oldest queued job for `agent` under a lease of `lease_seconds`
 /// and returns it, or `None` when no job is queued. Jobs of the GitHub
-/// Actions backend are left to the dispatcher.
+/// Actions backend are left to the dispatcher, and a job with a
+/// `required_machine` only goes to an agent recording under that machine.
 ///
 /// `FOR UPDATE SKIP LOCKED` lets many agents claim at once: each takes a
 /// different row and none waits for another's transaction.
@@ -416,6 +420,7 @@ pub async fn claim_next_job(
         WITH next AS (
             SELECT id FROM jobs
             WHERE state = 'queued' AND backend = 'agent'
+              AND (required_machine IS NULL OR required_machine = $2)
             ORDER BY queued_at, id
             LIMIT 1
             FOR UPDATE SKIP LOCKED
@@ -428,7 +433,7 @@ pub async fn claim_next_job(
         WHERE jobs.id = next.id AND repositories.id = jobs.repository_id
         RETURNING jobs.id, jobs.attempt, repositories.name AS repository, jobs.pr_number,
                   jobs.head_sha, jobs.base_ref, jobs.clone_url, jobs.head_fetch_ref,
-                  jobs.installation_id, jobs.bench, jobs.kind,
+                  jobs.installation_id, jobs.bench, jobs.kind, jobs.calibration_passes,
                   CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END AS base_sha,
                   extract(epoch FROM now() - jobs.queued_at)::float8 AS "queue_wait_seconds!"
         "#,
@@ -452,6 +457,7 @@ pub async fn claim_next_job(
         bench: row.bench,
         kind: crate::commit_jobs::JobKind::parse(&row.kind)?,
         base_sha: row.base_sha,
+        calibration_passes: row.calibration_passes,
         queue_wait_seconds: row.queue_wait_seconds,
         })
     })

@@ -28,6 +28,7 @@ mod suite;
 pub mod actions_jobs;
 pub mod agent_tokens;
 pub mod api_tokens;
+pub mod calibrations;
 pub mod commands;
 pub mod commit_jobs;
 pub mod dashboard;

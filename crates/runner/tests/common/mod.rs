@@ -64,6 +64,7 @@ pub fn demo_job(demo: &DemoRepo, job_id: i64, timeout_seconds: u64) -> ClaimedJo
             extra_args: Vec::new(),
         },
         head_fetch_ref: None,
+        calibration_passes: None,
     }
 }
 

@@ -175,6 +175,8 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
             extra_args: Vec::new(),
         },
         head_fetch_ref: job.head_fetch_ref,
+        // The column's constraint keeps it between 2 and 10.
+        calibration_passes: job.calibration_passes.and_then(|passes| u32::try_from(passes).ok()),
     }
 }
 

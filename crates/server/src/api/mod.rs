@@ -9,6 +9,7 @@
 //! whose columns carry epoch milliseconds for the chart.
 
 mod auth;
+mod calibrations;
 mod compare;
 mod jobs;
 mod params;
@@ -55,6 +56,8 @@ api_routes! {
     "/api/v1/repositories/{owner}/{name}/quarantines/{benchmark}" =>
         put(quarantines::put).delete(quarantines::lift),
     "/api/v1/repositories/{owner}/{name}/jobs" => get(jobs::list),
+    "/api/v1/repositories/{owner}/{name}/calibrations" =>
+        get(calibrations::list).post(calibrations::create),
     "/api/v1/repositories/{owner}/{name}/compare" => get(compare::compare_commits),
     "/api/v1/jobs/{job_id}" => get(jobs::detail),
     "/api/v1/jobs/{job_id}/log" => get(jobs::log),

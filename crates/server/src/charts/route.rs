@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use pitot_stats::Comparison;
+use pitot_store::commit_jobs::JobKind;
 use pitot_store::job_reports;
 use pitot_store::{RepoName, Store};
 use pitot_store::jobs::{self, Job, JobState};
@@ -142,6 +143,13 @@ pub(crate) async fn load_comparison(
         |why: &str| AppError::NotFound(format!("job {job_id} has no charts: {why}"));
     if job.state == JobState::Failed {
         return Err(no_comparison("the run failed"));
+    }
+    if job.kind == JobKind::Calibration {
+        return Err(no_comparison(&format!(
+            "a calibration job measures noise and compares no commits; \
+             GET /api/v1/repositories/{}/calibrations lists what it measured",
+            job.repository
+        )));
     }
     let report = job_reports::latest_job_report(&state.pool, job_id)
         .await
