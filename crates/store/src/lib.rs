@@ -30,6 +30,7 @@ pub mod agent_tokens;
 pub mod api_tokens;
 pub mod commands;
 pub mod commit_jobs;
+pub mod confirm_jobs;
 pub mod dashboard;
 pub mod deliveries;
 pub mod installations;
