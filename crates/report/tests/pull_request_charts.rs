@@ -58,6 +58,7 @@ fn context(charts: Option<&CommentCharts>) -> PullRequestContext<'_> {
         charts,
         marker: "<!-- pitot:sticky owner/name#7 -->",
         quarantines: None,
+        confirmation: None,
     }
 }
 
