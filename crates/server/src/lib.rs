@@ -19,6 +19,7 @@ pub mod api;
 pub mod commands;
 pub mod change_points;
 mod commit_reports;
+mod confirmation;
 pub mod config;
 mod job_page;
 pub mod nightly;

@@ -40,7 +40,7 @@ pub struct ConfirmJob {
     pub state: JobState,
     pub rounds: Option<i32>,
     pub bench: Option<String>,
-    /// Why the job failed, was cancelled or was superseded.
+    /// The reason the job failed, was cancelled or was superseded.
     pub error: Option<String>,
 }
 
@@ -53,8 +53,8 @@ pub async fn insert_confirm_job(
 ) -> Result<Option<i64>, StoreError> {
     let base_sha = full_sha(job.base_sha)?;
     // `ON CONFLICT DO NOTHING` without a target covers the partial unique
-    // index `jobs_confirm_parent_key`; the other unique indexes never
-    // apply to a job without a pull request number of kind `confirm`.
+    // index `jobs_confirm_parent_key`. The other unique indexes apply only
+    // to jobs with a pull request number or of another kind.
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO jobs (repository_id, kind, head_sha, base_sha, base_ref, clone_url,

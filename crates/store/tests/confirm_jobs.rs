@@ -101,13 +101,23 @@ async fn confirmation_claimed_only_on_parent_machine(pool: PgPool) {
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
 
-    let other_machine = jobs::claim_next_job(&pool, "agent-2", "bench-2", 60.0).await.unwrap();
+    let other_machine = jobs::claim_next_job(&pool, "agent-2", "bench-2", 60.0)
+        .await
+        .unwrap();
     let queued_for_other = jobs::agent_job_queued(&pool, "bench-2").await.unwrap();
     let queued_for_parent = jobs::agent_job_queued(&pool, MACHINE).await.unwrap();
-    let same_machine = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0).await.unwrap();
+    let same_machine = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
+        .await
+        .unwrap();
 
-    assert_eq!(other_machine, None, "another machine must not run the confirmation");
-    assert!(!queued_for_other, "another machine's agent must not look again for it");
+    assert_eq!(
+        other_machine, None,
+        "another machine must not run the confirmation"
+    );
+    assert!(
+        !queued_for_other,
+        "another machine's agent must not look again for it"
+    );
     assert!(queued_for_parent);
     let claimed = same_machine.expect("the parent's machine claims the confirmation");
     assert_eq!(claimed.id, confirm_id);
@@ -125,21 +135,32 @@ async fn one_confirmation_per_parent_run(pool: PgPool) {
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let first = queue_confirmation(&pool, &parent).await;
 
-    let again = confirm_jobs::insert_confirm_job(&pool, &confirm_job(&parent)).await.unwrap();
-    let found = confirm_jobs::confirmation_of(&pool, parent.id, parent.attempt).await.unwrap();
+    let again = confirm_jobs::insert_confirm_job(&pool, &confirm_job(&parent))
+        .await
+        .unwrap();
+    let found = confirm_jobs::confirmation_of(&pool, parent.id, parent.attempt)
+        .await
+        .unwrap();
     let later_run = Parent {
         attempt: parent.attempt + 1,
         ..parent
     };
-    let for_later_run = confirm_jobs::insert_confirm_job(&pool, &confirm_job(&later_run)).await.unwrap();
-    let none_yet = confirm_jobs::confirmation_of(&pool, later_run.id, later_run.attempt + 1).await.unwrap();
+    let for_later_run = confirm_jobs::insert_confirm_job(&pool, &confirm_job(&later_run))
+        .await
+        .unwrap();
+    let none_yet = confirm_jobs::confirmation_of(&pool, later_run.id, later_run.attempt + 1)
+        .await
+        .unwrap();
 
     assert_eq!(again, None, "a retry must not queue a second confirmation");
     let found = found.expect("the confirmation is found by its parent's run");
     assert_eq!(found.id, first);
     assert_eq!(found.state, JobState::Queued);
     assert_eq!(found.rounds, Some(6));
-    assert!(for_later_run.is_some_and(|id| id != first), "a new run gets its own");
+    assert!(
+        for_later_run.is_some_and(|id| id != first),
+        "a new run gets its own"
+    );
     assert_eq!(none_yet, None);
 }
 
@@ -150,18 +171,36 @@ async fn parent_waits_while_confirmation_runs(pool: PgPool) {
     let confirm_id = queue_confirmation(&pool, &parent).await;
 
     let while_queued = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
-    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0).await.unwrap().unwrap();
-    let while_running = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
-    jobs::mark_job_ingesting(&pool, confirm_id, claimed.attempt, Some(&parent.base_sha), None)
+    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
         .await
         .unwrap()
-        .expect("the confirmation was running");
+        .unwrap();
+    let while_running = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
+    jobs::mark_job_ingesting(
+        &pool,
+        confirm_id,
+        claimed.attempt,
+        Some(&parent.base_sha),
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("the confirmation was running");
     let commit_reporter = lock_next_commit_job(&pool, &[]).await.unwrap();
     let after_report = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
 
-    assert_eq!(while_queued, None, "the parent waits for its queued confirmation");
-    assert_eq!(while_running, None, "the parent waits for its running confirmation");
-    assert_eq!(commit_reporter, None, "the history reporter leaves confirmations alone");
+    assert_eq!(
+        while_queued, None,
+        "the parent waits for its queued confirmation"
+    );
+    assert_eq!(
+        while_running, None,
+        "the parent waits for its running confirmation"
+    );
+    assert_eq!(
+        commit_reporter, None,
+        "the history reporter leaves confirmations alone"
+    );
     let task = after_report.expect("the parent is reported once the confirmation reported");
     assert_eq!(task.job_id, parent.id);
     assert_eq!(task.machine.as_deref(), Some(MACHINE));
@@ -173,16 +212,24 @@ async fn closing_confirmation_marks_it_reported(pool: PgPool) {
     let repository_id = repository(&pool).await;
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
-    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0).await.unwrap().unwrap();
+    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
+        .await
+        .unwrap()
+        .unwrap();
     jobs::mark_job_ingesting(&pool, confirm_id, claimed.attempt, None, None)
         .await
         .unwrap()
         .expect("the confirmation was running");
 
-    confirm_jobs::close_confirm_job(&pool, confirm_id).await.unwrap();
+    confirm_jobs::close_confirm_job(&pool, confirm_id)
+        .await
+        .unwrap();
 
     assert_eq!(state_of(&pool, confirm_id).await, JobState::Reported);
-    let outcome = reporting::job_outcome(&pool, confirm_id).await.unwrap().unwrap();
+    let outcome = reporting::job_outcome(&pool, confirm_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(outcome.reported);
 }
 
@@ -192,16 +239,27 @@ async fn push_supersedes_stale_confirmation(pool: PgPool) {
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
 
-    let superseded =
-        jobs::supersede_other_heads(&pool, repository_id, PR, &sha(3), false, "a push replaced the head")
-            .await
-            .unwrap();
-    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0).await.unwrap();
+    let superseded = jobs::supersede_other_heads(
+        &pool,
+        repository_id,
+        PR,
+        &sha(3),
+        false,
+        "a push replaced the head",
+    )
+    .await
+    .unwrap();
+    let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
+        .await
+        .unwrap();
     let parent_task = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
 
     assert_eq!(superseded, vec![confirm_id]);
     assert_eq!(state_of(&pool, confirm_id).await, JobState::Superseded);
-    assert_eq!(claimed, None, "a confirmation of a stale head must not start");
+    assert_eq!(
+        claimed, None,
+        "a confirmation of a stale head must not start"
+    );
     assert_eq!(state_of(&pool, parent.id).await, JobState::Ingesting);
     let task = parent_task.expect("the parent is reported without its confirmation");
     assert_eq!(task.job_id, parent.id);
@@ -213,10 +271,16 @@ async fn push_to_same_head_keeps_confirmation(pool: PgPool) {
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
 
-    let superseded =
-        jobs::supersede_other_heads(&pool, repository_id, PR, &sha(2), true, "a push replaced the head")
-            .await
-            .unwrap();
+    let superseded = jobs::supersede_other_heads(
+        &pool,
+        repository_id,
+        PR,
+        &sha(2),
+        true,
+        "a push replaced the head",
+    )
+    .await
+    .unwrap();
 
     assert!(superseded.is_empty(), "{superseded:?}");
     assert_eq!(state_of(&pool, confirm_id).await, JobState::Queued);
@@ -227,11 +291,15 @@ async fn closing_pull_request_cancels_confirmation(pool: PgPool) {
     let repository_id = repository(&pool).await;
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
-    jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0).await.unwrap().unwrap();
-
-    let cancelled = jobs::cancel_pull_request_jobs(&pool, repository_id, PR, "the pull request was closed")
+    jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
         .await
+        .unwrap()
         .unwrap();
+
+    let cancelled =
+        jobs::cancel_pull_request_jobs(&pool, repository_id, PR, "the pull request was closed")
+            .await
+            .unwrap();
 
     assert_eq!(cancelled, vec![confirm_id]);
     assert_eq!(state_of(&pool, confirm_id).await, JobState::Cancelled);

@@ -16,13 +16,13 @@ use super::fit::Block;
 use super::sections::unconfirmed_section;
 use super::verdict::Section;
 
-/// What became of the confirmation of a run's flagged regressions.
+/// The outcome of confirming a run's flagged regressions.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirmation {
     /// The flagged benchmarks ran a second time.
     Ran(ConfirmationRun),
     /// pitot did not confirm the flagged regressions, for the reason given
-    /// as a sentence; the verdict is the first run's alone.
+    /// as a sentence. The verdict is the first run's alone.
     NotRun { reason: String },
 }
 
@@ -81,9 +81,17 @@ impl ConfirmationRun {
     /// Decides for each flagged row of `first` whether `second`, the run
     /// of just those benchmarks, flags it as worse again by the same rule.
     /// A row missing from `second` is not confirmed.
-    pub fn decide(first: &Comparison, second: &Comparison, rounds: u32, run_url: Option<String>) -> Self {
-        let again: BTreeMap<RowKey, &Row> =
-            second.rows.iter().map(|row| (RowKey::of(row), row)).collect();
+    pub fn decide(
+        first: &Comparison,
+        second: &Comparison,
+        rounds: u32,
+        run_url: Option<String>,
+    ) -> Self {
+        let again: BTreeMap<RowKey, &Row> = second
+            .rows
+            .iter()
+            .map(|row| (RowKey::of(row), row))
+            .collect();
         let checks = flagged_regressions(first)
             .into_iter()
             .map(|row| {
@@ -161,7 +169,7 @@ impl Unconfirmed {
     }
 }
 
-/// Returns the paragraph that says what was confirmed, or `None` when no
+/// Returns the paragraph that states what was confirmed, or `None` when no
 /// regression was flagged.
 pub(crate) fn confirmation_sentence(confirmation: Option<&Confirmation>) -> Option<String> {
     match confirmation? {
@@ -174,7 +182,11 @@ pub(crate) fn confirmation_sentence(confirmation: Option<&Confirmation>) -> Opti
                 None => String::new(),
             };
             let flagged = run.flagged();
-            let noun = if flagged == 1 { "regression" } else { "regressions" };
+            let noun = if flagged == 1 {
+                "regression"
+            } else {
+                "regressions"
+            };
             Some(format!(
                 "Confirmed {} of {flagged} flagged {noun}: pitot ran only those benchmarks again, \
                  with {} rounds on the same machine{link}. Regressions that the second run did \
