@@ -1,8 +1,9 @@
 //! Confirmation of flagged regressions through the real server, with a
-//! hand-driven agent: the first report contains real asv results of a
-//! regressed head, and the confirmation's report either repeats the base's
-//! values for the head (nothing confirmed) or fails, or a push supersedes it. The comment is
-//! written once, after the confirmation, in both cases.
+//! hand-driven agent. The first report contains real asv results of a
+//! regressed head. Then the confirmation's report repeats the base's
+//! values for the head (nothing confirmed), or it fails, or a push
+//! supersedes the confirmation before it starts. In every case the
+//! comment is written once, after the confirmation.
 
 use std::time::{Duration, Instant};
 
