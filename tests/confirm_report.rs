@@ -246,6 +246,17 @@ async fn regressions_not_repeated_are_unconfirmed(pool: PgPool) {
         confirmation["job_id"]
     );
     assert!(body.contains(&confirmation_url), "{body}");
+    let page = reqwest::get(format!(
+        "{}/jobs/{}",
+        harness.service.url(),
+        confirmation["job_id"]
+    ))
+    .await
+    .expect("job page answers")
+    .text()
+    .await
+    .expect("job page text");
+    assert!(page.contains("<th>Kind</th><td>confirm</td>"), "{page}");
     let unconfirmed: Vec<&str> = body
         .lines()
         .skip_while(|line| !line.starts_with("**Not confirmed by a second run"))

@@ -601,6 +601,19 @@ async fn flagged_regression_is_confirmed_before_comment(pool: PgPool) {
     assert_eq!(check_runs.len(), 1, "{check_runs:?}");
     assert_eq!(check_runs[0].conclusion.as_deref(), Some("failure"));
     assert_eq!(check_runs[0].output.title.as_deref(), Some("Regressed"));
+    // asv runs for many seconds, so the check run exists before the first
+    // comparison, and it shows the confirmation while that runs.
+    let titles: Vec<String> = harness
+        .stub
+        .requests_matching(&RequestMatch::new(Method::PATCH, "/repos/*/*/check-runs/*"))
+        .into_iter()
+        .filter_map(|request| request.body?["output"]["title"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        titles.iter().any(|title| title.starts_with("Confirming regressions of ")),
+        "{titles:?}"
+    );
+    assert_eq!(titles.last().map(String::as_str), Some("Regressed"), "{titles:?}");
 
     harness.service.stop().await.expect("clean stop");
 }
