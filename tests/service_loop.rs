@@ -520,6 +520,10 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
     harness.service.stop().await.expect("clean stop");
 }
 
+/// A confirm job's kind, state, required machine, rounds, `--bench`
+/// expression and head.
+type ConfirmationRow = (String, String, Option<String>, Option<i32>, Option<String>, String);
+
 #[sqlx::test]
 async fn flagged_regression_is_confirmed_before_comment(pool: PgPool) {
     let _asv = ASV_RUNS.lock().await;
@@ -540,7 +544,7 @@ async fn flagged_regression_is_confirmed_before_comment(pool: PgPool) {
     let outcome = harness.wait_reported(job_id).await;
 
     assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
-    let confirmations: Vec<(String, String, Option<String>, Option<i32>, Option<String>, String)> =
+    let confirmations: Vec<ConfirmationRow> =
         sqlx::query_as(
             "SELECT kind, state, required_machine, rounds, bench, head_sha FROM jobs
              WHERE parent_job_id = $1",
