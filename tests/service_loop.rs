@@ -74,6 +74,9 @@ impl Harness {
         config.jobs.asv_program = Some(asv.clone());
         config.jobs.agent_work_dir = Some(folder.path().join("agent"));
         config.jobs.url_rewrites = vec![rewrite(&demo)];
+        // A confirmation runs asv a second time. The tests of other parts of
+        // the loop turn it off to stay short, and its own test turns it on.
+        config.confirm.enabled = false;
         change(&mut config);
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -514,6 +517,108 @@ async fn killed_agent_job_is_retried_and_failures_are_listed(pool: PgPool) {
         Some("failure"),
         "a benchmark failed"
     );
+    harness.service.stop().await.expect("clean stop");
+}
+
+/// A confirm job's kind, state, required machine, rounds, `--bench`
+/// expression and head.
+type ConfirmationRow = (String, String, Option<String>, Option<i32>, Option<String>, String);
+
+#[sqlx::test]
+async fn flagged_regression_is_confirmed_before_comment(pool: PgPool) {
+    let _asv = ASV_RUNS.lock().await;
+    let Some(harness) = Harness::start(pool, |config| {
+        config.confirm.enabled = true;
+        config.confirm.rounds = 3;
+    })
+    .await
+    else {
+        return;
+    };
+
+    assert!(harness
+        .deliver("delivery-1", &harness.payload("labeled"))
+        .await
+        .is_success());
+    let job_id = harness.job_id().await;
+    let outcome = harness.wait_reported(job_id).await;
+
+    assert_eq!(outcome.state, JobState::Reported, "{outcome:?}");
+    let confirmations: Vec<ConfirmationRow> =
+        sqlx::query_as(
+            "SELECT kind, state, required_machine, rounds, bench, head_sha FROM jobs
+             WHERE parent_job_id = $1",
+        )
+        .bind(job_id)
+        .fetch_all(&harness.pool)
+        .await
+        .expect("confirmation rows");
+    assert_eq!(confirmations.len(), 1, "one confirmation: {confirmations:?}");
+    let (kind, state, machine, rounds, bench, head_sha) = &confirmations[0];
+    assert_eq!(kind, "confirm");
+    assert_eq!(state, "reported", "the confirmation is closed with its parent");
+    assert_eq!(machine.as_deref(), Some("e2e-machine"));
+    assert_eq!(*rounds, Some(3));
+    assert_eq!(head_sha, &harness.demo.head_sha);
+    let bench = bench.as_deref().expect("a --bench expression");
+    assert!(bench.starts_with("^(?:"), "{bench}");
+    assert!(bench.ends_with(")$"), "{bench}");
+    assert!(
+        bench.contains(r"benchmarks\.TextSuite\.time_unique_words"),
+        "the slowed benchmark is re-run: {bench}"
+    );
+    let log: String = sqlx::query_scalar(
+        "SELECT job_reports.log FROM job_reports JOIN jobs ON jobs.id = job_reports.job_id
+         WHERE jobs.parent_job_id = $1",
+    )
+    .bind(job_id)
+    .fetch_one(&harness.pool)
+    .await
+    .expect("the confirmation's report");
+    assert!(log.contains("--attribute rounds=3"), "{log}");
+    assert!(log.contains("--bench ^(?:"), "{log}");
+
+    let comments = harness.comments();
+    assert_eq!(comments.len(), 1, "one sticky comment");
+    assert_eq!(
+        harness.requests(Method::POST, "/repos/*/*/issues/*/comments"),
+        1,
+        "the comment is written once, after the confirmation"
+    );
+    let body = &comments[0].body;
+    assert!(body.contains("**Regressed**"), "{body}");
+    assert!(body.contains("Confirmed "), "{body}");
+    assert!(body.contains("with 3 rounds on the same machine"), "{body}");
+    assert!(
+        body.contains("[confirmation run](http://pitot.test/jobs/"),
+        "the confirmation run is linked: {body}"
+    );
+    assert!(
+        mentions(&section(body, "Significant changes"), &harness.demo.slowed_benchmark),
+        "the slowed benchmark is confirmed: {body}"
+    );
+    assert!(
+        !mentions(&section(body, "Not confirmed"), &harness.demo.slowed_benchmark),
+        "{body}"
+    );
+    let check_runs = harness.stub.check_runs(REPO);
+    assert_eq!(check_runs.len(), 1, "{check_runs:?}");
+    assert_eq!(check_runs[0].conclusion.as_deref(), Some("failure"));
+    assert_eq!(check_runs[0].output.title.as_deref(), Some("Regressed"));
+    // asv runs for many seconds, so the check run exists before the first
+    // comparison, and it shows the confirmation while that runs.
+    let titles: Vec<String> = harness
+        .stub
+        .requests_matching(&RequestMatch::new(Method::PATCH, "/repos/*/*/check-runs/*"))
+        .into_iter()
+        .filter_map(|request| request.body?["output"]["title"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        titles.iter().any(|title| title.starts_with("Confirming regressions of ")),
+        "{titles:?}"
+    );
+    assert_eq!(titles.last().map(String::as_str), Some("Regressed"), "{titles:?}");
+
     harness.service.stop().await.expect("clean stop");
 }
 

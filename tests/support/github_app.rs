@@ -16,6 +16,10 @@ pub fn app_config(stub: &GitHubStub, webhook_secret: &str) -> Config {
     config.github.api_url = stub.url().to_owned();
     config.github.app_id = Some(TEST_APP_ID);
     config.github.private_key = Some(SecretString::from(TEST_APP_PRIVATE_KEY));
+    // These tests report as a hand-driven agent that would never run the
+    // confirmation of a regression. `tests/service_loop.rs` covers
+    // confirmation with a real agent.
+    config.confirm.enabled = false;
     config
 }
 

@@ -62,6 +62,8 @@ fn main() {
         charts: None,
         marker: "<!-- pitot:sticky owner/name#7 -->",
         quarantines: None,
+        base_drift: None,
+        confirmation: None,
     };
 
     let rows = comparison.rows.len();

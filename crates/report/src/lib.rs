@@ -24,8 +24,9 @@ pub use json::{render_json, JSON_VERSION};
 pub use markdown::{code_block, code_span, render_markdown};
 pub use options::{CommitLabel, RenderOptions, SortOrder};
 pub use pull_request::{
-    render_check_summary, render_pull_request_comment, render_pull_request_failure, BaseDrift, ChartLink,
-    CommentCharts, PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
+    flagged_regressions, pull_request_verdict, render_check_summary, render_pull_request_comment,
+    render_pull_request_failure, BaseDrift, ChartLink, CommentCharts, Confirmation,
+    ConfirmationRun, PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
 };
 pub use summary::{selected_rows, Change, Summary};
 pub use tabulate::github_table;

@@ -23,6 +23,7 @@
 
 mod base_drift;
 mod charts;
+mod confirmation;
 mod fit;
 mod quarantine;
 mod sections;
@@ -30,6 +31,7 @@ mod verdict;
 
 use pitot_stats::Comparison;
 
+use self::confirmation::{confirmation_sentence, Unconfirmed};
 use self::fit::{fit, Block};
 use self::quarantine::Split;
 use self::sections::{notable_sections, rows_in, unchanged_table};
@@ -38,6 +40,7 @@ use crate::markdown::{code_block, code_span_outside_table, truncate_chars};
 
 pub use self::base_drift::BaseDrift;
 pub use self::charts::{ChartLink, CommentCharts};
+pub use self::confirmation::{flagged_regressions, Confirmation, ConfirmationRun};
 pub use self::quarantine::{QuarantineKind, QuarantineNote, Quarantines};
 pub use self::verdict::Verdict;
 
@@ -101,6 +104,38 @@ pub struct PullRequestContext<'a> {
     /// How the target branch moved on since the merge-base; the header
     /// warns when it did.
     pub base_drift: Option<&'a BaseDrift>,
+    /// The confirmation of the flagged regressions, when they were
+    /// flagged; unconfirmed rows never count towards the verdict.
+    pub confirmation: Option<&'a Confirmation>,
+}
+
+/// The rows of a comparison sorted for the comment: those the verdict
+/// judges, the quarantined ones and the unconfirmed ones.
+struct Judged<'a> {
+    split: Split<'a>,
+    unconfirmed: Unconfirmed,
+}
+
+impl<'a> Judged<'a> {
+    fn of(comparison: &'a Comparison, context: &PullRequestContext<'a>) -> Self {
+        let mut split = Split::of(comparison, context.quarantines);
+        let unconfirmed = Unconfirmed::take(&mut split.judged, context.confirmation);
+        Judged { split, unconfirmed }
+    }
+
+    /// Returns the quarantined and unconfirmed sections.
+    fn set_aside_blocks(&self) -> Vec<Block> {
+        let mut blocks = self.unconfirmed.blocks(&self.split.judged);
+        blocks.extend(self.split.blocks());
+        blocks
+    }
+}
+
+/// Returns the verdict of a comparison as the comment states it: without
+/// quarantined rows and without regressions that a confirmation did not
+/// confirm. The check run's conclusion follows it.
+pub fn pull_request_verdict(comparison: &Comparison, context: &PullRequestContext) -> Verdict {
+    Verdict::of(&Judged::of(comparison, context).split.judged)
 }
 
 /// Renders the comment for a finished comparison of base (before) and
@@ -113,18 +148,18 @@ pub fn render_pull_request_comment(
     comparison: &Comparison,
     context: &PullRequestContext,
 ) -> String {
-    let split = Split::of(comparison, context.quarantines);
-    let comparison = &split.judged;
+    let judged = Judged::of(comparison, context);
+    let comparison = &judged.split.judged;
     let mut blocks = vec![Block::Text(format!(
         "{}\n{}",
         context.marker,
-        header(&split, context)
+        header(&judged, context)
     ))];
     if let Some(charts) = context.charts {
         blocks.push(Block::Text(self::charts::summary_image(charts)));
     }
     blocks.extend(notable_sections(comparison));
-    blocks.extend(split.blocks());
+    blocks.extend(judged.set_aside_blocks());
     if let Some(links) = context.charts.and_then(self::charts::history_links) {
         blocks.push(Block::Text(links));
     }
@@ -157,10 +192,10 @@ pub fn render_pull_request_comment(
 /// [`CHECK_SUMMARY_MAX_BYTES`] unless the commit links and dashboard
 /// address alone are longer.
 pub fn render_check_summary(comparison: &Comparison, context: &PullRequestContext) -> String {
-    let split = Split::of(comparison, context.quarantines);
-    let mut blocks = vec![Block::Text(header(&split, context))];
-    blocks.extend(notable_sections(&split.judged));
-    blocks.extend(split.blocks());
+    let judged = Judged::of(comparison, context);
+    let mut blocks = vec![Block::Text(header(&judged, context))];
+    blocks.extend(notable_sections(&judged.split.judged));
+    blocks.extend(judged.set_aside_blocks());
 
     let dashboard_url = context.dashboard_url.map(link_destination);
     fit(
@@ -254,10 +289,11 @@ fn log_tail(log: &str, max_chars: usize) -> (String, usize) {
     (tail, line_count)
 }
 
-/// Returns the verdict line, the commit line and the dashboard line. The
-/// verdict and the counts before the quarantined ones are of the judged
-/// rows.
-fn header(split: &Split, context: &PullRequestContext) -> String {
+/// Returns the verdict line, the commit line, the confirmation and the
+/// dashboard line. The verdict and the counts before the unconfirmed and
+/// quarantined ones are of the judged rows.
+fn header(judged: &Judged, context: &PullRequestContext) -> String {
+    let split = &judged.split;
     let comparison = &split.judged;
     let counts = SectionCounts::of(comparison);
     let statistics = if comparison.options.use_stats {
@@ -266,9 +302,10 @@ fn header(split: &Split, context: &PullRequestContext) -> String {
         "without statistics"
     };
     let mut header = format!(
-        "**{}**: {}{}.\n\n{}, factor {}, {statistics}.\n",
+        "**{}**: {}{}{}.\n\n{}, factor {}, {statistics}.\n",
         Verdict::of(comparison).title(),
         counts.phrase(),
+        judged.unconfirmed.phrase(),
         split.phrase(),
         commits_and_machine(context),
         crate::pyfmt::fixed(comparison.options.factor, 2),
@@ -283,6 +320,10 @@ fn header(split: &Split, context: &PullRequestContext) -> String {
         if let Some(warning) = self::base_drift::warning(drift, &base_link) {
             header.push_str(&warning);
         }
+    }
+    if let Some(sentence) = confirmation_sentence(context.confirmation) {
+        header.push('\n');
+        header.push_str(&sentence);
     }
     header.push_str(&dashboard_line(context));
     header

@@ -225,6 +225,7 @@ fn context() -> PullRequestContext<'static> {
         dashboard_url: None,
         marker: "<!-- pitot:sticky o/r#7 -->",
         quarantines: None,
+        confirmation: None,
         charts: None,
         base_drift: None,
     }

@@ -8,8 +8,9 @@ use pitot_asv::{
 };
 use pitot_report::pull_request::{CHECK_SUMMARY_MAX_BYTES, COMMENT_MAX_CHARS, LENGTH_MARGIN};
 use pitot_report::{
-    render_check_summary, render_pull_request_comment, render_pull_request_failure,
-    BaseDrift, PullRequestContext, QuarantineKind, QuarantineNote, Quarantines, Verdict,
+    flagged_regressions, pull_request_verdict, render_check_summary, render_pull_request_comment,
+    render_pull_request_failure, BaseDrift, Confirmation, ConfirmationRun, PullRequestContext,
+    QuarantineKind, QuarantineNote, Quarantines, Verdict,
 };
 use pitot_stats::{compare, CompareOptions, Comparison};
 
@@ -49,6 +50,7 @@ fn context(machine: &str) -> PullRequestContext<'_> {
         marker: MARKER,
         quarantines: None,
         base_drift: None,
+        confirmation: None,
     }
 }
 
@@ -1050,4 +1052,122 @@ fn no_quarantines_change_nothing() {
         render_pull_request_comment(&comparison, &context("cheetah"))
     );
     assert!(!body.contains("quarantine"), "{body}");
+}
+
+const SLOW_JSON: &str = "subdir_data.TimeSubdirData.time_load_json";
+const SLOW_QUERY: &str = "subdir_data.TimeSubdirData.time_load_json_query_one";
+
+/// Compares the conda results with a copy in which the named benchmarks
+/// are 3 times slower and nothing else changed.
+fn slower_comparison(slower: &[&str]) -> Comparison {
+    let base = conda_base();
+    let mut head = base.clone();
+    head.commit_hash = HEAD_SHA.to_owned();
+    for name in slower {
+        scale(benchmark(&mut head, name), 3.0);
+    }
+    compare_files(base, head, &conda_suite())
+}
+
+#[test]
+fn flagged_regressions_leave_out_failures() {
+    let comparison = edited_comparison();
+
+    let flagged = flagged_regressions(&comparison);
+
+    let names: Vec<&str> = flagged.iter().map(|row| row.benchmark.as_str()).collect();
+    assert!(names.contains(&SLOW_JSON), "{names:?}");
+    assert!(names.contains(&SLOW_QUERY), "{names:?}");
+    assert!(
+        !names.contains(&"run_versus_activate.time_conda_run"),
+        "a new failure is not re-run: {names:?}"
+    );
+    assert!(
+        !names.contains(&"subdir_data.TimeSubdirData.time_save_pickle"),
+        "an improvement is not re-run: {names:?}"
+    );
+}
+
+#[test]
+fn unconfirmed_regression_does_not_regress() {
+    let first = slower_comparison(&[SLOW_JSON, SLOW_QUERY]);
+    let second = slower_comparison(&[SLOW_JSON]);
+    let flagged_query_rows = flagged_regressions(&first)
+        .iter()
+        .filter(|row| row.benchmark == SLOW_QUERY)
+        .count();
+    let run = ConfirmationRun::decide(&first, &second, 6, Some("https://pitot.example/jobs/43".to_owned()));
+    let confirmation = Confirmation::Ran(run.clone());
+    let context = PullRequestContext {
+        confirmation: Some(&confirmation),
+        ..context("Daniels-MBP.monotreme.club")
+    };
+
+    let body = render_pull_request_comment(&first, &context);
+    let summary = render_check_summary(&first, &context);
+
+    assert!(flagged_query_rows > 0, "the fixture flags {SLOW_QUERY}");
+    assert_eq!(run.flagged(), flagged_regressions(&first).len());
+    assert_eq!(run.confirmed(), run.flagged() - flagged_query_rows);
+    assert_eq!(pull_request_verdict(&first, &context), Verdict::Regressed, "{SLOW_JSON} is confirmed");
+    let unconfirmed = section_rows(&body, "Not confirmed by a second run");
+    assert_eq!(unconfirmed.len(), flagged_query_rows, "{body}");
+    let query_row = row_of(&unconfirmed, SLOW_QUERY);
+    assert!(query_row.contains("| 1.00 |"), "the second run's ratio: {query_row}");
+    assert!(!mentions(&unconfirmed, SLOW_JSON), "{body}");
+    let changes = section_rows(&body, "Significant changes");
+    assert!(mentions(&changes, SLOW_JSON), "{body}");
+    assert!(!mentions(&changes, SLOW_QUERY), "{body}");
+    let verdict = body.lines().nth(1).expect("a verdict line");
+    assert!(verdict.contains(&format!(", {flagged_query_rows} not confirmed")), "{verdict}");
+    assert!(
+        body.contains(&format!("Confirmed {} of {} flagged regressions", run.confirmed(), run.flagged())),
+        "{body}"
+    );
+    assert!(body.contains("with 6 rounds on the same machine"), "{body}");
+    assert!(body.contains("([confirmation run](https://pitot.example/jobs/43))"), "{body}");
+    assert!(summary.contains("**Not confirmed by a second run"), "{summary}");
+}
+
+#[test]
+fn no_confirmed_regression_passes() {
+    let first = slower_comparison(&[SLOW_QUERY]);
+    let second = slower_comparison(&[]);
+    let confirmation = Confirmation::Ran(ConfirmationRun::decide(&first, &second, 6, None));
+    let context = PullRequestContext {
+        confirmation: Some(&confirmation),
+        ..context("Daniels-MBP.monotreme.club")
+    };
+
+    let verdict = pull_request_verdict(&first, &context);
+    let body = render_pull_request_comment(&first, &context);
+
+    assert_eq!(Verdict::of(&first), Verdict::Regressed);
+    assert_ne!(verdict, Verdict::Regressed);
+    assert!(!body.lines().nth(1).expect("a verdict line").contains("got worse"), "{body}");
+    assert!(body.contains("Confirmed 0 of "), "{body}");
+    assert!(!body.contains("[confirmation run]"), "no link without a dashboard: {body}");
+}
+
+#[test]
+fn confirmation_not_run_keeps_first_verdict() {
+    let first = slower_comparison(&[SLOW_QUERY]);
+    let confirmation = Confirmation::NotRun {
+        reason: "the confirmation run failed: asv timed out.".to_owned(),
+    };
+    let context = PullRequestContext {
+        confirmation: Some(&confirmation),
+        ..context("Daniels-MBP.monotreme.club")
+    };
+
+    let verdict = pull_request_verdict(&first, &context);
+    let body = render_pull_request_comment(&first, &context);
+
+    assert_eq!(verdict, Verdict::Regressed);
+    assert!(
+        body.contains("Not confirmed: the confirmation run failed: asv timed out. The verdict is the first run's."),
+        "{body}"
+    );
+    assert!(section_rows(&body, "Not confirmed by a second run").is_empty(), "{body}");
+    assert!(mentions(&section_rows(&body, "Significant changes"), SLOW_QUERY), "{body}");
 }

@@ -59,6 +59,7 @@ fn context(charts: Option<&CommentCharts>) -> PullRequestContext<'_> {
         marker: "<!-- pitot:sticky owner/name#7 -->",
         quarantines: None,
         base_drift: None,
+        confirmation: None,
     }
 }
 

@@ -120,6 +120,12 @@ pub struct AsvOptions {
     /// Extra arguments appended to `asv continuous`, before the two commits.
     #[serde(default)]
     pub extra_args: Vec<String>,
+    /// asv's `rounds` for every benchmark (`asv continuous --attribute
+    /// rounds=N`), which overrides each benchmark's own setting. The server
+    /// sets it for a confirmation, which re-runs flagged benchmarks with
+    /// more rounds. Absent: each benchmark's own `rounds` (asv's default is 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<u32>,
 }
 
 fn default_factor() -> f64 {

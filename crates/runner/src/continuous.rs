@@ -177,6 +177,9 @@ impl ContinuousRun<'_> {
         if let Some(bench) = &self.options.bench {
             args.extend(["--bench".into(), bench.clone()]);
         }
+        if let Some(rounds) = self.options.rounds {
+            args.extend(["--attribute".into(), format!("rounds={rounds}")]);
+        }
         args.extend(self.options.extra_args.iter().cloned());
         args.extend([self.checkout.base_sha.clone(), self.checkout.head_sha.clone()]);
 
@@ -448,6 +451,7 @@ mod tests {
                 factor: 1.1,
                 timeout_seconds: 60,
                 extra_args: Vec::new(),
+                rounds: None,
             };
             let run = ContinuousRun {
                 asv: &asv,
@@ -460,5 +464,65 @@ mod tests {
 
             assert!(matches!(path, Err(RunError::InvalidConfigPath(_))), "{config:?} was accepted");
         }
+    }
+
+    #[test]
+    fn command_passes_bench_and_rounds() {
+        let checkout = checkout();
+        let asv = Asv {
+            program: PathBuf::from("asv"),
+            python: None,
+            version: "0.6.6".to_string(),
+        };
+        let options = AsvOptions {
+            bench: Some("^(?:benchmarks\\.time_x)$".to_string()),
+            config: None,
+            factor: 1.1,
+            timeout_seconds: 60,
+            extra_args: Vec::new(),
+            rounds: Some(6),
+        };
+        let run = ContinuousRun {
+            asv: &asv,
+            checkout: &checkout,
+            machine: "bench-1",
+            options: &options,
+        };
+
+        let (_, command_line) = run.command("asv.conf.json");
+
+        assert!(
+            command_line.contains(" --bench ^(?:benchmarks\\.time_x)$ "),
+            "{command_line}"
+        );
+        assert!(command_line.contains(" --attribute rounds=6 "), "{command_line}");
+    }
+
+    #[test]
+    fn command_without_rounds_keeps_benchmark_settings() {
+        let checkout = checkout();
+        let asv = Asv {
+            program: PathBuf::from("asv"),
+            python: None,
+            version: "0.6.6".to_string(),
+        };
+        let options = AsvOptions {
+            bench: None,
+            config: None,
+            factor: 1.1,
+            timeout_seconds: 60,
+            extra_args: Vec::new(),
+            rounds: None,
+        };
+        let run = ContinuousRun {
+            asv: &asv,
+            checkout: &checkout,
+            machine: "bench-1",
+            options: &options,
+        };
+
+        let (_, command_line) = run.command("asv.conf.json");
+
+        assert!(!command_line.contains("--attribute"), "{command_line}");
     }
 }

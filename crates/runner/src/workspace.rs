@@ -304,6 +304,7 @@ mod tests {
                 factor: 1.1,
                 timeout_seconds: 60,
                 extra_args: vec![],
+                rounds: None,
             },
             head_fetch_ref: Some("refs/pull/7/head".into()),
             calibration_passes: None,

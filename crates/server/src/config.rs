@@ -32,6 +32,60 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// `[change_points]`: change-point detection after history jobs.
     pub change_points: ChangePointsConfig,
+    /// `[confirm]`: re-running flagged regressions before the comment.
+    pub confirm: ConfirmConfig,
+}
+
+/// `[confirm]`: when a pull request run flags regressions, pitot runs only
+/// those benchmarks again with more rounds on the same machine before it
+/// writes the comment, and counts only the regressions that the second
+/// run flags again. Described in `docs/detection.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfirmConfig {
+    /// Whether flagged regressions are confirmed before the comment.
+    pub enabled: bool,
+    /// asv's `rounds` for every benchmark of the confirmation.
+    pub rounds: u32,
+    /// The maximum number of benchmarks one confirmation runs. When a run
+    /// flags more, pitot reports them unconfirmed and says so in the comment.
+    pub max_benchmarks: usize,
+}
+
+impl Default for ConfirmConfig {
+    fn default() -> Self {
+        ConfirmConfig {
+            enabled: true,
+            rounds: 6,
+            max_benchmarks: 20,
+        }
+    }
+}
+
+/// The minimum of `confirm.rounds`. asv's default `rounds` is 2, and a
+/// confirmation must measure more than the first run did.
+pub const MIN_CONFIRM_ROUNDS: u32 = 3;
+
+/// The maximum of `confirm.rounds`. A larger number is a typing mistake,
+/// because every round runs each benchmark's full `repeat` on both commits.
+pub const MAX_CONFIRM_ROUNDS: u32 = 1_000;
+
+impl ConfirmConfig {
+    /// Checks the ranges serde cannot.
+    fn check(&self) -> anyhow::Result<()> {
+        if !(MIN_CONFIRM_ROUNDS..=MAX_CONFIRM_ROUNDS).contains(&self.rounds) {
+            anyhow::bail!(
+                "invalid confirm.rounds {}: expected {MIN_CONFIRM_ROUNDS} to {MAX_CONFIRM_ROUNDS}, more than asv's default of 2 rounds, such as 6",
+                self.rounds
+            );
+        }
+        if self.max_benchmarks == 0 {
+            anyhow::bail!(
+                "invalid confirm.max_benchmarks 0: expected 1 or more; set confirm.enabled = false to turn confirmation off"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `[retention]`: how many days pitot keeps raw data before `pitot serve`
@@ -558,6 +612,7 @@ impl Config {
         config.check_repositories()?;
         config.retention.check()?;
         config.change_points.check()?;
+        config.confirm.check()?;
         if config.actions.max_download_attempts == 0 {
             anyhow::bail!(
                 "actions.max_download_attempts = 0 would fail every job before its first download: use 1 or more"
@@ -972,5 +1027,36 @@ mod tests {
         let printed = format!("{config:?}");
 
         assert!(!printed.contains("ghp_topsecret"), "{printed}");
+    }
+
+    #[test]
+    fn confirm_defaults_and_values() {
+        let defaults = Config::from_toml("").unwrap().confirm;
+        let set = Config::from_toml("[confirm]\nenabled = false\nrounds = 10\nmax_benchmarks = 5")
+            .unwrap()
+            .confirm;
+
+        assert!(defaults.enabled);
+        assert_eq!(defaults.rounds, 6);
+        assert_eq!(defaults.max_benchmarks, 20);
+        assert!(!set.enabled);
+        assert_eq!(set.rounds, 10);
+        assert_eq!(set.max_benchmarks, 5);
+    }
+
+    #[test]
+    fn bad_confirm_values_name_key_and_fix() {
+        let cases = [
+            ("rounds at asv's default", "[confirm]\nrounds = 2", "invalid confirm.rounds 2: expected 3 to 1000"),
+            ("absurd rounds", "[confirm]\nrounds = 5000", "invalid confirm.rounds 5000"),
+            ("no benchmarks", "[confirm]\nmax_benchmarks = 0", "set confirm.enabled = false"),
+            ("negative rounds", "[confirm]\nrounds = -1", "rounds"),
+            ("unknown key", "[confirm]\nrepeat = 3", "repeat"),
+        ];
+
+        for (case, text, expected) in cases {
+            let error = format!("{:#}", Config::from_toml(text).unwrap_err());
+            assert!(error.contains(expected), "case {case}: {error}");
+        }
     }
 }

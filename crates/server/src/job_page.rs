@@ -36,6 +36,9 @@ pub async fn job_page(
         .unwrap_or_default();
     let rows = [
         ("Repository", format!("{}{pull_request}", job.repository)),
+        // A `confirm` job re-runs another job's flagged regressions, and
+        // that job's comment reports both runs.
+        ("Kind", job.kind.as_str().to_owned()),
         ("State", job.state.to_string()),
         ("Head", job.head_sha.clone()),
         (

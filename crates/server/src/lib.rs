@@ -20,6 +20,7 @@ pub mod calibrations;
 pub mod commands;
 pub mod change_points;
 mod commit_reports;
+mod confirmation;
 pub mod config;
 mod job_page;
 pub mod nightly;

@@ -12,7 +12,9 @@
 //! 2. takes pending outcomes one at a time under a row lock
 //!    (`FOR UPDATE SKIP LOCKED`): an ingesting job is ingested, compared and
 //!    reported, a failed one reported as a failed run, and a cancelled or
-//!    superseded one gets its check run closed.
+//!    superseded one gets its check run closed. An ingesting job whose
+//!    comparison flags regressions first waits for their confirmation
+//!    (`confirmation.rs`).
 //!
 //! The row lock is held across the GitHub calls, so two processes never
 //! write the same outcome. The sticky comment is found again by its marker,
@@ -26,7 +28,7 @@ use anyhow::{anyhow, Context as _};
 use pitot_github::{
     sticky_marker, CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubClient, NewCheckRun,
 };
-use pitot_report::{BaseDrift, CommentCharts, PullRequestContext, Quarantines, Verdict};
+use pitot_report::{BaseDrift, CommentCharts, Confirmation, PullRequestContext, Quarantines, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
@@ -34,6 +36,7 @@ use tokio::sync::Notify;
 
 use crate::charts::{chart_links, ChartJob};
 use crate::commit_reports::ingest_and_compare;
+use crate::confirmation::{confirm_step, ConfirmStep};
 use crate::job_comparison::short_sha;
 use crate::state::AppState;
 
@@ -106,7 +109,14 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
         };
         tried.push(task.job_id);
         match write_outcome(state, &mut tx, &task).await {
-            Ok(outcome) => {
+            Ok(None) => {
+                // The job waits for its confirmation, which was queued in
+                // this transaction or is still running.
+                tx.commit()
+                    .await
+                    .context("failed to commit the confirmation")?;
+            }
+            Ok(Some(outcome)) => {
                 reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
                     .await
                     .context("failed to record the report")?;
@@ -229,6 +239,14 @@ impl Outcome {
     }
 }
 
+/// The result of rendering an ingesting job's outcome.
+enum JobRender {
+    Rendered(Rendered),
+    /// The comparison flagged regressions of this many benchmarks, and the
+    /// comment waits for their confirmation.
+    Confirming { benchmarks: usize },
+}
+
 /// The comment and check run contents for one job's outcome.
 struct Rendered {
     body: String,
@@ -237,24 +255,30 @@ struct Rendered {
     conclusion: CheckConclusion,
 }
 
+/// Writes a job's outcome to GitHub and returns it, or returns `None`
+/// when the job waits for the confirmation of its regressions.
 async fn write_outcome(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
     task: &ReportTask,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Option<Outcome>> {
     if matches!(task.state, JobState::Cancelled | JobState::Superseded) {
         let check_run_id = close_cancelled_check_run(state, task).await?;
-        return Ok(Outcome {
+        return Ok(Some(Outcome {
             state: task.state,
             error: None,
             check_run_id,
             comment_body: None,
-        });
+        }));
     }
 
     let report = job_reports::latest_job_report(&mut *tx, task.job_id).await?;
     let (rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
-        Ok(rendered) => (rendered, None),
+        Ok(JobRender::Rendered(rendered)) => (rendered, None),
+        Ok(JobRender::Confirming { benchmarks }) => {
+            show_confirming(state, task, benchmarks).await;
+            return Ok(None);
+        }
         Err(failure) => {
             let error = format!("{failure:#}");
             let log = report
@@ -298,12 +322,49 @@ async fn write_outcome(
         );
     }
 
-    Ok(Outcome {
+    Ok(Some(Outcome {
         state: final_state,
         error,
         check_run_id,
         comment_body: Some(rendered.body),
-    })
+    }))
+}
+
+/// Shows on the job's check run that its regressions are being confirmed.
+/// A failure is only logged: the final report overwrites the check run
+/// anyway.
+async fn show_confirming(state: &AppState, task: &ReportTask, benchmarks: usize) {
+    let (Some(github), Some(id)) = (&state.github, task.check_run_id) else {
+        return;
+    };
+    let noun = if benchmarks == 1 { "benchmark" } else { "benchmarks" };
+    let output = CheckRunOutput {
+        title: format!("Confirming regressions of {benchmarks} {noun}"),
+        summary: format!(
+            "The first run flagged regressions of {benchmarks} {noun}. pitot is running only \
+             those again, with {} rounds on the same machine, before it reports.",
+            state.config.confirm.rounds
+        ),
+        text: None,
+    };
+    let updated = match (installation_client(github, task), u64::try_from(id)) {
+        (Ok(client), Ok(id)) => client
+            .update_check_run(&task.repository, id, CheckRunStatus::InProgress, Some(&output))
+            .await
+            .map(|_| ())
+            .context("failed to update the check run"),
+        (Err(error), _) => Err(error),
+        (_, Err(error)) => Err(anyhow!(error).context("check run id out of range")),
+    };
+    if let Err(error) = updated {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            pr = task.pr_number,
+            error = format!("{error:#}"),
+            "failed to show the confirmation on the check run"
+        );
+    }
 }
 
 /// Ingests the job's results, compares head against base and renders the
@@ -314,7 +375,7 @@ async fn render_job(
     tx: &mut sqlx::PgConnection,
     task: &ReportTask,
     report: Option<&JobReport>,
-) -> anyhow::Result<Rendered> {
+) -> anyhow::Result<JobRender> {
     if let Some(error) = &task.error {
         return Err(anyhow!("{error}"));
     }
@@ -332,6 +393,11 @@ async fn render_job(
         ingest_and_compare(state, tx, &task.repository, report, base_sha, &task.head_sha).await?;
     let quarantines =
         crate::quarantines::comment_quarantines(&mut *tx, task.repository_id).await?;
+    let judged = quarantines.judged(&comparison);
+    let confirmation = match confirm_step(state, tx, task, base_sha, &judged).await? {
+        ConfirmStep::Waiting { benchmarks } => return Ok(JobRender::Confirming { benchmarks }),
+        ConfirmStep::Ready(confirmation) => confirmation,
+    };
     // The charts link to benchmarks by name, so they leave ignored ones out.
     let charts = comment_charts(state, task, base_sha, &quarantines.shown(&comparison)).await;
 
@@ -342,15 +408,17 @@ async fn render_job(
     let mut context = pr_context(state, task, base_sha, &machine);
     context.charts = charts;
     context.base_drift = crate::base_drift::base_drift(state, task, base_sha).await;
-    // Quarantined benchmarks are shown but never decide the conclusion.
-    let verdict = Verdict::of(&quarantines.judged(&comparison));
     context.quarantines = Some(quarantines);
-    Ok(Rendered {
+    context.confirmation = confirmation;
+    // Quarantined benchmarks and unconfirmed regressions are shown but
+    // never decide the conclusion.
+    let verdict = pitot_report::pull_request_verdict(&comparison, &context.borrow());
+    Ok(JobRender::Rendered(Rendered {
         body: pitot_report::render_pull_request_comment(&comparison, &context.borrow()),
         title: verdict.title().to_owned(),
         summary: pitot_report::render_check_summary(&comparison, &context.borrow()),
         conclusion: conclusion_of(verdict),
-    })
+    }))
 }
 
 /// Returns the chart links of the comment, or `None` when no public URL
@@ -504,6 +572,7 @@ struct ContextParts {
     marker: String,
     quarantines: Option<Quarantines>,
     base_drift: Option<BaseDrift>,
+    confirmation: Option<Confirmation>,
 }
 
 impl ContextParts {
@@ -519,6 +588,7 @@ impl ContextParts {
             marker: &self.marker,
             quarantines: self.quarantines.as_ref(),
             base_drift: self.base_drift.as_ref(),
+            confirmation: self.confirmation.as_ref(),
         }
     }
 }
@@ -538,6 +608,7 @@ fn pr_context(state: &AppState, task: &ReportTask, base_sha: &str, machine: &str
         ),
         quarantines: None,
         base_drift: None,
+        confirmation: None,
     }
 }
 
@@ -556,7 +627,7 @@ pub fn web_url(api_url: &str) -> String {
 }
 
 /// Returns the job's page on the dashboard, when a public URL is configured.
-fn run_url(state: &AppState, job_id: i64) -> Option<String> {
+pub(crate) fn run_url(state: &AppState, job_id: i64) -> Option<String> {
     let base = state.config.server.public_url.trim_end_matches('/');
     (!base.is_empty()).then(|| format!("{base}/jobs/{job_id}"))
 }

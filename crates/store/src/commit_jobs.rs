@@ -20,6 +20,9 @@ pub enum JobKind {
     /// One commit benchmarked against itself on one machine, to measure
     /// its noise (see `crate::calibrations`).
     Calibration,
+    /// The benchmarks a pull request job flagged as regressions, run again
+    /// with more rounds on the same machine (see `confirm_jobs`).
+    Confirm,
 }
 
 impl JobKind {
@@ -30,6 +33,7 @@ impl JobKind {
             JobKind::History => "history",
             JobKind::Release => "release",
             JobKind::Calibration => "calibration",
+            JobKind::Confirm => "confirm",
         }
     }
 
@@ -41,6 +45,7 @@ impl JobKind {
             "history" => Ok(JobKind::History),
             "release" => Ok(JobKind::Release),
             "calibration" => Ok(JobKind::Calibration),
+            "confirm" => Ok(JobKind::Confirm),
             other => Err(StoreError::Database(sqlx::Error::Decode(
                 format!("unknown job kind {other:?}").into(),
             ))),
@@ -184,6 +189,7 @@ pub struct CommitJobTask {
 
 /// Locks the oldest history or release job whose outcome is not handled
 /// yet, skipping those in `skip` and those another process holds.
+/// Confirmation jobs are left to the reporter of their parent.
 pub async fn lock_next_commit_job(
     executor: impl PgExecutor<'_>,
     skip: &[i64],
@@ -194,7 +200,8 @@ pub async fn lock_next_commit_job(
                jobs.head_sha, jobs.base_sha AS "base_sha!", jobs.installation_id, jobs.state,
                jobs.machine, jobs.error, jobs.release_tag
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
-        WHERE jobs.kind <> 'pull_request' AND jobs.github_synced IS DISTINCT FROM 'completed'
+        WHERE jobs.kind <> 'pull_request' AND jobs.kind <> 'confirm'
+          AND jobs.github_synced IS DISTINCT FROM 'completed'
           AND jobs.state IN ('ingesting', 'failed')
           AND (jobs.report_after IS NULL OR jobs.report_after <= now())
           AND NOT (jobs.id = ANY($1))

@@ -159,6 +159,8 @@ pub struct ClaimedJob {
     pub calibration_passes: Option<i16>,
     /// Seconds from the moment the job last entered the queue to this claim.
     pub queue_wait_seconds: f64,
+    /// asv's `rounds` for every benchmark, set for confirmation jobs.
+    pub rounds: Option<i32>,
 }
 
 /// The state and attempt of a job, read when a lease call does not match.
@@ -329,9 +331,9 @@ pub async fn notify_job_queued(
     Ok(())
 }
 
-/// Cancels the queued and running jobs of a pull request, recording
-/// `reason`, and returns their ids. An agent running one learns of it at its
-/// next heartbeat.
+/// Cancels the queued and running jobs of a pull request, confirmation jobs
+/// included, recording `reason`, and returns their ids. An agent running
+/// one learns of it at its next heartbeat.
 pub async fn cancel_pull_request_jobs(
     executor: impl PgExecutor<'_>,
     repository_id: i32,
@@ -343,7 +345,13 @@ pub async fn cancel_pull_request_jobs(
         UPDATE jobs
         SET state = 'cancelled', error = $3, lease_expires_at = NULL,
             finished_at = now(), updated_at = now()
-        WHERE repository_id = $1 AND pr_number = $2 AND state IN ('queued', 'running')
+        WHERE state IN ('queued', 'running')
+          AND (
+              (repository_id = $1 AND pr_number = $2)
+              OR (kind = 'confirm' AND parent_job_id IN (
+                  SELECT id FROM jobs WHERE repository_id = $1 AND pr_number = $2
+              ))
+          )
         RETURNING id
         "#,
         repository_id,
@@ -357,7 +365,9 @@ pub async fn cancel_pull_request_jobs(
 
 /// Supersedes the pull request's jobs for heads other than `head_sha`: the
 /// queued ones, and with `running` also those an agent is running, which
-/// the agent stops at its next heartbeat. Returns their ids.
+/// the agent stops at its next heartbeat. The confirmation jobs of those
+/// heads go the same way, so no confirmation starts for a stale head.
+/// Returns their ids.
 pub async fn supersede_other_heads(
     executor: impl PgExecutor<'_>,
     repository_id: i32,
@@ -372,8 +382,13 @@ pub async fn supersede_other_heads(
         UPDATE jobs
         SET state = 'superseded', error = $5, lease_expires_at = NULL,
             finished_at = now(), updated_at = now()
-        WHERE repository_id = $1 AND pr_number = $2 AND head_sha <> $3
-          AND (state = 'queued' OR ($4 AND state = 'running'))
+        WHERE (state = 'queued' OR ($4 AND state = 'running'))
+          AND (
+              (repository_id = $1 AND pr_number = $2 AND head_sha <> $3)
+              OR (kind = 'confirm' AND parent_job_id IN (
+                  SELECT id FROM jobs WHERE repository_id = $1 AND pr_number = $2 AND head_sha <> $3
+              ))
+          )
         RETURNING id
         "#,
         repository_id,
@@ -392,10 +407,21 @@ pub async fn supersede_other_heads(
 /// nothing while this is true skipped such a row: the reporter, for
 /// example, writes a new check run's id into a queued job's row for a few
 /// milliseconds. The claim should then look again soon instead of waiting
-/// for the next notification.
-pub async fn agent_job_queued(executor: impl PgExecutor<'_>) -> Result<bool, StoreError> {
+/// for the next notification. Jobs that require a machine other than
+/// `machine` do not count.
+pub async fn agent_job_queued(
+    executor: impl PgExecutor<'_>,
+    machine: &str,
+) -> Result<bool, StoreError> {
     let queued = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND backend = 'agent') AS "queued!""#
+        r#"
+        SELECT EXISTS (
+            SELECT 1 FROM jobs
+            WHERE state = 'queued' AND backend = 'agent'
+              AND (required_machine IS NULL OR required_machine = $1)
+        ) AS "queued!"
+        "#,
+        machine,
     )
     .fetch_one(executor)
     .await?;
@@ -405,7 +431,8 @@ pub async fn agent_job_queued(executor: impl PgExecutor<'_>) -> Result<bool, Sto
 /// Claims the oldest queued job for `agent` under a lease of `lease_seconds`
 /// and returns it, or `None` when no job is queued. Jobs of the GitHub
 /// Actions backend are left to the dispatcher, and a job with a
-/// `required_machine` only goes to an agent recording under that machine.
+/// `required_machine` (a confirmation or a calibration) only goes to an
+/// agent recording under that machine.
 ///
 /// `FOR UPDATE SKIP LOCKED` lets many agents claim at once: each takes a
 /// different row and none waits for another's transaction.
@@ -433,7 +460,7 @@ pub async fn claim_next_job(
         WHERE jobs.id = next.id AND repositories.id = jobs.repository_id
         RETURNING jobs.id, jobs.attempt, repositories.name AS repository, jobs.pr_number,
                   jobs.head_sha, jobs.base_ref, jobs.clone_url, jobs.head_fetch_ref,
-                  jobs.installation_id, jobs.bench, jobs.kind, jobs.calibration_passes,
+                  jobs.installation_id, jobs.bench, jobs.kind, jobs.calibration_passes, jobs.rounds,
                   CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END AS base_sha,
                   extract(epoch FROM now() - jobs.queued_at)::float8 AS "queue_wait_seconds!"
         "#,
@@ -459,6 +486,7 @@ pub async fn claim_next_job(
         base_sha: row.base_sha,
         calibration_passes: row.calibration_passes,
         queue_wait_seconds: row.queue_wait_seconds,
+        rounds: row.rounds,
         })
     })
     .transpose()

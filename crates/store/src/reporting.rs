@@ -35,6 +35,8 @@ pub struct ReportTask {
     pub check_run_id: Option<i64>,
     /// The pull request's stored comment id, from an earlier report.
     pub comment_id: Option<i64>,
+    /// Whether a GitHub Actions workflow ran the job, not a `pitot agent`.
+    pub on_actions: bool,
 }
 
 /// A row of the reporter's job queries, before the state is parsed.
@@ -53,6 +55,7 @@ struct ReportTaskRow {
     error: Option<String>,
     check_run_id: Option<i64>,
     comment_id: Option<i64>,
+    on_actions: bool,
 }
 
 impl TryFrom<ReportTaskRow> for ReportTask {
@@ -74,6 +77,7 @@ impl TryFrom<ReportTaskRow> for ReportTask {
             error: row.error,
             check_run_id: row.check_run_id,
             comment_id: row.comment_id,
+            on_actions: row.on_actions,
         })
     }
 }
@@ -92,7 +96,8 @@ pub async fn jobs_without_check_run(
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
-               pull_requests.comment_id AS "comment_id?"
+               pull_requests.comment_id AS "comment_id?",
+               jobs.backend = 'actions' AS "on_actions!"
         FROM jobs
         JOIN repositories ON repositories.id = jobs.repository_id
         LEFT JOIN pull_requests
@@ -111,7 +116,7 @@ pub async fn jobs_without_check_run(
 
 /// Locks the oldest pull request job whose outcome is not written to
 /// GitHub yet, skipping jobs another reporter holds, jobs waiting after a
-/// failure, and the jobs in `skip`, and returns it. The lock
+/// failure or for their confirmation, and the jobs in `skip`, and returns it. The lock
 /// lasts until the caller's transaction ends, so each outcome is written
 /// once even with several server processes.
 pub async fn lock_next_to_report(
@@ -125,7 +130,8 @@ pub async fn lock_next_to_report(
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
-               pull_requests.comment_id AS "comment_id?"
+               pull_requests.comment_id AS "comment_id?",
+               jobs.backend = 'actions' AS "on_actions!"
         FROM jobs
         JOIN repositories ON repositories.id = jobs.repository_id
         LEFT JOIN pull_requests
@@ -134,6 +140,14 @@ pub async fn lock_next_to_report(
           AND jobs.state IN ('ingesting', 'failed', 'cancelled', 'superseded')
           AND (jobs.report_after IS NULL OR jobs.report_after <= now())
           AND NOT (jobs.id = ANY($1))
+          -- A job waits while the confirmation of its current run is
+          -- queued or running; the reporter then writes both at once.
+          AND NOT EXISTS (
+              SELECT 1 FROM jobs AS confirm
+              WHERE confirm.kind = 'confirm' AND confirm.parent_job_id = jobs.id
+                AND confirm.parent_attempt = jobs.attempt
+                AND confirm.state IN ('queued', 'running')
+          )
         ORDER BY jobs.updated_at, jobs.id
         LIMIT 1
         FOR UPDATE OF jobs SKIP LOCKED

@@ -3,6 +3,7 @@
 use pitot_stats::{Comparison, Measurement, Row};
 
 use super::fit::{Block, Table};
+use super::confirmation::RowCheck;
 use super::quarantine::QuarantineNote;
 use super::verdict::{badness, Section};
 use crate::asv_text::{ratio_text, side_text};
@@ -148,6 +149,40 @@ pub(crate) fn quarantined_section(
                 after_text(row),
                 ratio_text(row),
                 note.map(quarantine_text).unwrap_or_default(),
+            )
+        },
+        comparison,
+    );
+    blocks
+}
+
+/// Returns the heading and table of the flagged rows that a second run
+/// did not confirm, with the second run's ratio. `comparison` gives the
+/// environments.
+pub(crate) fn unconfirmed_section(
+    unconfirmed: &[(Row, RowCheck)],
+    comparison: &Comparison,
+) -> Vec<Block> {
+    let rows: Vec<&Row> = unconfirmed.iter().map(|(row, _)| row).collect();
+    let mut blocks = Vec::new();
+    push_section(
+        &mut blocks,
+        "Not confirmed by a second run, never failing the check",
+        "| Base | Head | Ratio | Second run's ratio | Benchmark |\n\
+         |--:|--:|--:|--:|:--|\n",
+        "unconfirmed benchmark",
+        &rows,
+        |row, cell| {
+            let second_ratio = unconfirmed
+                .iter()
+                .find(|(unconfirmed_row, _)| std::ptr::eq(unconfirmed_row, row))
+                .and_then(|(_, check)| check.ratio)
+                .map_or_else(|| "n/a".to_owned(), |ratio| crate::pyfmt::fixed(ratio, 2));
+            format!(
+                "| {} | {} | {} | {second_ratio} | {cell} |",
+                before_text(row),
+                after_text(row),
+                ratio_text(row),
             )
         },
         comparison,

@@ -62,6 +62,7 @@ pub fn demo_job(demo: &DemoRepo, job_id: i64, timeout_seconds: u64) -> ClaimedJo
             factor: 1.1,
             timeout_seconds,
             extra_args: Vec::new(),
+            rounds: None,
         },
         head_fetch_ref: None,
         calibration_passes: None,

@@ -80,7 +80,7 @@ pub async fn claim(
         }
 
         let recheck = if locked_rechecks < MAX_LOCKED_RECHECKS
-            && jobs::agent_job_queued(&state.pool).await?
+            && jobs::agent_job_queued(&state.pool, &request.machine).await?
         {
             locked_rechecks += 1;
             LOCKED_RECHECK
@@ -173,6 +173,9 @@ fn claimed_job(state: &AppState, job: jobs::ClaimedJob) -> api::ClaimedJob {
             factor: DEFAULT_FACTOR,
             timeout_seconds: jobs_config.run_timeout.as_secs(),
             extra_args: Vec::new(),
+            // Set for confirmation jobs, which run the flagged benchmarks
+            // with more rounds than the first run.
+            rounds: job.rounds.and_then(|rounds| u32::try_from(rounds).ok()),
         },
         head_fetch_ref: job.head_fetch_ref,
         // The column's constraint keeps it between 2 and 10.
