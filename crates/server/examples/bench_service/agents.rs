@@ -1,13 +1,17 @@
-//! Measurement 4: jobs per second as agents are added.
+//! Measurement 4: jobs per second as agents are added, on the scale-out
+//! shape of `--agent-servers` servers sharing one database.
 //!
-//! For each agent count, the measurement queues `--agent-jobs` jobs with
-//! a burst of labelled deliveries, then starts that many agents at once.
-//! Each agent claims a job, waits `--agent-run-ms` in place of asv, and
-//! reports two real asv results files, until the queue is empty. The time
-//! runs from the agents' start until the GitHub stand-in holds a comment
-//! on every pull request. With the server keeping up, jobs per second grow
-//! with the agents as `agents / run time`; where they stop growing, the
-//! server (ingest, comparison, comment) is the limit.
+//! For each agent count, the measurement starts the servers and queues
+//! `--agent-jobs` jobs with a burst of labelled deliveries, each sent to
+//! every server as a load balancer's retry would. It then starts that
+//! many agents at once, spread over the servers. Each agent claims a job,
+//! waits `--agent-run-ms` in place of asv, and reports two real asv
+//! results files, until the queue is empty. The time runs from the
+//! agents' start until the GitHub stand-in holds a comment on every pull
+//! request. The round fails unless every job ran exactly once and every
+//! pull request got exactly one comment. With the servers keeping up,
+//! jobs per second grow with the agents as `agents / run time`; where they
+//! stop growing, the servers (ingest, comparison, comment) are the limit.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,11 +40,15 @@ const COUNT_TIMEOUT: Duration = Duration::from_secs(600);
 /// jobs per second next to what the agents alone would allow.
 pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> anyhow::Result<()> {
     println!(
-        "\njobs per second by number of agents, {} jobs of {} ms each, load average {}",
+        "\njobs per second by number of agents, {} servers, {} jobs of {} ms each, load average {}",
+        args.agent_servers,
         args.agent_jobs,
         args.agent_run_ms,
         load_average()
     );
+    if args.agent_servers == 0 {
+        bail!("--agent-servers 0: give 1 or more servers");
+    }
     let Some(files) = AsvFiles::load(args)? else {
         return Ok(());
     };
@@ -60,17 +68,23 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
             max_connections: POOL_SIZE,
             ping_on_acquire: !args.no_ping_on_acquire,
         };
-        let service = start_service(server, scratch, pool, service_config(Some(&stub))).await?;
+        let mut services = Vec::with_capacity(args.agent_servers);
+        for _ in 0..args.agent_servers {
+            let config = service_config(Some(&stub));
+            services.push(start_service(server, scratch, pool, config).await?);
+        }
         let client = reqwest::Client::new();
-        let webhook_url = format!("{}/webhooks/github", service.url());
 
         let mut numbers = Vec::with_capacity(args.agent_jobs);
         for index in 0..args.agent_jobs {
             let delivery = template.delivery(RUN_TAG + round, index);
             numbers.push(u64::try_from(delivery.number).context("pull request number")?);
-            let status = send(&client, &webhook_url, delivery).await?;
-            if status != 202 {
-                bail!("the webhook returned {status}, expected 202");
+            for service in &services {
+                let webhook_url = format!("{}/webhooks/github", service.url());
+                let status = send(&client, &webhook_url, delivery.clone()).await?;
+                if status != 202 {
+                    bail!("the webhook returned {status}, expected 202");
+                }
             }
         }
 
@@ -80,6 +94,7 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
             let token = create_agent_token(&scratch.pool, &name)
                 .await
                 .context("failed to create an agent token")?;
+            let service = &services[agent % services.len()];
             clients.push(AgentClient::new(service.url(), token, name, files.machine.clone()));
         }
         let next = Arc::new(AtomicUsize::new(0));
@@ -104,7 +119,10 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
         }
         wait_for_comments(&stub, &numbers, started).await?;
         let seconds = started.elapsed().as_secs_f64();
-        stop_service(server, service).await?;
+        check_once(scratch, &stub, &numbers).await?;
+        for service in services {
+            stop_service(server, service).await?;
+        }
 
         let per_second = args.agent_jobs as f64 / seconds;
         let limit = agents as f64 / run_time.as_secs_f64();
@@ -128,6 +146,51 @@ pub async fn run(args: &Args, scratch: &ScratchDatabase, server: &Handle) -> any
                 "runs": 1,
             })
         );
+    }
+    Ok(())
+}
+
+/// Fails unless there is one job per pull request, each claimed once and
+/// reported, and exactly one comment on each pull request.
+async fn check_once(
+    scratch: &ScratchDatabase,
+    stub: &GitHubStub,
+    numbers: &[u64],
+) -> anyhow::Result<()> {
+    let expected = i64::try_from(numbers.len()).context("job count")?;
+    // The reporter commits the job's state after the stand-in stored the
+    // comment, so the last jobs may still be finishing.
+    let started = Instant::now();
+    let (jobs, claimed_once, reported) = loop {
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT count(*), count(*) FILTER (WHERE attempt = 1), \
+                    count(*) FILTER (WHERE state = 'reported') FROM jobs",
+        )
+        .fetch_one(&scratch.pool)
+        .await
+        .context("failed to count the jobs")?;
+        if counts.2 == expected || started.elapsed() > Duration::from_secs(30) {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if (jobs, claimed_once, reported) != (expected, expected, expected) {
+        let states: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state || coalesce(': ' || left(error, 300), ''), count(*) FROM jobs GROUP BY 1 ORDER BY 1")
+                .fetch_all(&scratch.pool)
+                .await
+                .context("failed to count the jobs by state")?;
+        println!("  jobs by state: {states:?}");
+        bail!(
+            "expected {expected} jobs, each claimed once and reported; found {jobs} jobs, \
+             {claimed_once} claimed once, {reported} reported"
+        );
+    }
+    for &number in numbers {
+        let comments = stub.comments(REPOSITORY, number).len();
+        if comments != 1 {
+            bail!("pull request {number} has {comments} comments, expected exactly 1");
+        }
     }
     Ok(())
 }

@@ -13,9 +13,12 @@
 //!    two real asv results files through the agent API, timed until the
 //!    comment appears in a local stand-in for api.github.com, in three
 //!    scenarios of claim order and stand-in speed.
-//! 4. `agents`: a queue of jobs drained by 1, 2, 4 and 8 agents that each
-//!    take a fixed time per job in place of asv and report real results;
-//!    prints jobs per second next to what the agents alone would allow.
+//! 4. `agents`: two servers on one database receive the same burst of
+//!    deliveries; 1, 2, 4 and 8 agents spread over them drain the queue,
+//!    each taking a fixed time per job in place of asv and reporting real
+//!    results. Checks that every job ran once with one comment per pull
+//!    request, and prints jobs per second next to what the agents alone
+//!    would allow.
 //!
 //! Usage (`scripts/bench-service` builds it in release mode and passes the
 //! defaults recorded in docs/benchmarks.md):
@@ -130,8 +133,13 @@ pub struct Args {
     agent_counts: Vec<usize>,
 
     /// Jobs queued in each round of the agents measurement.
-    #[arg(long, default_value_t = 48)]
+    #[arg(long, default_value_t = 200)]
     agent_jobs: usize,
+
+    /// Servers sharing the database in the agents measurement; each
+    /// delivery goes to all of them and the agents are spread over them.
+    #[arg(long, default_value_t = 2)]
+    agent_servers: usize,
 
     /// How long each agent takes per job in place of asv, in milliseconds.
     #[arg(long, default_value_t = 500)]

@@ -40,6 +40,7 @@ pub struct DeliveryTemplate {
 }
 
 /// One signed delivery.
+#[derive(Clone)]
 pub struct Delivery {
     pub id: String,
     pub body: Vec<u8>,
