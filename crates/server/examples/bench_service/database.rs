@@ -63,9 +63,14 @@ impl ScratchDatabase {
 
     /// Removes every job, delivery, pull request, repository (with its
     /// stored results) and agent token, so that each run starts empty.
+    ///
+    /// `results` is named on its own: it has no foreign keys (the bulk
+    /// import dropped them), so `CASCADE` does not reach it, and its rows
+    /// would collide with the next run's restarted run ids.
     pub async fn reset(&self) -> anyhow::Result<()> {
         sqlx::raw_sql(
-            "TRUNCATE deliveries, jobs, pull_requests, repositories, agent_tokens, installations
+            "TRUNCATE deliveries, jobs, pull_requests, repositories, agent_tokens, installations,
+                      results
              RESTART IDENTITY CASCADE",
         )
         .execute(&self.pool)

@@ -62,7 +62,7 @@ impl TestResponse {
 
 impl TestApp {
     /// Creates an application with the default configuration, the test
-    /// secret and a one-second claim wait.
+    /// secret, a one-second claim wait and no confirmation runs.
     pub fn new(pool: PgPool) -> TestApp {
         TestApp::with_config(pool, |_| {})
     }
@@ -72,6 +72,10 @@ impl TestApp {
         let mut config = Config::default();
         config.github.webhook_secret = Some(SecretString::from(SECRET));
         config.jobs.claim_wait = Duration::from_secs(1);
+        // No agent runs here to answer a confirmation, so a flagged
+        // regression would hold its comment back; the tests at the top
+        // level cover confirmation.
+        config.confirm.enabled = false;
         change(&mut config);
         let state = AppState::new(pool.clone(), config);
         TestApp {
