@@ -16,8 +16,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -173,8 +174,14 @@ before(async () => {
   seedChangePoint();
   const port = await freePort();
   baseUrl = `http://127.0.0.1:${port}`;
+  // The test reports jobs itself and runs no agent, so a confirmation run
+  // of the slowed benchmark would never be claimed and its comment never
+  // written.
+  const config = join(mkdtempSync(join(tmpdir(), "pitot-browser-")), "pitot.toml");
+  writeFileSync(config, "[confirm]\nenabled = false\n");
   server = spawn(PITOT, ["serve"], {
     env: pitotEnv({
+      PITOT_CONFIG: config,
       PITOT_LISTEN: `127.0.0.1:${port}`,
       PITOT_PUBLIC_URL: baseUrl,
       PITOT_WEBHOOK_SECRET: SECRET,
