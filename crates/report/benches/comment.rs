@@ -5,7 +5,7 @@
 //! Run with `cargo bench -p pitot-report --bench comment`. The rows come
 //! from a real results file (conda-benchmarks, in `tests/fixtures/asv`)
 //! whose benchmarks are copied under new names until there are 1,000
-//! rows; the head side slows a tenth of them by 30% and speeds up a
+//! rows. The head side slows a tenth of them by 30% and speeds up a
 //! seventh by 20%. Each step runs 3 times to warm up and then
 //! `PITOT_BENCH_RUNS` times (default 25). It prints the median, minimum
 //! and maximum in milliseconds, and one `bench-result` JSON line per step
@@ -107,7 +107,7 @@ fn widen(file: &ResultsFile, rows: usize) -> ResultsFile {
 }
 
 /// Multiplies a benchmark's values, intervals, quartiles and samples, so
-/// the significance test sees the same spread around a new centre.
+/// the significance test gets the same spread around a new centre.
 fn scale(result: &mut BenchmarkResult, factor: f64) {
     for outcome in &mut result.outcomes {
         if let Outcome::Value(value) = outcome {

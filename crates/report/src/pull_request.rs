@@ -101,8 +101,8 @@ pub struct PullRequestContext<'a> {
     /// The repository's active quarantines; their rows never count
     /// towards the verdict.
     pub quarantines: Option<&'a Quarantines>,
-    /// How the target branch moved on since the merge-base; the header
-    /// warns when it did.
+    /// The movement of the target branch after the merge-base. The header
+    /// warns when the branch moved on.
     pub base_drift: Option<&'a BaseDrift>,
     /// The confirmation of the flagged regressions, when they were
     /// flagged; unconfirmed rows never count towards the verdict.

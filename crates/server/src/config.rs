@@ -48,7 +48,7 @@ pub struct ConfirmConfig {
     /// asv's `rounds` for every benchmark of the confirmation.
     pub rounds: u32,
     /// The maximum number of benchmarks one confirmation runs. When a run
-    /// flags more, pitot reports them unconfirmed and says so in the comment.
+    /// flags more, pitot reports them unconfirmed and notes it in the comment.
     pub max_benchmarks: usize,
 }
 
@@ -252,7 +252,7 @@ pub struct RepositoryConfig {
     pub dispatch_ref: Option<String>,
     /// When to benchmark the default branch.
     pub history: HistoryMode,
-    /// Which events start a release's regression report.
+    /// The events that start a release's regression report.
     pub release_reports: ReleaseReports,
 }
 
@@ -888,7 +888,8 @@ mod tests {
             let config = Config::from_toml(&text).unwrap();
             assert_eq!(config.repository("o/r").release_reports, expected, "value {value}");
         }
-        assert!(ReleaseReports::Both.on_published() && ReleaseReports::Both.on_tag_push());
+        assert!(ReleaseReports::Both.on_published());
+        assert!(ReleaseReports::Both.on_tag_push());
         assert!(!ReleaseReports::Tags.on_published());
         assert!(!ReleaseReports::Published.on_tag_push());
     }

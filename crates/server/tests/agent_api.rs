@@ -198,15 +198,15 @@ async fn waiting_claim_wakes_on_enqueue(pool: PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn claim_looks_again_when_a_queued_job_was_locked(pool: PgPool) {
-    // The wait is shorter than the 5-second recheck: without a quick second
-    // look, a claim that skipped the locked row would answer 204.
+    // The wait is shorter than the 5-second recheck, so without a quick
+    // second look a claim that skipped the locked row would return 204.
     let app = TestApp::with_config(pool, |config| {
         config.jobs.claim_wait = Duration::from_secs(2)
     });
     let token = app.agent_token("bench-1").await;
     let job_id = queue_job(&app).await;
-    // Another transaction holds the queued job's row, as the reporter does
-    // while it writes a check run's id; its commit sends no notification.
+    // Another transaction locks the queued job's row, as the reporter does
+    // while it writes a check run's id. Its commit sends no notification.
     let mut holder = app.pool.begin().await.expect("a transaction");
     sqlx::query("SELECT id FROM jobs WHERE id = $1 FOR UPDATE")
         .bind(job_id)

@@ -6,9 +6,9 @@
 //! every server as a load balancer's retry would. It then starts that
 //! many agents at once, spread over the servers. Each agent claims a job,
 //! waits `--agent-run-ms` in place of asv, and reports two real asv
-//! results files, until the queue is empty. The time runs from the
-//! agents' start until the GitHub stand-in holds a comment on every pull
-//! request. The round fails unless every job ran exactly once and every
+//! results files, until the queue is empty. The clock runs from the
+//! agents' start until the GitHub stand-in has stored a comment on every
+//! pull request. The round fails unless every job ran exactly once and every
 //! pull request got exactly one comment. With the servers keeping up,
 //! jobs per second grow with the agents as `agents / run time`; where they
 //! stop growing, the servers (ingest, comparison, comment) are the limit.

@@ -18,8 +18,8 @@ pub fn service_config(github: Option<&GitHubStub>) -> Config {
     let mut config = Config::default();
     config.github.webhook_secret = Some(SecretString::from(WEBHOOK_SECRET));
     config.jobs.in_process_agent = false;
-    // The measured agents answer only the jobs they queued; a confirmation
-    // run of a flagged regression would wait for an agent forever.
+    // The measured agents claim only the jobs the bench queued, so a
+    // confirmation of a flagged regression would wait for an agent forever.
     config.confirm.enabled = false;
     config.server.public_url = "http://pitot.test".to_owned();
     if let Some(stub) = github {

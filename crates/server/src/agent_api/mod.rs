@@ -28,9 +28,9 @@ use crate::state::AppState;
 /// notification, in case one was lost while the listener reconnected.
 const CLAIM_RECHECK: Duration = Duration::from_secs(5);
 
-/// How soon a claim looks again after it found no job although one was
-/// queued: the job's row was locked for a moment by another transaction,
-/// whose commit sends no notification.
+/// The delay before a claim looks again after it found no job although one
+/// was queued. Another transaction had locked the job's row for a moment,
+/// and its commit sends no notification.
 const LOCKED_RECHECK: Duration = Duration::from_millis(20);
 
 /// How many quick looks a claim takes, half a second's worth, before it

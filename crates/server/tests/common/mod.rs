@@ -72,9 +72,9 @@ impl TestApp {
         let mut config = Config::default();
         config.github.webhook_secret = Some(SecretString::from(SECRET));
         config.jobs.claim_wait = Duration::from_secs(1);
-        // No agent runs here to answer a confirmation, so a flagged
-        // regression would hold its comment back; the tests at the top
-        // level cover confirmation.
+        // No agent runs here to claim a confirmation job, so a flagged
+        // regression would delay its comment forever. The top-level tests
+        // cover confirmation.
         config.confirm.enabled = false;
         change(&mut config);
         let state = AppState::new(pool.clone(), config);
