@@ -356,6 +356,26 @@ mod tests {
         }
     }
 
+    fn test_asv() -> Asv {
+        Asv {
+            program: PathBuf::from("asv"),
+            python: None,
+            version: "0.6.6".to_string(),
+        }
+    }
+
+    /// Returns asv options without a benchmark filter, config or rounds.
+    fn test_options() -> AsvOptions {
+        AsvOptions {
+            bench: None,
+            config: None,
+            factor: 1.1,
+            timeout_seconds: 60,
+            extra_args: Vec::new(),
+            rounds: None,
+        }
+    }
+
     fn checkout() -> Checkout {
         Checkout {
             dir: PathBuf::from("/unused"),
@@ -439,19 +459,11 @@ mod tests {
     #[test]
     fn config_path_outside_checkout_rejected() {
         let checkout = checkout();
-        let asv = Asv {
-            program: PathBuf::from("asv"),
-            python: None,
-            version: "0.6.6".to_string(),
-        };
+        let asv = test_asv();
         for config in ["../asv.conf.json", "/etc/asv.conf.json", "bench/../../x.json", ""] {
             let options = AsvOptions {
-                bench: None,
                 config: Some(config.to_string()),
-                factor: 1.1,
-                timeout_seconds: 60,
-                extra_args: Vec::new(),
-                rounds: None,
+                ..test_options()
             };
             let run = ContinuousRun {
                 asv: &asv,
@@ -469,18 +481,11 @@ mod tests {
     #[test]
     fn command_passes_bench_and_rounds() {
         let checkout = checkout();
-        let asv = Asv {
-            program: PathBuf::from("asv"),
-            python: None,
-            version: "0.6.6".to_string(),
-        };
+        let asv = test_asv();
         let options = AsvOptions {
             bench: Some("^(?:benchmarks\\.time_x)$".to_string()),
-            config: None,
-            factor: 1.1,
-            timeout_seconds: 60,
-            extra_args: Vec::new(),
             rounds: Some(6),
+            ..test_options()
         };
         let run = ContinuousRun {
             asv: &asv,
@@ -501,19 +506,8 @@ mod tests {
     #[test]
     fn command_without_rounds_keeps_benchmark_settings() {
         let checkout = checkout();
-        let asv = Asv {
-            program: PathBuf::from("asv"),
-            python: None,
-            version: "0.6.6".to_string(),
-        };
-        let options = AsvOptions {
-            bench: None,
-            config: None,
-            factor: 1.1,
-            timeout_seconds: 60,
-            extra_args: Vec::new(),
-            rounds: None,
-        };
+        let asv = test_asv();
+        let options = test_options();
         let run = ContinuousRun {
             asv: &asv,
             checkout: &checkout,
