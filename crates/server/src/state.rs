@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use pitot_github::GitHubClient;
+use pitot_store::commit_shas::CommitShas;
 
 use crate::actions::ActionsWake;
 use crate::commands::CommandsWake;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// This process's counters and histograms, served at `/metrics`.
     pub metrics: Metrics,
+    /// Commit hashes by id, for the dashboard's overview and series history.
+    pub commit_shas: Arc<CommitShas>,
 }
 
 impl AppState {
@@ -53,6 +56,7 @@ impl AppState {
             github: None,
             shutdown: CancellationToken::new(),
             metrics: Metrics::default(),
+            commit_shas: Arc::default(),
         }
     }
 

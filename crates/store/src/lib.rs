@@ -31,6 +31,7 @@ pub mod api_tokens;
 pub mod calibrations;
 pub mod commands;
 pub mod commit_jobs;
+pub mod commit_shas;
 pub mod confirm_jobs;
 pub mod dashboard;
 pub mod deliveries;
