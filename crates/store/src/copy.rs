@@ -1,9 +1,15 @@
-//! Encoding result rows in PostgreSQL's binary `COPY` format.
+//! Encoding result rows in PostgreSQL's binary `COPY` format, and reading
+//! rows back from it.
 //!
 //! Binary rather than text because it sends each float as its 8 bytes: no
 //! decimal formatting in pitot, no parsing in the server, and an exact round
 //! trip for every value including NaN and the infinities. The format is
 //! described in the PostgreSQL manual, "COPY", section "Binary Format".
+//!
+//! Reading with `COPY ... TO STDOUT` serves the one query that returns
+//! tens of thousands of rows to a request: a series' whole history. The
+//! rows arrive as one byte stream that is cut into fields here, which costs
+//! pitot less than decoding each row as a query result.
 
 use chrono::{DateTime, Utc};
 use pitot_asv::{Outcome, Stats};
@@ -139,6 +145,108 @@ impl CopyBuffer {
     }
 }
 
+/// Reads the rows of a binary `COPY ... TO STDOUT` payload, one field at a
+/// time in the order of the statement's columns.
+pub(crate) struct CopyReader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> CopyReader<'a> {
+    /// Checks the header and starts before the first row.
+    pub fn new(payload: &'a [u8]) -> Result<Self, sqlx::Error> {
+        let mut reader = CopyReader { rest: payload };
+        if reader.take(SIGNATURE.len())? != SIGNATURE {
+            return Err(malformed("the payload does not start with the binary COPY signature"));
+        }
+        reader.take(4)?; // flags
+        let extension = reader.int4_bytes()?;
+        let extension = usize::try_from(extension)
+            .map_err(|_| malformed("the header extension has a negative length"))?;
+        reader.take(extension)?;
+        Ok(reader)
+    }
+
+    /// Moves to the next row and returns true, or returns false at the
+    /// trailer. A row with another number of fields than `fields` is an
+    /// error.
+    pub fn next_row(&mut self, fields: i16) -> Result<bool, sqlx::Error> {
+        let count = i16::from_be_bytes(self.array()?);
+        match count {
+            -1 => Ok(false),
+            count if count == fields => Ok(true),
+            count => Err(malformed(&format!("a row has {count} fields, expected {fields}"))),
+        }
+    }
+
+    pub fn int8(&mut self) -> Result<Option<i64>, sqlx::Error> {
+        Ok(self.field()?.map(fixed).transpose()?.map(i64::from_be_bytes))
+    }
+
+    pub fn int4(&mut self) -> Result<Option<i32>, sqlx::Error> {
+        Ok(self.field()?.map(fixed).transpose()?.map(i32::from_be_bytes))
+    }
+
+    pub fn float8(&mut self) -> Result<Option<f64>, sqlx::Error> {
+        Ok(self.field()?.map(fixed).transpose()?.map(f64::from_be_bytes))
+    }
+
+    pub fn timestamptz(&mut self) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        self.int8()?
+            .map(|micros| {
+                DateTime::from_timestamp_micros(micros + POSTGRES_EPOCH_OFFSET_SECONDS * 1_000_000)
+                    .ok_or_else(|| malformed(&format!("timestamp {micros} is out of range")))
+            })
+            .transpose()
+    }
+
+    /// Returns a `text` field, or an enum's label.
+    pub fn text(&mut self) -> Result<Option<&'a str>, sqlx::Error> {
+        self.field()?
+            .map(|bytes| {
+                std::str::from_utf8(bytes).map_err(|_| malformed("a text field is not UTF-8"))
+            })
+            .transpose()
+    }
+
+    /// Returns the next field's bytes, `None` for NULL.
+    fn field(&mut self) -> Result<Option<&'a [u8]>, sqlx::Error> {
+        let length = self.int4_bytes()?;
+        match usize::try_from(length) {
+            Ok(length) => self.take(length).map(Some),
+            Err(_) if length == -1 => Ok(None),
+            Err(_) => Err(malformed(&format!("a field has length {length}"))),
+        }
+    }
+
+    fn int4_bytes(&mut self) -> Result<i32, sqlx::Error> {
+        Ok(i32::from_be_bytes(self.array()?))
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], sqlx::Error> {
+        fixed(self.take(N)?)
+    }
+
+    fn take(&mut self, count: usize) -> Result<&'a [u8], sqlx::Error> {
+        if self.rest.len() < count {
+            return Err(malformed("the payload ends before the field or header it announced"));
+        }
+        let (taken, rest) = self.rest.split_at(count);
+        self.rest = rest;
+        Ok(taken)
+    }
+}
+
+/// A field of a fixed-size type, which must have exactly that size.
+fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], sqlx::Error> {
+    bytes
+        .try_into()
+        .map_err(|_| malformed(&format!("a field has {} bytes, expected {N}", bytes.len())))
+}
+
+fn malformed(reason: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("malformed binary COPY payload: {reason}"))
+}
+
 /// The `result_outcome` label of an outcome.
 pub(crate) fn outcome_label(outcome: Outcome) -> &'static str {
     match outcome {
@@ -171,5 +279,65 @@ mod tests {
         let epoch = DateTime::from_timestamp(POSTGRES_EPOCH_OFFSET_SECONDS, 0).expect("in range");
 
         assert_eq!(postgres_micros(epoch), 0);
+    }
+
+    /// Returns a payload of one row, written with the encoder's own field
+    /// writers.
+    fn one_row(date: DateTime<Utc>) -> Vec<u8> {
+        let mut buffer = CopyBuffer::new();
+        buffer.bytes.extend_from_slice(&6i16.to_be_bytes());
+        buffer.int8(Some(-7));
+        buffer.int8(Some(postgres_micros(date)));
+        buffer.text("skipped");
+        buffer.float8(Some(f64::NAN));
+        buffer.float8(None);
+        buffer.int4(Some(42));
+        buffer.finish()
+    }
+
+    #[test]
+    fn reader_reads_back_every_field_type() {
+        let date = DateTime::from_timestamp(1_700_000_000, 123_456_000).expect("in range");
+        let payload = one_row(date);
+        let mut reader = CopyReader::new(&payload).expect("header");
+
+        assert!(reader.next_row(6).expect("row"));
+        assert_eq!(reader.int8().expect("int8"), Some(-7));
+        assert_eq!(reader.timestamptz().expect("date"), Some(date));
+        assert_eq!(reader.text().expect("text"), Some("skipped"));
+        assert!(reader.float8().expect("NaN").is_some_and(f64::is_nan));
+        assert_eq!(reader.float8().expect("NULL"), None);
+        assert_eq!(reader.int4().expect("int4"), Some(42));
+        assert!(!reader.next_row(6).expect("trailer"));
+    }
+
+    #[test]
+    fn reader_rejects_a_short_or_mismatched_payload() {
+        let date = DateTime::from_timestamp(0, 0).expect("in range");
+        let payload = one_row(date);
+
+        let mut reader = CopyReader::new(&payload).expect("header");
+        let error = reader.next_row(5).expect_err("six fields, not five");
+        assert!(error.to_string().contains("a row has 6 fields, expected 5"), "{error}");
+
+        let cut = &payload[..payload.len() - 10];
+        let mut reader = CopyReader::new(cut).expect("header");
+        reader.next_row(6).expect("row");
+        let read_all = (|| -> Result<(), sqlx::Error> {
+            reader.int8()?;
+            reader.timestamptz()?;
+            reader.text()?;
+            reader.float8()?;
+            reader.float8()?;
+            reader.int4()?;
+            Ok(())
+        })();
+        let error = read_all.expect_err("the last field is cut off");
+        assert!(error.to_string().contains("ends before the field"), "{error}");
+
+        let error = CopyReader::new(b"PGCOPY\n\xff\r\n\x01\0\0\0\0\0\0\0\0")
+            .err()
+            .expect("the signature's last byte differs");
+        assert!(error.to_string().contains("signature"), "{error}");
     }
 }
