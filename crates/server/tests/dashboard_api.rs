@@ -318,6 +318,56 @@ async fn overview_takes_machine_and_points(pool: PgPool) {
     assert_eq!(upper["change"], Value::Null);
 }
 
+/// Two more results of `UPPER` on m1: one at commit 0 with the same date
+/// as commit 5, stored after it so that its commit id is larger but its
+/// hash smaller, and one at commit 6 without a date.
+async fn seed_tie_and_undated(app: &TestApp) {
+    let store = Store::from_pool(app.pool.clone());
+    let repo: RepoName = REPOSITORY.parse().expect("valid name");
+    let mut tied = m1_file(5);
+    tied.commit_hash = sha(0);
+    tied.benchmarks[0].outcomes = vec![Outcome::Value(7.0)];
+    let mut undated = m1_file(5);
+    undated.commit_hash = sha(6);
+    undated.date = None;
+    undated.benchmarks[0].outcomes = vec![Outcome::Value(6.0)];
+    for (seed, file) in [(40, tied), (41, undated)] {
+        store.ingest(&repo, &file, [seed; 32]).await.expect("results stored");
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn same_date_orders_by_commit_id(pool: PgPool) {
+    let app = TestApp::new(pool);
+    seed(&app).await;
+    seed_tie_and_undated(&app).await;
+
+    let overview = get(&app, "/api/v1/repositories/acme/widgets/benchmarks")
+        .await
+        .json();
+    let upper = entry(&overview, UPPER);
+    let id = upper["id"].as_i64().expect("an id");
+    let history = get(
+        &app,
+        &format!("/api/v1/repositories/acme/widgets/series/{id}"),
+    )
+    .await
+    .json();
+
+    // The overview leaves the undated result out, and of the two results
+    // dated like commit 5, the one stored later is the latest.
+    assert_eq!(upper["latest"]["commit"], sha(0));
+    assert_eq!(upper["latest"]["value"], 7.0);
+    assert_eq!(upper["previous_value"], UPPER_VALUES[4]);
+    // The history has every result: by date, ties by commit id, and the
+    // undated one last.
+    let shas: Vec<String> = [1, 2, 3, 4, 5, 0, 6].into_iter().map(sha).collect();
+    assert_eq!(history["points"]["commit"], json!(shas));
+    assert_eq!(history["points"]["committed_at"][6], Value::Null);
+    assert_eq!(history["points"]["value"][5], 7.0);
+    assert_eq!(history["points"]["value"][6], 6.0);
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn overview_of_empty_repository_is_empty(pool: PgPool) {
     let app = TestApp::new(pool);

@@ -2,15 +2,21 @@
 //! the overview of a suite, one benchmark's series, one series' history
 //! and the list of jobs.
 //!
-//! Each function runs one statement. Repositories are looked up by name
+//! Each function runs one statement, except a series' history, which reads
+//! its commit hashes and versions apart (see `series_points`). Repositories are looked up by name
 //! case-insensitively, as everywhere else in the store; an unknown name
 //! gives an empty result or `None`, and the caller decides whether that is
 //! a 404.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use pitot_asv::Outcome;
-use sqlx::PgExecutor;
+use sqlx::postgres::PgPoolCopyExt;
+use sqlx::{PgExecutor, PgPool};
 
+use crate::commit_shas::CommitShas;
+use crate::copy::CopyReader;
 use crate::jobs::JobState;
 use crate::StoreError;
 
@@ -125,42 +131,45 @@ pub struct OverviewSeries {
 /// with its latest `points` dated results, ordered by benchmark and
 /// parameters. Series without a dated result are left out.
 ///
-/// This is one statement: one descent of `results_series_history` per
-/// series (an index-only scan once VACUUM has run), so a suite of 7,500
-/// series costs 7,500 short range reads and no sort of the results.
+/// This is one statement with two descents of `results_series_history`
+/// per series: one for the sparkline and one for the latest result. Each
+/// reads the end of the series' range in index order, as an index-only
+/// scan once VACUUM has run. A suite of 7,500 series costs 15,000 short
+/// range reads and no sort of the results. The latest commits' hashes come
+/// from `commit_shas`.
 pub async fn suite_overview(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
+    commit_shas: &CommitShas,
     repository: &str,
     machine: &str,
     environment: &str,
     points: i64,
 ) -> Result<Vec<OverviewSeries>, StoreError> {
+    // `ARRAY(subquery)` keeps the subquery's order, newest first, and Rust
+    // turns it around. Aggregates with their own ORDER BY would sort each
+    // series' points again, which took half of the statement's time.
     let rows = sqlx::query!(
         r#"SELECT s.id AS series_id, b.name AS benchmark, s.params, b.kind, b.unit,
-                  p.recent AS "recent!: Vec<Option<f64>>", p.latest_outcome AS "latest_outcome!",
-                  c.sha AS latest_commit, c.committed_at AS latest_commit_at
+                  ARRAY(
+                      SELECT r.value FROM results r
+                      WHERE r.series_id = s.id AND r.committed_at IS NOT NULL
+                      ORDER BY r.committed_at DESC, r.commit_id DESC
+                      LIMIT $4
+                  ) AS "newest_first!: Vec<Option<f64>>",
+                  latest.outcome::text AS "latest_outcome!",
+                  latest.commit_id AS latest_commit_id, latest.committed_at AS latest_commit_at
            FROM repositories repo
            JOIN machines m ON m.repository_id = repo.id
            JOIN environments e ON e.repository_id = repo.id
            JOIN series s ON s.machine_id = m.id AND s.environment_id = e.id
            JOIN benchmarks b ON b.id = s.benchmark_id
            CROSS JOIN LATERAL (
-               -- The newest points first, from the end of the series' index
-               -- range; the aggregate puts them back oldest first.
-               SELECT array_agg(last.value ORDER BY last.committed_at, last.commit_id) AS recent,
-                      (array_agg(last.outcome::text ORDER BY last.committed_at DESC, last.commit_id DESC))[1]
-                          AS latest_outcome,
-                      (array_agg(last.commit_id ORDER BY last.committed_at DESC, last.commit_id DESC))[1]
-                          AS latest_commit_id
-               FROM (
-                   SELECT r.committed_at, r.commit_id, r.value, r.outcome
-                   FROM results r
-                   WHERE r.series_id = s.id AND r.committed_at IS NOT NULL
-                   ORDER BY r.committed_at DESC, r.commit_id DESC
-                   LIMIT $4
-               ) last
-           ) p
-           JOIN commits c ON c.id = p.latest_commit_id
+               SELECT r.commit_id, r.committed_at, r.outcome
+               FROM results r
+               WHERE r.series_id = s.id AND r.committed_at IS NOT NULL
+               ORDER BY r.committed_at DESC, r.commit_id DESC
+               LIMIT 1
+           ) latest
            WHERE lower(repo.name) = lower($1) AND m.name = $2 AND e.name = $3
            ORDER BY b.name, s.params"#,
         repository,
@@ -168,20 +177,27 @@ pub async fn suite_overview(
         environment,
         points
     )
-    .fetch_all(executor)
+    .fetch_all(pool)
     .await?;
+    let commit_ids: Vec<i64> = rows.iter().map(|row| row.latest_commit_id).collect();
+    let shas = commit_shas.resolve(pool, &commit_ids).await?;
     Ok(rows
         .into_iter()
-        .map(|row| OverviewSeries {
-            series_id: row.series_id,
-            benchmark: row.benchmark,
-            params: row.params,
-            kind: row.kind,
-            unit: row.unit,
-            latest_outcome: outcome(&row.latest_outcome, row.recent.last().copied().flatten()),
-            recent: row.recent,
-            latest_commit: row.latest_commit,
-            latest_commit_at: row.latest_commit_at,
+        .zip(shas)
+        .map(|(row, latest_commit)| {
+            let mut recent = row.newest_first;
+            recent.reverse();
+            OverviewSeries {
+                series_id: row.series_id,
+                benchmark: row.benchmark,
+                params: row.params,
+                kind: row.kind,
+                unit: row.unit,
+                latest_outcome: outcome(&row.latest_outcome, recent.last().copied().flatten()),
+                recent,
+                latest_commit,
+                latest_commit_at: row.latest_commit_at,
+            }
         })
         .collect())
 }
@@ -306,33 +322,104 @@ pub struct HistoryPoint {
 }
 
 /// Returns every result of a series, oldest first (commits without a
-/// date last), in one range scan of `results_series_history`.
+/// date last), in one range scan of `results_series_history`, which is
+/// already in that order. Commit hashes come from `commit_shas` and the
+/// versions, a few per series, from a second query.
 pub async fn series_points(
-    executor: impl PgExecutor<'_>,
+    pool: &PgPool,
+    commit_shas: &CommitShas,
     series_id: i64,
 ) -> Result<Vec<HistoryPoint>, StoreError> {
-    let rows = sqlx::query!(
-        r#"SELECT c.sha, r.committed_at, r.outcome::text AS "outcome!", r.value,
-                  r.ci_99_low, r.ci_99_high, v.version AS "version?"
-           FROM results r
-           JOIN commits c ON c.id = r.commit_id
-           LEFT JOIN benchmark_versions v ON v.id = r.version_id
-           WHERE r.series_id = $1
-           ORDER BY r.committed_at, r.commit_id"#,
-        series_id
-    )
-    .fetch_all(executor)
-    .await?;
+    let rows = series_rows(pool, series_id).await?;
+    let commit_ids: Vec<i64> = rows.iter().map(|row| row.commit_id).collect();
+    let (shas, versions) = tokio::try_join!(
+        commit_shas.resolve(pool, &commit_ids),
+        version_names(pool, rows.iter().filter_map(|row| row.version_id)),
+    )?;
     Ok(rows
         .into_iter()
-        .map(|row| HistoryPoint {
-            commit: row.sha,
+        .zip(shas)
+        .map(|(row, sha)| HistoryPoint {
+            commit: sha,
             committed_at: row.committed_at,
-            outcome: outcome(&row.outcome, row.value),
-            ci_99: row.ci_99_low.zip(row.ci_99_high),
-            version: row.version,
+            outcome: row.outcome,
+            ci_99: row.ci_99,
+            version: row.version_id.and_then(|id| versions.get(&id).cloned()),
         })
         .collect())
+}
+
+/// One stored result of a series, as `series_rows` reads it.
+struct SeriesRow {
+    commit_id: i64,
+    committed_at: Option<DateTime<Utc>>,
+    outcome: Outcome,
+    ci_99: Option<(f64, f64)>,
+    version_id: Option<i32>,
+}
+
+/// Reads a series' results with a binary `COPY`. For a history of 10,000
+/// points that cut pitot's CPU time per request from 13.1 to 8.6 ms,
+/// against the same query's result rows. `COPY` takes no bind parameters; the id is an integer, so
+/// formatting it into the statement cannot change the statement.
+async fn series_rows(pool: &PgPool, series_id: i64) -> Result<Vec<SeriesRow>, StoreError> {
+    const FIELDS: i16 = 7;
+    let statement = format!(
+        "COPY (SELECT r.commit_id, r.committed_at, r.outcome, r.value, \
+                      r.ci_99_low, r.ci_99_high, r.version_id \
+               FROM results r WHERE r.series_id = {series_id} \
+               ORDER BY r.committed_at, r.commit_id) \
+         TO STDOUT (FORMAT binary)"
+    );
+    let mut stream = pool.copy_out_raw(&statement).await?;
+    let mut payload = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+        payload.extend_from_slice(&chunk?);
+    }
+
+    let mut reader = CopyReader::new(&payload)?;
+    let mut rows = Vec::new();
+    while reader.next_row(FIELDS)? {
+        let commit_id = reader.int8()?;
+        let committed_at = reader.timestamptz()?;
+        let outcome_label = reader.text()?;
+        let value = reader.float8()?;
+        let ci_99 = reader.float8()?.zip(reader.float8()?);
+        let version_id = reader.int4()?;
+        let (Some(commit_id), Some(outcome_label)) = (commit_id, outcome_label) else {
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                "series {series_id} has a result without a commit id or an outcome"
+            ))));
+        };
+        rows.push(SeriesRow {
+            commit_id,
+            committed_at,
+            outcome: outcome(outcome_label, value),
+            ci_99,
+            version_id,
+        });
+    }
+    Ok(rows)
+}
+
+/// Returns the version strings of the given `benchmark_versions` ids.
+async fn version_names(
+    pool: &PgPool,
+    ids: impl Iterator<Item = i32>,
+) -> Result<HashMap<i32, String>, StoreError> {
+    let mut ids: Vec<i32> = ids.collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = sqlx::query!(
+        "SELECT id, version FROM benchmark_versions WHERE id = ANY($1)",
+        &ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.version)).collect())
 }
 
 /// A job as the runs list shows it.

@@ -138,6 +138,7 @@ pub(super) async fn overview(
     let series = match chosen {
         Some(pair) => dashboard::suite_overview(
             &state.pool,
+            &state.commit_shas,
             repo.as_str(),
             &pair.machine,
             &pair.environment,
@@ -390,21 +391,21 @@ pub(super) async fn series_history(
             "invalid series id {series_id:?}: expected the number the benchmarks list gives"
         ))
     })?;
-    let info = dashboard::find_series(&state.pool, repo.as_str(), series_id)
-        .await
-        .context("failed to load the series")?
-        .ok_or_else(|| {
-            AppError::NotFound(format!("series {series_id} not found in repository {repo}"))
-        })?;
-    let points = dashboard::series_points(&state.pool, series_id)
-        .await
-        .context("failed to load the series' history")?;
-    let change_points = regressions::series_change_points(&state.pool, series_id)
-        .await
-        .context("failed to load the series' change points")?;
-    let releases = regressions::release_markers(&state.pool, repo.as_str())
-        .await
-        .context("failed to load the repository's releases")?;
+    // The four reads are independent, so they run at once on four of the
+    // pool's connections: the history's wait is its longest read, not the
+    // sum of all four.
+    let (info, points, change_points, releases) = tokio::join!(
+        dashboard::find_series(&state.pool, repo.as_str(), series_id),
+        dashboard::series_points(&state.pool, &state.commit_shas, series_id),
+        regressions::series_change_points(&state.pool, series_id),
+        regressions::release_markers(&state.pool, repo.as_str()),
+    );
+    let info = info.context("failed to load the series")?.ok_or_else(|| {
+        AppError::NotFound(format!("series {series_id} not found in repository {repo}"))
+    })?;
+    let points = points.context("failed to load the series' history")?;
+    let change_points = change_points.context("failed to load the series' change points")?;
+    let releases = releases.context("failed to load the repository's releases")?;
 
     let mut columns = PointColumns::default();
     for point in points {
