@@ -304,11 +304,12 @@ async fn queue(
         installation_id: command.installation_id,
         max_attempts: state.config.jobs.max_attempts,
         bench,
+        backend: job_backend(state, &command.repository),
+        // The comment's event is not kept, so the dispatcher reads an
+        // Actions job's default branch from GitHub.
+        dispatch_ref: None,
     };
-    // The comment's event is not kept, so the dispatcher reads an Actions
-    // job's default branch from GitHub.
-    let backend = job_backend(state, &command.repository);
-    let (_, job_id, job_state) = enqueue_job(conn, &job, backend, None)
+    let (_, job_id, job_state) = enqueue_job(conn, &job)
         .await
         .map_err(|error| anyhow!("failed to queue the job: {error}"))?;
     Ok((job_state != JobState::Superseded).then_some(job_id))

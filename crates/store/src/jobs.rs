@@ -12,6 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use crate::actions_jobs::Backend;
 use crate::commit_sha::full_sha;
 use crate::StoreError;
 
@@ -106,6 +107,10 @@ pub struct NewPullRequestJob<'a> {
     pub max_attempts: i32,
     /// A regular expression for `asv continuous --bench`; `None` runs every benchmark.
     pub bench: Option<&'a str>,
+    /// The runner of the job, from the repository's configuration.
+    pub backend: Backend,
+    /// The ref an Actions workflow is dispatched on, when known.
+    pub dispatch_ref: Option<&'a str>,
 }
 
 /// A job row with its repository's name.
@@ -195,8 +200,9 @@ pub async fn insert_pull_request_job(
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO jobs (repository_id, pr_number, head_sha, base_ref, clone_url,
-                          head_fetch_ref, installation_id, attempt_limit, bench)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                          head_fetch_ref, installation_id, attempt_limit, bench,
+                          backend, dispatch_ref)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (repository_id, pr_number, head_sha) WHERE pr_number IS NOT NULL DO NOTHING
         RETURNING id
         "#,
@@ -209,6 +215,8 @@ pub async fn insert_pull_request_job(
         job.installation_id,
         job.max_attempts,
         job.bench,
+        job.backend.as_str(),
+        job.dispatch_ref,
     )
     .fetch_optional(executor)
     .await?;

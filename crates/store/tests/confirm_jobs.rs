@@ -5,6 +5,7 @@
 mod common;
 
 use common::sha;
+use pitot_store::actions_jobs::Backend;
 use pitot_store::commit_jobs::{lock_next_commit_job, JobKind};
 use pitot_store::confirm_jobs::{self, NewConfirmJob};
 use pitot_store::jobs::{self, JobState, NewPullRequestJob};
@@ -42,6 +43,8 @@ fn pull_request_job(repository_id: i32, head_sha: &str) -> NewPullRequestJob<'_>
         installation_id: Some(3),
         max_attempts: 3,
         bench: None,
+        backend: Backend::Agent,
+        dispatch_ref: None,
     }
 }
 

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use pitot_github_stub::TEST_INSTALLATION_ID;
 use pitot_server::config::Config;
+use pitot_store::actions_jobs::Backend;
 use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
 use pitot_store::jobs::{self, NewPullRequestJob, JOB_QUEUED_CHANNEL};
 use pitot_store::pull_requests::{self, PullRequestHead};
@@ -262,6 +263,8 @@ async fn record_delivery(
         installation_id: Some(INSTALLATION_ID),
         max_attempts: max_attempts(),
         bench: None,
+        backend: Backend::Agent,
+        dispatch_ref: Some("master"),
     };
     let job_id = jobs::insert_pull_request_job(&mut *tx, &job)
         .await?

@@ -313,9 +313,10 @@ pub(super) async fn rerun(
         installation_id: job.installation_id,
         max_attempts: state.config.jobs.max_attempts,
         bench: latest.bench.as_deref(),
+        backend: job_backend(&state, &job.repository),
+        dispatch_ref: None,
     };
-    let backend = job_backend(&state, &job.repository);
-    let (_, queued_id, queued_state) = enqueue_job(&mut tx, &new_job, backend, None).await?;
+    let (_, queued_id, queued_state) = enqueue_job(&mut tx, &new_job).await?;
     tx.commit().await?;
 
     tracing::info!(

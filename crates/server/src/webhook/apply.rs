@@ -220,10 +220,10 @@ async fn enqueue_head(
         installation_id: event.installation_id,
         max_attempts: state.config.jobs.max_attempts,
         bench: None,
+        backend: job_backend(state, &event.repository.full_name),
+        dispatch_ref: event.repository.default_branch.as_deref(),
     };
-    let backend = job_backend(state, &event.repository.full_name);
-    let dispatch_ref = event.repository.default_branch.as_deref();
-    let (outcome, job_id, _) = enqueue_job(conn, &job, backend, dispatch_ref).await?;
+    let (outcome, job_id, _) = enqueue_job(conn, &job).await?;
     Ok((outcome, job_id))
 }
 
@@ -240,17 +240,16 @@ pub(crate) fn job_backend(state: &AppState, repository: &str) -> Backend {
 /// its state now. Queued and running jobs of the pull request's other heads
 /// are superseded: only one run per pull request goes on at a time.
 ///
-/// A queued job gets `backend`, and `dispatch_ref` (the repository's
-/// default branch, when the event named it) for the Actions backend.
+/// A queued job gets the job's `backend` and `dispatch_ref`. A new row is
+/// inserted with them. A row queued again, or found queued, is updated,
+/// which also clears what an earlier run recorded about its workflow.
 pub(crate) async fn enqueue_job(
     conn: &mut PgConnection,
     job: &NewPullRequestJob<'_>,
-    backend: Backend,
-    dispatch_ref: Option<&str>,
 ) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
     let (outcome, job_id, state) = enqueue_job_row(conn, job).await?;
-    if state == JobState::Queued {
-        actions_jobs::set_job_backend(&mut *conn, job_id, backend, dispatch_ref).await?;
+    if state == JobState::Queued && outcome != DeliveryOutcome::JobQueued {
+        actions_jobs::set_job_backend(&mut *conn, job_id, job.backend, job.dispatch_ref).await?;
     }
     Ok((outcome, job_id, state))
 }
