@@ -432,11 +432,17 @@ async fn body_at_the_limit_is_read(pool: PgPool) {
 async fn malformed_deliveries_are_400(pool: PgPool) {
     let app = TestApp::new(pool);
     let labelled = serde_json::to_vec(&pull_request("labeled")).unwrap();
-    let cases: [(&str, &str, &[u8], &str); 4] = [
+    let cases: [(&str, &str, &[u8], &str); 5] = [
         (
             "truncated JSON",
             "pull_request",
             b"{\"action\": \"labeled\"",
+            "not valid JSON",
+        ),
+        (
+            "truncated JSON of an event pitot does not handle",
+            "star",
+            b"{\"action\": \"created\"",
             "not valid JSON",
         ),
         (

@@ -53,11 +53,20 @@ fn form_payload(body: &[u8]) -> Result<Bytes, AppError> {
 
 /// Parses the delivery as the event its header names. Any malformed JSON is
 /// a 400, also for events pitot ignores, so a broken sender is noticed.
+///
+/// The payload is read once when it parses as the event: serde_json reads
+/// the whole document for that, skipped fields included, so a payload that
+/// parses is valid JSON. It is read a second time in two cases. An ignored
+/// event's parse drops its errors. A failed parse's message should say
+/// whether the JSON or its shape is wrong.
 pub fn parse_event(event_name: &str, payload: &[u8]) -> Result<Event, AppError> {
-    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|error| {
-        AppError::BadRequest(format!(
-            "the {event_name} payload is not valid JSON: {error}"
-        ))
-    })?;
-    Event::parse(event_name, payload).map_err(|error| AppError::BadRequest(error.to_string()))
+    let parsed = Event::parse(event_name, payload);
+    if matches!(parsed, Ok(Event::Ignored { .. }) | Err(_)) {
+        serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|error| {
+            AppError::BadRequest(format!(
+                "the {event_name} payload is not valid JSON: {error}"
+            ))
+        })?;
+    }
+    parsed.map_err(|error| AppError::BadRequest(error.to_string()))
 }
