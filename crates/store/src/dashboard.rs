@@ -371,11 +371,26 @@ async fn series_rows(pool: &PgPool, series_id: i64) -> Result<Vec<SeriesRow>, St
                ORDER BY r.committed_at, r.commit_id) \
          TO STDOUT (FORMAT binary)"
     );
-    let mut stream = pool.copy_out_raw(&statement).await?;
-    let mut payload = Vec::new();
-    while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-        payload.extend_from_slice(&chunk?);
-    }
+    // The COPY runs in a task of its own, so it always reads to the end,
+    // also when the request that wants it is dropped (a client that hangs
+    // up). sqlx 0.8.6 does not count a COPY's pending ReadyForQuery, so a
+    // stream dropped halfway returns a connection to the pool that has
+    // not read that message, and its next query could take it for its own.
+    let pool = pool.clone();
+    let payload = tokio::spawn(async move {
+        let mut stream = pool.copy_out_raw(&statement).await?;
+        let mut payload = Vec::new();
+        while let Some(chunk) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            payload.extend_from_slice(&chunk?);
+        }
+        Ok::<_, sqlx::Error>(payload)
+    })
+    .await
+    .map_err(|error| {
+        StoreError::Database(sqlx::Error::Protocol(format!(
+            "the COPY of series {series_id} failed: {error}"
+        )))
+    })??;
 
     let mut reader = CopyReader::new(&payload)?;
     let mut rows = Vec::new();
