@@ -57,8 +57,8 @@ fn form_payload(body: &[u8]) -> Result<Bytes, AppError> {
 /// The payload is read once when it parses as the event: serde_json reads
 /// the whole document for that, skipped fields included, so a payload that
 /// parses is valid JSON. It is read a second time in two cases. An ignored
-/// event's parse drops its errors. A failed parse's message should say
-/// whether the JSON or its shape is wrong.
+/// event's parse drops its errors. A failed parse's message must tell a
+/// malformed document from one of the wrong shape.
 pub fn parse_event(event_name: &str, payload: &[u8]) -> Result<Event, AppError> {
     let parsed = Event::parse(event_name, payload);
     if matches!(parsed, Ok(Event::Ignored { .. }) | Err(_)) {
