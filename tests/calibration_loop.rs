@@ -163,7 +163,9 @@ async fn calibration_stores_noise_per_benchmark(pool: PgPool) {
     assert_eq!(slowed.1, MACHINE);
     assert_eq!(slowed.2, 2, "{slowed:?}");
     let difference = slowed.3.expect("both passes measured it");
-    // The same code twice: far below the 10% that asv's factor flags.
-    assert!((0.0..0.5).contains(&difference), "{slowed:?}");
+    // The same code twice. The demo takes few samples (rounds 2, repeat 3
+    // to 6), and on a busy 2-core CI machine two passes have differed by
+    // 51%, so the bound is a doubling, not asv's 10% factor.
+    assert!((0.0..1.0).contains(&difference), "{slowed:?}");
     assert!(slowed.4.is_some(), "samples recorded: {slowed:?}");
 }
