@@ -121,7 +121,7 @@ impl CalibrationRun<'_> {
         // `SHA^!` is git's range of exactly one commit, which `asv run` accepts.
         args.push(format!("{}^!", self.checkout.head_sha));
 
-        let mut command = Command::new(&self.asv.program);
+        let mut command = self.asv.command();
         command
             .args(&args)
             .current_dir(&self.checkout.dir)

@@ -183,7 +183,7 @@ impl ContinuousRun<'_> {
         args.extend(self.options.extra_args.iter().cloned());
         args.extend([self.checkout.base_sha.clone(), self.checkout.head_sha.clone()]);
 
-        let mut command = Command::new(&self.asv.program);
+        let mut command = self.asv.command();
         command
             .args(&args)
             .current_dir(&self.checkout.dir)
@@ -361,6 +361,7 @@ mod tests {
             program: PathBuf::from("asv"),
             python: None,
             version: "0.6.6".to_string(),
+            home: PathBuf::from("/var/lib/pitot/agent/asv-home"),
         }
     }
 

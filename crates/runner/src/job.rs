@@ -59,6 +59,7 @@ impl JobRunner {
                 venv: config.asv_venv_dir(),
                 python: config.python.clone(),
                 version: config.asv_version.clone(),
+                home: config.work_dir.join("asv-home"),
             },
             config: config.clone(),
         }

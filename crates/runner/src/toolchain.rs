@@ -1,6 +1,7 @@
 //! Finding asv, or installing it into the agent's own virtual environment,
 //! and recording the asv machine the results are filed under.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,6 +45,13 @@ pub enum ToolchainError {
         found: String,
         requested: String,
     },
+    /// The folder asv runs with as its home could not be created.
+    #[error("creating asv's home folder {} failed: {source}; check that the agent's work folder is writable", path.display())]
+    Home {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The lock of the virtual environment could not be taken.
     #[error("locking {} failed: {source}", path.display())]
     Lock {
@@ -64,6 +72,8 @@ pub struct AsvSetup {
     pub python: PathBuf,
     /// The asv version installed into the virtual environment.
     pub version: String,
+    /// The folder asv runs with as its home; see [`Asv::home`].
+    pub home: PathBuf,
 }
 
 /// An asv installation ready to run.
@@ -75,6 +85,15 @@ pub struct Asv {
     pub python: Option<PathBuf>,
     /// The version `asv --version` printed, such as `0.6.6`.
     pub version: String,
+    /// The folder asv runs with as its `HOME`, one per agent.
+    ///
+    /// asv keeps its machine details in `~/.asv-machine.json` and rewrites
+    /// that file in place at the start of every run. Two agents sharing a
+    /// home would read each other's half-written file and fail, so each
+    /// agent gives asv a home of its own under its work folder. The
+    /// user's caches, configuration and `~/.local` stay in use: see
+    /// [`home_environment`].
+    pub home: PathBuf,
 }
 
 impl AsvSetup {
@@ -88,7 +107,7 @@ impl AsvSetup {
             Some(program) => {
                 let version = asv_version(&program).await?;
                 let python = shebang_interpreter(&program);
-                Asv { program, python, version }
+                Asv { program, python, version, home: self.home.clone() }
             }
             None => self.ensure_venv(log, stop).await?,
         };
@@ -106,7 +125,7 @@ impl AsvSetup {
         if program.exists() {
             if let Ok(version) = asv_version(&program).await {
                 if version == self.version {
-                    return Ok(Asv { program, python: Some(python), version });
+                    return Ok(Asv { program, python: Some(python), version, home: self.home.clone() });
                 }
                 log.line(format!("{} has asv {version}; installing {}", self.venv.display(), self.version));
             }
@@ -134,11 +153,27 @@ impl AsvSetup {
                 requested: self.version.clone(),
             });
         }
-        Ok(Asv { program, python: Some(python), version })
+        Ok(Asv { program, python: Some(python), version, home: self.home.clone() })
     }
 }
 
 impl Asv {
+    /// Returns a command that runs asv with the agent's own home.
+    pub fn command(&self) -> Command {
+        self.with_home(Command::new(&self.program))
+    }
+
+    /// Gives `command` this asv's home, keeping the user's folders that
+    /// would otherwise follow `HOME`.
+    fn with_home(&self, mut command: Command) -> Command {
+        let real_home = std::env::var_os("HOME").map(PathBuf::from);
+        let variables = home_environment(&self.home, real_home.as_deref(), |name| {
+            std::env::var_os(name).is_some()
+        });
+        command.envs(variables);
+        command
+    }
+
     /// Records `machine` in asv's machine file (`~/.asv-machine.json`), so
     /// that `asv continuous --machine <machine>` runs without prompting.
     ///
@@ -152,8 +187,12 @@ impl Asv {
         log: &JobLog,
         stop: &StopSignal,
     ) -> Result<(), ToolchainError> {
+        std::fs::create_dir_all(&self.home).map_err(|source| ToolchainError::Home {
+            path: self.home.clone(),
+            source,
+        })?;
         if let Some(python) = &self.python {
-            let mut command = Command::new(python);
+            let mut command = self.with_home(Command::new(python));
             // Not the checkout: Python imports from the working folder
             // first, and the repository under test may contain an `asv`.
             command
@@ -171,7 +210,7 @@ impl Asv {
             }
         }
 
-        let mut command = Command::new(&self.program);
+        let mut command = self.command();
         command.current_dir(dir).arg("machine");
         if let Some(config) = config {
             command.args(["--config", config]);
@@ -181,6 +220,39 @@ impl Asv {
         run_checked(command, &command_line, log, QUERY_TIMEOUT, stop).await?;
         Ok(())
     }
+}
+
+/// Returns the variables that give asv `home` as its `HOME`.
+///
+/// Python's user site (`~/.local`, where `pip install --user` puts asv),
+/// the caches of pip and virtualenv, their configuration and git's global
+/// configuration normally follow `HOME`. Each is pinned to the user's real
+/// home, `real_home`, unless the variable that locates it `is_set` already.
+fn home_environment(
+    home: &Path,
+    real_home: Option<&Path>,
+    is_set: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, OsString)> {
+    let mut variables = vec![("HOME", home.as_os_str().to_owned())];
+    let Some(real_home) = real_home else {
+        return variables;
+    };
+    let pinned_folders = [
+        ("PYTHONUSERBASE", ".local"),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+    ];
+    for (name, folder) in pinned_folders {
+        if !is_set(name) {
+            variables.push((name, real_home.join(folder).into_os_string()));
+        }
+    }
+    let git_config = real_home.join(".gitconfig");
+    if !is_set("GIT_CONFIG_GLOBAL") && git_config.is_file() {
+        variables.push(("GIT_CONFIG_GLOBAL", git_config.into_os_string()));
+    }
+    variables
 }
 
 /// Runs `program --version` and returns the version from its `asv X.Y.Z`
@@ -286,6 +358,63 @@ mod tests {
 
             assert_eq!(found, expected.map(PathBuf::from), "for {first_line:?}");
         }
+    }
+
+    #[test]
+    fn asv_home_keeps_the_users_folders() {
+        let real_home = tempfile::tempdir().expect("temporary folder");
+        std::fs::write(real_home.path().join(".gitconfig"), "[user]\n").expect("writable");
+        let home = Path::new("/srv/agent/asv-home");
+
+        let variables = home_environment(home, Some(real_home.path()), |_| false);
+
+        let value = |name: &str| {
+            variables
+                .iter()
+                .find(|(variable, _)| *variable == name)
+                .map(|(_, value)| PathBuf::from(value))
+        };
+        assert_eq!(value("HOME").as_deref(), Some(home));
+        assert_eq!(value("PYTHONUSERBASE"), Some(real_home.path().join(".local")));
+        assert_eq!(value("XDG_CACHE_HOME"), Some(real_home.path().join(".cache")));
+        assert_eq!(value("XDG_CONFIG_HOME"), Some(real_home.path().join(".config")));
+        assert_eq!(value("XDG_DATA_HOME"), Some(real_home.path().join(".local/share")));
+        assert_eq!(value("GIT_CONFIG_GLOBAL"), Some(real_home.path().join(".gitconfig")));
+    }
+
+    #[test]
+    fn asv_home_leaves_set_variables_alone() {
+        let real_home = tempfile::tempdir().expect("temporary folder");
+        let home = Path::new("/srv/agent/asv-home");
+
+        let variables =
+            home_environment(home, Some(real_home.path()), |name| name == "XDG_CACHE_HOME");
+
+        let names: Vec<&str> = variables.iter().map(|(name, _)| *name).collect();
+        // No `.gitconfig` in the real home: git's default search stays.
+        assert_eq!(names, ["HOME", "PYTHONUSERBASE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]);
+        let without_home = home_environment(home, None, |_| false);
+        assert_eq!(without_home, [("HOME", OsString::from("/srv/agent/asv-home"))]);
+    }
+
+    #[test]
+    fn asv_commands_run_with_the_agents_home() {
+        let asv = Asv {
+            program: PathBuf::from("/opt/asv/bin/asv"),
+            python: None,
+            version: "0.6.6".to_owned(),
+            home: PathBuf::from("/srv/agent-2/asv-home"),
+        };
+
+        let command = asv.command();
+
+        let home = command
+            .as_std()
+            .get_envs()
+            .find(|(name, _)| *name == "HOME")
+            .and_then(|(_, value)| value);
+        assert_eq!(home, Some(std::ffi::OsStr::new("/srv/agent-2/asv-home")));
+        assert_eq!(command.as_std().get_program(), "/opt/asv/bin/asv");
     }
 
     #[test]

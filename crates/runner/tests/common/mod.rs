@@ -77,6 +77,7 @@ pub fn asv_setup() -> AsvSetup {
         venv: test_root().join("asv-venv"),
         python: PathBuf::from("python3"),
         version: pitot_runner::config::DEFAULT_ASV_VERSION.to_string(),
+        home: test_root().join("asv-home"),
     }
 }
 
