@@ -8,6 +8,8 @@ use crate::font::FAMILY;
 pub(crate) const WORSE: RGBColor = RGBColor(200, 40, 40);
 pub(crate) const BETTER: RGBColor = RGBColor(30, 130, 60);
 pub(crate) const UNCHANGED: RGBColor = RGBColor(110, 110, 110);
+/// Quarantined benchmarks: amber, apart from both verdict colours and grey.
+pub(crate) const QUARANTINED: RGBColor = RGBColor(190, 120, 0);
 pub(crate) const HISTORY: RGBColor = RGBColor(60, 80, 130);
 pub(crate) const TEXT: RGBColor = RGBColor(30, 30, 30);
 pub(crate) const MUTED_TEXT: RGBColor = RGBColor(90, 90, 90);

@@ -52,19 +52,24 @@ pub enum Verdict {
     Better,
     /// No significant change.
     Unchanged,
+    /// A maintainer quarantined the benchmark as noisy: it is drawn, but
+    /// its change, whichever way, decides nothing.
+    Quarantined,
     /// The benchmark's version differs between base and head, so the two
     /// values measure different code; such a benchmark is not drawn.
     NotComparable,
 }
 
 impl Verdict {
-    /// Classifies a row of a comparison.
+    /// Classifies a row of a comparison by pitot's verdict
+    /// ([`Row::judged_worse`], [`Row::judged_better`]), the one the
+    /// comment's tables follow.
     pub fn of(row: &Row) -> Verdict {
         if row.mark == Mark::NotComparable {
             Verdict::NotComparable
-        } else if row.got_worse() {
+        } else if row.judged_worse() {
             Verdict::Worse
-        } else if row.got_better() {
+        } else if row.judged_better() {
             Verdict::Better
         } else {
             Verdict::Unchanged
@@ -75,6 +80,7 @@ impl Verdict {
         match self {
             Verdict::Worse => style::WORSE,
             Verdict::Better => style::BETTER,
+            Verdict::Quarantined => style::QUARANTINED,
             Verdict::Unchanged | Verdict::NotComparable => style::UNCHANGED,
         }
     }
@@ -84,6 +90,7 @@ impl Verdict {
             Verdict::Worse => "worse",
             Verdict::Better => "better",
             Verdict::Unchanged => "unchanged",
+            Verdict::Quarantined => "quarantined",
             Verdict::NotComparable => "not comparable",
         }
     }
@@ -189,8 +196,14 @@ impl SummaryChart {
         }
     }
 
-    /// Builds the chart of every row of `comparison`.
-    pub fn from_comparison(comparison: &Comparison, noise: NoiseBand) -> SummaryChart {
+    /// Builds the chart of every row of `comparison`. The rows for which
+    /// `quarantined` is true get [`Verdict::Quarantined`] unless they are
+    /// not comparable.
+    pub fn from_comparison(
+        comparison: &Comparison,
+        noise: NoiseBand,
+        quarantined: impl Fn(&Row) -> bool,
+    ) -> SummaryChart {
         let with_environment = comparison.has_multiple_environments();
         let entries = comparison
             .rows
@@ -201,7 +214,11 @@ impl SummaryChart {
                 } else {
                     row.name.clone()
                 },
-                verdict: Verdict::of(row),
+                verdict: match Verdict::of(row) {
+                    Verdict::NotComparable => Verdict::NotComparable,
+                    _ if quarantined(row) => Verdict::Quarantined,
+                    verdict => verdict,
+                },
                 base: row.before.measurement.value(),
                 head: row.after.measurement.value(),
                 base_interval: row.before.stats.and_then(|stats| stats.ci_99),
@@ -238,7 +255,7 @@ impl SummaryChart {
     /// Returns 16 hex digits of a SHA-256 over the chart's input: every
     /// entry in order and the noise band. Equal inputs give equal digests.
     pub fn digest(&self) -> String {
-        let mut hasher = InputHasher::new("pitot summary chart v1");
+        let mut hasher = InputHasher::new("pitot summary chart v2");
         hasher.number(self.noise.low);
         hasher.number(self.noise.high);
         hasher.count(self.entries.len());
@@ -298,7 +315,11 @@ impl SummaryChart {
             .map_err(ChartError::drawing)?;
 
         let mut x = 10;
-        for verdict in [Verdict::Worse, Verdict::Better, Verdict::Unchanged] {
+        let mut legend = vec![Verdict::Worse, Verdict::Better, Verdict::Unchanged];
+        if count(Verdict::Quarantined) > 0 {
+            legend.push(Verdict::Quarantined);
+        }
+        for verdict in legend {
             let label = format!("{} {}", count(verdict), verdict.as_str());
             area.draw(&Circle::new((x + 5, 38), 5, verdict.color().filled()))
                 .map_err(ChartError::drawing)?;

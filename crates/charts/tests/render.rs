@@ -9,10 +9,12 @@ use pitot_charts::{
     HistoryChart, HistoryPoint, NoiseBand, SkippedRows, SummaryChart, SummaryEntry, Verdict,
     HISTORY_HEIGHT, HISTORY_WIDTH,
 };
-use pitot_stats::{compare, CompareOptions};
+use pitot_stats::{compare, CompareOptions, Comparison};
 
 /// The colour of worse points, as drawn.
 const WORSE_RGB: [u8; 3] = [200, 40, 40];
+/// The colour of quarantined points, as drawn.
+const QUARANTINED_RGB: [u8; 3] = [190, 120, 0];
 
 /// A decoded PNG: its size and RGB pixels.
 struct Decoded {
@@ -162,8 +164,8 @@ fn workspace_path(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-#[test]
-fn summary_of_a_real_comparison() {
+/// Compares two of asv's example results files with a factor of 2.
+fn example_comparison() -> Comparison {
     let suite_bytes = std::fs::read(workspace_path(
         "tests/fixtures/asv/example_results/benchmarks.json",
     ))
@@ -175,11 +177,17 @@ fn summary_of_a_real_comparison() {
         factor: 2.0,
         use_stats: true,
     };
-    let comparison = compare(&before, &after, &suite, &options).expect("compares");
+    compare(&before, &after, &suite, &options).expect("compares")
+}
+
+#[test]
+fn summary_of_a_real_comparison() {
+    let comparison = example_comparison();
 
     let chart = SummaryChart::from_comparison(
         &comparison,
-        NoiseBand::from_factor(options.factor).expect("valid factor"),
+        NoiseBand::from_factor(comparison.options.factor).expect("valid factor"),
+        |_| false,
     );
     let image = decode(&chart.render_png().expect("renders"));
 
@@ -194,6 +202,35 @@ fn summary_of_a_real_comparison() {
         "the example has failed benchmarks"
     );
     assert_eq!((image.width, image.height), chart.size());
+}
+
+#[test]
+fn quarantined_benchmarks_get_their_own_colour() {
+    let comparison = example_comparison();
+    let noise = NoiseBand::from_factor(comparison.options.factor).expect("valid factor");
+    let drawable = |value: Option<f64>| value.is_some_and(|value| value > 0.0);
+    let quarantined = comparison
+        .rows
+        .iter()
+        .find(|row| {
+            drawable(row.before.measurement.value()) && drawable(row.after.measurement.value())
+        })
+        .map(|row| row.benchmark.clone())
+        .expect("a benchmark with values on both sides");
+
+    let plain = SummaryChart::from_comparison(&comparison, noise, |_| false);
+    let marked =
+        SummaryChart::from_comparison(&comparison, noise, |row| row.benchmark == quarantined);
+
+    let plain_image = decode(&plain.render_png().expect("renders"));
+    let marked_image = decode(&marked.render_png().expect("renders"));
+    assert_eq!(plain_image.count_color(QUARANTINED_RGB), 0);
+    assert!(
+        marked_image.count_color(QUARANTINED_RGB) > 0,
+        "{quarantined} is drawn in the quarantine colour"
+    );
+    assert_eq!(plain.drawn(), marked.drawn(), "a quarantined benchmark is still drawn");
+    assert_ne!(plain.digest(), marked.digest(), "the URL changes with the quarantine");
 }
 
 fn history_point(commit: usize, value: Option<f64>) -> HistoryPoint {

@@ -398,8 +398,9 @@ async fn render_job(
         ConfirmStep::Waiting { benchmarks } => return Ok(JobRender::Confirming { benchmarks }),
         ConfirmStep::Ready(confirmation) => confirmation,
     };
-    // The charts link to benchmarks by name, so they leave ignored ones out.
-    let charts = comment_charts(state, task, base_sha, &quarantines.shown(&comparison)).await;
+    // The charts apply the quarantines themselves: ignored benchmarks are
+    // left out, noisy ones drawn apart.
+    let charts = comment_charts(state, task, base_sha, &comparison).await;
 
     let machine = task
         .machine

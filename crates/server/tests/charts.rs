@@ -11,7 +11,7 @@ use common::*;
 use pitot_asv::parse_results;
 use pitot_runner::api::{report_path, CLAIM_PATH};
 use pitot_server::reporter::report_pending;
-use pitot_store::{file_sha256, reporting, RepoName, Store};
+use pitot_store::{file_sha256, quarantines, reporting, RepoName, Store};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -216,6 +216,61 @@ async fn urls_follow_the_input(pool: PgPool) {
         stale_history.error()
     );
     assert_eq!(summary_again.status, StatusCode::OK);
+}
+
+/// Quarantines `benchmark` in the stored repository, as the API would.
+async fn quarantine(app: &TestApp, benchmark: &str, kind: &str) {
+    let (repository_id, _) = quarantines::find_repository(&app.pool, REPOSITORY)
+        .await
+        .expect("repository query")
+        .expect("the repository is stored");
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    quarantines::set_quarantine(
+        &mut conn,
+        &quarantines::NewQuarantine {
+            repository_id,
+            benchmark,
+            kind,
+            reason: "flaky on shared runners",
+            expires_at: None,
+            created_by: "maintainer",
+        },
+    )
+    .await
+    .expect("quarantine is stored");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn quarantines_shape_the_served_charts(pool: PgPool) {
+    let app = TestApp::new(pool);
+    import_history(&app, "1111111111111111111111111111111111111112", -2, 1.02).await;
+    let fixture = results_json(MERGE_BASE, 0, 1.0);
+    let ignored = fixture["results"]
+        .as_object()
+        .expect("results by name")
+        .keys()
+        .find(|name| *name != SLOWED)
+        .expect("a second benchmark")
+        .clone();
+    quarantine(&app, &ignored, "ignored").await;
+    quarantine(&app, SLOWED, "noisy").await;
+
+    let (job_id, comment) = reported_job(&app).await;
+    let summary = chart_path(&comment, job_id, "summary");
+    let response = get(&app, &summary).await;
+
+    // The comment's URL carries the digest of the chart without the
+    // ignored benchmark; the route must compute the same one.
+    assert_eq!(response.status, StatusCode::OK, "{:?}", response.error());
+    assert_eq!(
+        decode_png(&response.body),
+        (900, 880),
+        "39 of the 40 benchmarks are drawn: the ignored one is left out"
+    );
+    assert!(
+        !comment.contains(&format!("/charts/jobs/{job_id}/history-")),
+        "a benchmark quarantined as noisy gets no history link: {comment}"
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]

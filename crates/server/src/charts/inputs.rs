@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use anyhow::Context as _;
 use pitot_asv::Outcome;
 use pitot_charts::{HistoryChart, HistoryPoint, NoiseBand, SummaryChart, Verdict};
-use pitot_report::{ChartLink, CommentCharts};
+use pitot_report::{ChartLink, CommentCharts, Quarantines};
 use pitot_stats::{Comparison, Row, Side};
 use pitot_store::{reporting, RepoName, SeriesKey, SeriesPoint, Store, StoreError};
 
@@ -25,13 +25,75 @@ pub(crate) struct ChartJob<'a> {
     pub(crate) head_sha: &'a str,
 }
 
-/// Returns the summary chart of a comparison, with asv's noise band for
-/// the comparison's factor.
-pub(crate) fn summary_chart(comparison: &Comparison) -> anyhow::Result<SummaryChart> {
-    Ok(SummaryChart::from_comparison(
-        comparison,
-        noise_band(comparison)?,
-    ))
+/// A job's comparison as its charts draw it, with the repository's
+/// quarantines.
+///
+/// Benchmarks quarantined as ignored are left out, as the comment leaves
+/// them out of its tables. Those quarantined as noisy are drawn in their
+/// own colour and get no history link. The comment and the chart route
+/// both build their charts from this, so the digests in the comment's URLs
+/// are the ones the route computes.
+pub(crate) struct Charted {
+    pub(crate) comparison: Comparison,
+    quarantines: Quarantines,
+}
+
+impl Charted {
+    /// Loads the quarantines of the job's repository and applies them to
+    /// `comparison`.
+    pub(crate) async fn load(
+        state: &AppState,
+        job: &ChartJob<'_>,
+        comparison: &Comparison,
+    ) -> anyhow::Result<Charted> {
+        let quarantines =
+            crate::quarantines::comment_quarantines(&state.pool, job.repository_id).await?;
+        Ok(Charted {
+            comparison: quarantines.shown(comparison),
+            quarantines,
+        })
+    }
+
+    fn is_quarantined(&self, row: &Row) -> bool {
+        self.quarantines.of(row).is_some()
+    }
+
+    /// Returns the summary chart, with asv's noise band for the
+    /// comparison's factor.
+    pub(crate) fn summary(&self) -> anyhow::Result<SummaryChart> {
+        Ok(SummaryChart::from_comparison(
+            &self.comparison,
+            noise_band(&self.comparison)?,
+            |row| self.is_quarantined(row),
+        ))
+    }
+
+    /// Returns the indices of the rows that pitot judged changed, that
+    /// are not quarantined and have a value on both sides. Worse rows come
+    /// first, then better ones. Within each, the ratio furthest from 1 on
+    /// a log scale comes first.
+    fn flagged_rows(&self) -> Vec<usize> {
+        let mut flagged: Vec<(usize, Verdict, f64)> = self
+            .comparison
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| !self.is_quarantined(row))
+            .filter_map(|(index, row)| {
+                let verdict = Verdict::of(row);
+                let ratio = row
+                    .ratio
+                    .filter(|ratio| ratio.is_finite() && *ratio > 0.0)?;
+                let changed = matches!(verdict, Verdict::Worse | Verdict::Better);
+                changed.then_some((index, verdict, ratio.ln().abs()))
+            })
+            .collect();
+        flagged.sort_by(|a, b| {
+            let worse_first = (b.1 == Verdict::Worse).cmp(&(a.1 == Verdict::Worse));
+            worse_first.then_with(|| b.2.total_cmp(&a.2))
+        });
+        flagged.into_iter().map(|(index, _, _)| index).collect()
+    }
 }
 
 fn noise_band(comparison: &Comparison) -> anyhow::Result<NoiseBand> {
@@ -47,7 +109,7 @@ pub(crate) fn history_path(job_id: i64, row: usize, digest: &str) -> String {
 }
 
 /// Returns the summary URL and the history links of the comparison's
-/// significantly changed benchmarks, worst first and at most
+/// changed benchmarks ([`Charted::flagged_rows`]), worst first and at most
 /// [`MAX_HISTORY_LINKS`], each URL starting with `base_url` (empty for
 /// paths).
 pub(crate) async fn chart_links(
@@ -56,11 +118,12 @@ pub(crate) async fn chart_links(
     comparison: &Comparison,
     base_url: &str,
 ) -> anyhow::Result<CommentCharts> {
-    let summary = summary_chart(comparison)?;
-    let flagged = flagged_rows(comparison);
+    let charted = Charted::load(state, job, comparison).await?;
+    let summary = charted.summary()?;
+    let flagged = charted.flagged_rows();
     let mut histories = Vec::new();
     for &row in flagged.iter().take(MAX_HISTORY_LINKS) {
-        let Some(chart) = history_chart(state, job, comparison, row).await? else {
+        let Some(chart) = history_chart(state, job, &charted.comparison, row).await? else {
             continue;
         };
         histories.push(ChartLink {
@@ -76,30 +139,6 @@ pub(crate) async fn chart_links(
         histories,
         histories_omitted: flagged.len().saturating_sub(MAX_HISTORY_LINKS),
     })
-}
-
-/// Returns the indices of the rows that changed significantly and have a
-/// value on both sides: worse ones first, then better ones, each ordered
-/// by how far the ratio is from 1 on a log scale, largest first.
-fn flagged_rows(comparison: &Comparison) -> Vec<usize> {
-    let mut flagged: Vec<(usize, Verdict, f64)> = comparison
-        .rows
-        .iter()
-        .enumerate()
-        .filter_map(|(index, row)| {
-            let verdict = Verdict::of(row);
-            let ratio = row
-                .ratio
-                .filter(|ratio| ratio.is_finite() && *ratio > 0.0)?;
-            let changed = matches!(verdict, Verdict::Worse | Verdict::Better);
-            changed.then_some((index, verdict, ratio.ln().abs()))
-        })
-        .collect();
-    flagged.sort_by(|a, b| {
-        let worse_first = (b.1 == Verdict::Worse).cmp(&(a.1 == Verdict::Worse));
-        worse_first.then_with(|| b.2.total_cmp(&a.2))
-    });
-    flagged.into_iter().map(|(index, _, _)| index).collect()
 }
 
 /// Returns the history chart of row `row` of the comparison, or `None`

@@ -4,7 +4,8 @@
 //! A chart's URL carries a digest of the chart's input:
 //! `/charts/jobs/{job_id}/summary-{digest}.png` and
 //! `/charts/jobs/{job_id}/history-{row}-{digest}.png`, where `row` is the
-//! benchmark's index in the job's comparison. GitHub's image proxy caches
+//! benchmark's index in the job's comparison without the benchmarks
+//! quarantined as ignored (`inputs::Charted`). GitHub's image proxy caches
 //! an image by its URL, so new content must get a new URL. The endpoint
 //! rebuilds the input and returns 404 when its digest differs from the one
 //! requested (a stale URL). Otherwise it serves the PNG as immutable.

@@ -12,7 +12,7 @@ use pitot_store::job_reports;
 use pitot_store::{RepoName, Store};
 use pitot_store::jobs::{self, Job, JobState};
 
-use super::inputs::{history_chart, summary_chart, ChartJob};
+use super::inputs::{history_chart, ChartJob, Charted};
 use crate::blocking::run_blocking;
 use crate::error::AppError;
 use crate::job_comparison::parse_report;
@@ -95,16 +95,17 @@ pub(crate) async fn chart_png(
         ))
     };
 
+    let charted = Charted::load(&state, &chart_job, &comparison).await?;
     let png = match &chart_file {
         ChartFile::Summary { digest } => {
-            let chart = summary_chart(&comparison)?;
+            let chart = charted.summary()?;
             if chart.digest() != *digest {
                 return Err(stale());
             }
             run_blocking(move || chart.render_png()).await?
         }
         ChartFile::History { row, digest } => {
-            let chart = history_chart(&state, &chart_job, &comparison, *row)
+            let chart = history_chart(&state, &chart_job, &charted.comparison, *row)
                 .await?
                 .ok_or_else(&stale)?;
             if chart.digest() != *digest {
