@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pitot_runner::api::{AsvOptions, ClaimedJob};
@@ -70,15 +71,24 @@ pub fn demo_job(demo: &DemoRepo, job_id: i64, timeout_seconds: u64) -> ClaimedJo
 }
 
 /// Returns the asv setup the tests share: the virtual environment stays under the
-/// target folder between runs, so only the first run installs asv.
+/// target folder between runs, so only the first run installs asv. Each
+/// call gets a home of its own.
 pub fn asv_setup() -> AsvSetup {
     AsvSetup {
         program: None,
         venv: test_root().join("asv-venv"),
         python: PathBuf::from("python3"),
         version: pitot_runner::config::DEFAULT_ASV_VERSION.to_string(),
-        home: test_root().join("asv-home"),
+        home: fresh_asv_home(),
     }
+}
+
+/// Returns a folder for asv's home that no other test shares. The tests
+/// run in parallel, and asv rewrites its machine file there at every run.
+fn fresh_asv_home() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let name = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    test_root().join("asv-homes").join(name)
 }
 
 /// Makes asv ready, or returns `None` (after saying why) when it cannot be
