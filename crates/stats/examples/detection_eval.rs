@@ -23,6 +23,9 @@
 //!
 //! The noise threshold of each row is learnt from the up to 50 runs of its
 //! series up to and including the base, in the order the runs happened.
+//! A third table measures the runs of one CI job again with thresholds
+//! from an emulated A/A calibration instead: the latest earlier pair of
+//! runs of the same machine and environment stands for its two passes.
 //!
 //! A second coverage check splits one run's ten samples into the even and
 //! odd positions, multiplies the odd half by 1 + s and asks whether the
@@ -36,6 +39,7 @@ use std::path::{Path, PathBuf};
 use pitot_asv::{
     parse_benchmarks, parse_results, BenchmarkSuite, BenchmarkType, Outcome, ResultsFile,
 };
+use pitot_stats::calibration::calibrated_threshold;
 use pitot_stats::interval::hodges_lehmann_ratio;
 use pitot_stats::noise::{noise_threshold, relative_change, HISTORY_WINDOW};
 use pitot_stats::{
@@ -99,17 +103,27 @@ fn main() -> Result<(), Box<dyn Error>> {
     let suite = parse_benchmarks(&std::fs::read(folder.join("benchmarks.json"))?)?;
     let groups = read_groups(&folder)?;
 
-    for (pairing, title) in [
-        (Pairing::SameJob, "Consecutive runs of one CI job"),
+    for (pairing, rule, title) in [
+        (
+            Pairing::SameJob,
+            ThresholdRule::History,
+            "Consecutive runs of one CI job",
+        ),
+        (
+            Pairing::SameJob,
+            ThresholdRule::Calibration,
+            "Consecutive runs of one CI job, thresholds from an earlier A/A pair",
+        ),
         (
             Pairing::ConsecutiveCommits,
+            ThresholdRule::History,
             "Consecutive commits, usually different CI jobs",
         ),
     ] {
         let mut scenarios: Vec<Scenario> = SLOWDOWNS.iter().map(|_| Scenario::default()).collect();
         let mut pairs = 0;
         for files in groups.values() {
-            pairs += evaluate_group(files, &suite, pairing, &mut scenarios)?;
+            pairs += evaluate_group(files, &suite, pairing, rule, &mut scenarios)?;
         }
         println!("## {title}\n");
         print_tables(
@@ -162,6 +176,7 @@ fn evaluate_group(
     files: &[ResultsFile],
     suite: &BenchmarkSuite,
     pairing: Pairing,
+    rule: ThresholdRule,
     scenarios: &mut [Scenario],
 ) -> Result<usize, Box<dyn Error>> {
     let values: Vec<Values> = files.iter().map(values_of).collect();
@@ -185,7 +200,14 @@ fn evaluate_group(
             continue;
         }
         let window = &in_run_order[(end + 1).saturating_sub(HISTORY_WINDOW)..=end];
-        let thresholds = thresholds(window, suite, options.factor);
+        let mut thresholds = thresholds(window, suite, options.factor);
+        if rule == ThresholdRule::Calibration {
+            let Some(calibration) = earlier_pair(&pairs, &position, base_index) else {
+                continue;
+            };
+            let (first, second) = (&values[calibration.0], &values[calibration.1]);
+            apply_calibration(&mut thresholds, first, second, suite);
+        }
         let (base, head) = (&files[base_index], &files[index]);
 
         for (scenario, slowdown) in scenarios.iter_mut().zip(SLOWDOWNS) {
@@ -219,6 +241,60 @@ fn evaluate_group(
         }
     }
     Ok(pairs.len())
+}
+
+/// The source of each row's noise threshold in the evaluation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ThresholdRule {
+    /// The series' last runs, as pitot does by default.
+    History,
+    /// An A/A calibration of two passes, emulated by the latest earlier
+    /// pair of the same pairing whose runs both started before the base.
+    /// Series that the calibration does not measure keep their history
+    /// threshold.
+    Calibration,
+}
+
+/// Returns the latest pair in `pairs` (which are in run order) whose
+/// runs both started before the run `base_index`, so that it shares no
+/// run with the pair being evaluated.
+fn earlier_pair(
+    pairs: &[(usize, usize)],
+    position: &[usize],
+    base_index: usize,
+) -> Option<(usize, usize)> {
+    let base = position[base_index];
+    pairs
+        .iter()
+        .copied()
+        .filter(|&(first, second)| position[first] < base && position[second] < base)
+        .max_by_key(|&(_, second)| position[second])
+}
+
+/// Replaces each row's threshold by the calibration rule applied to the
+/// difference between `first` and `second`, where both measured it.
+fn apply_calibration(
+    thresholds: &mut HashMap<String, NoiseThreshold>,
+    first: &Values,
+    second: &Values,
+    suite: &BenchmarkSuite,
+) {
+    for (name, threshold) in thresholds.iter_mut() {
+        let value = |values: &Values| values.get(name).and_then(|measurement| measurement.value());
+        let Some(difference) = value(first)
+            .zip(value(second))
+            .and_then(|(a, b)| relative_change(a, b))
+        else {
+            continue;
+        };
+        let points = match threshold.source {
+            ThresholdSource::History { points }
+            | ThresholdSource::Floor { points }
+            | ThresholdSource::Default { points }
+            | ThresholdSource::Calibration { points, .. } => points,
+        };
+        *threshold = calibrated_threshold(difference, 2, points, kind_of(suite, name));
+    }
 }
 
 /// The rule by which the evaluation pairs two results files of one machine and
