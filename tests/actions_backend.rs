@@ -639,6 +639,35 @@ async fn dispatch_without_run_id_matches_run_by_title(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn uncertain_dispatch_takes_over_its_run(pool: PgPool) {
+    let mut harness = Harness::start(pool, |_| {}).await;
+    // GitHub starts the run, but pitot gets a 502 in place of the response.
+    let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");
+    harness
+        .stub
+        .fail_next(dispatches.clone(), Failure::BadGatewayAfterHandling, 1);
+
+    let (job_id, run) = harness.label_and_wait_for_dispatch().await;
+
+    assert_eq!(
+        harness.stub.requests_matching(&dispatches).len(),
+        1,
+        "the workflow is not dispatched a second time"
+    );
+    assert_eq!(harness.stub.workflow_runs(REPO).len(), 1, "one run");
+    assert_eq!(
+        harness.job(job_id).await.3,
+        Some(run.id as i64),
+        "the job took over the run the failed dispatch started"
+    );
+    harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
+    harness.complete(&run, "success").await;
+    harness.wait_for_state(job_id, "reported").await;
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
 async fn missed_delivery_is_caught_by_polling(pool: PgPool) {
     let mut harness = Harness::start(pool, |config| {
         config.actions.poll_after = Duration::from_secs(1)

@@ -79,6 +79,10 @@ pub enum Failure {
     InternalServerError,
     /// 502 Bad Gateway, before handling the request.
     BadGateway,
+    /// Handles the request (so a POST takes effect), then returns 502 Bad
+    /// Gateway in place of the response: the client cannot tell whether
+    /// the request took effect.
+    BadGatewayAfterHandling,
     /// Handles the request (so a POST is stored), then waits this long before
     /// responding: a client timeout shorter than this cannot tell whether the
     /// request took effect.
@@ -113,12 +117,15 @@ pub(crate) struct PlannedFailure {
 
 impl Failure {
     /// Returns the response for a failure that responds at once, or `None`
-    /// for the delays, which the router handles.
+    /// for the delays and the failures after handling, which the router
+    /// handles.
     pub(crate) fn response(self) -> Option<Response> {
         let response = match self {
             Failure::InternalServerError => github_error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
             Failure::BadGateway => bad_gateway(),
-            Failure::DelayAfterHandling(_) | Failure::DelayWithoutHandling(_) => return None,
+            Failure::BadGatewayAfterHandling
+            | Failure::DelayAfterHandling(_)
+            | Failure::DelayWithoutHandling(_) => return None,
             Failure::Unauthorized => github_error(StatusCode::UNAUTHORIZED, "Bad credentials"),
             Failure::SecondaryRateLimit { retry_after_secs } => {
                 secondary_rate_limit(StatusCode::FORBIDDEN, retry_after_secs)
@@ -157,7 +164,7 @@ pub(crate) fn validation_failed(problem: &str) -> Response {
 }
 
 /// Returns a 502 as GitHub's front end sends it: an HTML page, not JSON.
-fn bad_gateway() -> Response {
+pub(crate) fn bad_gateway() -> Response {
     let mut response = (
         StatusCode::BAD_GATEWAY,
         "<html><body><h1>502 Bad Gateway</h1></body></html>",

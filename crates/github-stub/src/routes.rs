@@ -18,7 +18,7 @@ use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{authenticate, verify_app_jwt, Caller};
-use crate::failure::{gateway_timeout, github_error, validation_failed, Failure};
+use crate::failure::{bad_gateway, gateway_timeout, github_error, validation_failed, Failure};
 use crate::model::{timestamp, CheckRun, CheckRunOutput, RecordedRequest};
 use crate::state::StubState;
 
@@ -105,6 +105,10 @@ async fn record_and_inject(State(state): Shared, request: Request, next: Next) -
             let response = next.run(request).await;
             tokio::time::sleep(delay).await;
             response
+        }
+        Some(Failure::BadGatewayAfterHandling) => {
+            drop(next.run(request).await);
+            bad_gateway()
         }
         Some(Failure::DelayWithoutHandling(delay)) => {
             tokio::time::sleep(delay).await;

@@ -58,6 +58,9 @@ pub struct DispatchTask {
     /// A run of an earlier queueing of the job that may still be going and
     /// was not cancelled yet.
     pub stale_workflow_run_id: Option<i64>,
+    /// When an earlier dispatch failed in a way that may have started a
+    /// run anyway (see [`mark_dispatch_uncertain`]).
+    pub dispatch_uncertain_at: Option<DateTime<Utc>>,
 }
 
 /// A running actions job whose workflow run completed, locked for collection.
@@ -147,7 +150,7 @@ pub async fn lock_next_dispatch(
                jobs.bench, jobs.installation_id, jobs.dispatch_ref,
                CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END
                    AS "fixed_base_sha?",
-               jobs.stale_workflow_run_id
+               jobs.stale_workflow_run_id, jobs.dispatch_uncertain_at
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'queued' AND NOT (jobs.id = ANY($1))
         ORDER BY jobs.queued_at, jobs.id
@@ -168,13 +171,37 @@ pub async fn lock_next_dispatch(
         dispatch_ref: row.dispatch_ref,
         fixed_base_sha: row.fixed_base_sha,
         stale_workflow_run_id: row.stale_workflow_run_id,
+        dispatch_uncertain_at: row.dispatch_uncertain_at,
     }))
+}
+
+/// Records that a dispatch of the queued actions job failed in a way that
+/// may have started a run anyway: the request timed out, or GitHub
+/// returned a server error. An earlier such time is kept, so the
+/// next dispatch looks for runs created since the first uncertain one.
+/// Returns whether the job was queued.
+pub async fn mark_dispatch_uncertain(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs
+        SET dispatch_uncertain_at = COALESCE(dispatch_uncertain_at, now()), updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state = 'queued'
+        RETURNING id
+        "#,
+        job_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
 }
 
 /// Moves a queued actions job to `running` once its workflow was
 /// dispatched, recording the merge-base it benchmarks and the run's id
 /// when GitHub returned it, and clears the stale run that the dispatch
-/// tried to cancel. Returns the new attempt number, or `None` when the job
+/// tried to cancel and the mark of an uncertain dispatch. Returns the new attempt number, or `None` when the job
 /// was not queued.
 pub async fn mark_dispatched(
     executor: impl PgExecutor<'_>,
@@ -189,7 +216,7 @@ pub async fn mark_dispatched(
         SET state = 'running', attempt = attempt + 1, base_sha = $2, workflow_run_id = $3,
             agent = NULL, machine = NULL, error = NULL, started_at = now(), dispatched_at = now(),
             workflow_polled_at = NULL, workflow_conclusion = NULL, stale_workflow_run_id = NULL,
-            updated_at = now()
+            dispatch_uncertain_at = NULL, updated_at = now()
         WHERE id = $1 AND backend = 'actions' AND state = 'queued'
         RETURNING attempt
         "#,

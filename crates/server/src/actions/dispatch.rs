@@ -19,7 +19,20 @@ enum Dispatch {
     },
     /// The job cannot run: the reason, for the comment.
     Rejected(String),
+    /// The dispatch request timed out or got a server error, so a run may
+    /// have started anyway. The job stays queued and is marked, and the
+    /// next try looks for that run before dispatching again.
+    Uncertain(anyhow::Error),
+    /// An earlier dispatch was uncertain and its run is not listed yet:
+    /// the job waits for GitHub to list it, up to [`UNCERTAIN_RUN_WAIT`].
+    Waiting,
 }
+
+/// How long after an uncertain dispatch pitot looks for the run it may
+/// have started before dispatching again. GitHub usually lists a new run
+/// within seconds, so this estimate leaves a wide margin: a second run
+/// costs runner minutes, while waiting costs only this delay.
+const UNCERTAIN_RUN_WAIT: TimeDelta = TimeDelta::minutes(2);
 
 /// Dispatches the workflow of every queued actions job and returns how many
 /// were dispatched. A job whose dispatch failed on a passing GitHub error
@@ -62,6 +75,26 @@ pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
                 tracing::warn!(job_id = task.job_id, repo = %task.repository, reason = %reason, "job failed: the workflow could not be dispatched");
                 state.reporter_wake.wake();
             }
+            Ok(Dispatch::Uncertain(error)) => {
+                actions_jobs::mark_dispatch_uncertain(&mut *tx, task.job_id).await?;
+                tx.commit()
+                    .await
+                    .context("failed to commit the uncertain dispatch")?;
+                tracing::warn!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    error = format!("{error:#}"),
+                    "the workflow dispatch may have started a run; looking for it before dispatching again"
+                );
+            }
+            Ok(Dispatch::Waiting) => {
+                drop(tx);
+                tracing::debug!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    "waiting for GitHub to list the run of an uncertain dispatch"
+                );
+            }
             Err(error) => {
                 drop(tx);
                 tracing::warn!(
@@ -76,18 +109,40 @@ pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
     Ok(dispatched)
 }
 
-/// Computes the merge-base, dispatches the workflow and looks up the run.
-/// An error means a later try may succeed.
+/// Computes the merge-base, dispatches the workflow and looks up the run,
+/// or takes over the run of an uncertain dispatch. An error means a later
+/// try may succeed.
 async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispatch> {
     let client = match job_client(state, task.job_id, task.installation_id) {
         Ok(client) => client,
         Err(error) => return Ok(Dispatch::Rejected(format!("{error:#}"))),
     };
-    if let Some(run_id) = task.stale_workflow_run_id {
-        cancel_stale_run(&client, task, run_id).await;
-    }
     let settings = state.config.repository(&task.repository);
     let workflow = settings.workflow.as_str();
+    let uncertain_run = match task.dispatch_uncertain_at {
+        // The stale run of an earlier queueing, being cancelled, is not it.
+        Some(uncertain_at) => match find_new_run(&client, task, workflow, uncertain_at)
+            .await
+            .filter(|run_id| Some(*run_id) != task.stale_workflow_run_id)
+        {
+            Some(run_id) => Some(run_id),
+            None if Utc::now() < uncertain_at + UNCERTAIN_RUN_WAIT => {
+                return Ok(Dispatch::Waiting);
+            }
+            // NOTE: a run that GitHub lists only after this wait is not
+            // found, so the job gets a second run. The first completed run
+            // that names the job is collected, and the other one's results
+            // are ignored.
+            None => None,
+        },
+        None => None,
+    };
+    // The round that made the dispatch uncertain tried the cancel already.
+    if let Some(run_id) = task.stale_workflow_run_id {
+        if task.dispatch_uncertain_at.is_none() {
+            cancel_stale_run(&client, task, run_id).await;
+        }
+    }
     let git_ref = match settings.dispatch_ref.or_else(|| task.dispatch_ref.clone()) {
         Some(git_ref) => git_ref,
         None => match client.default_branch(&task.repository).await {
@@ -115,11 +170,18 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         }
     };
 
+    if let Some(run_id) = uncertain_run {
+        tracing::info!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            run_id,
+            "found the run that an uncertain dispatch started; not dispatching again"
+        );
+        return Ok(Dispatch::Started { base_sha, run_id: Some(run_id) });
+    }
+
     let inputs = workflow_inputs(task, &base_sha);
     let started_at = Utc::now();
-    // NOTE: a dispatch that timed out or got a 5xx may still have started a
-    // run. The next round then dispatches again, so the job gets two runs,
-    // and the first completed run that names the job is the one collected.
     let run_id = match client
         .dispatch_workflow(&task.repository, workflow, &git_ref, &inputs)
         .await
@@ -127,6 +189,9 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         Ok(run_id) => run_id,
         Err(error) => {
             let context = format!("failed to dispatch workflow {workflow} on {git_ref}");
+            if matches!(error, GitHubError::Server { .. } | GitHubError::Transport { .. }) {
+                return Ok(Dispatch::Uncertain(anyhow::Error::new(error).context(context)));
+            }
             return rejected_or_retry(error, &context);
         }
     };
@@ -173,9 +238,10 @@ fn workflow_inputs(task: &DispatchTask, base_sha: &str) -> Map<String, Value> {
     inputs
 }
 
-/// Looks for the run that a dispatch answered with 204 started, by its
-/// title. GitHub may take a few seconds to list it; when it is not listed
-/// yet, the webhook or the polling finds it later by the same title.
+/// Looks for the run that a dispatch at `dispatched_at` started, by its
+/// title: after a 204 without the run's id, or after an uncertain
+/// dispatch. GitHub may take a few seconds to list it. After a 204 the
+/// webhook or the polling finds a run not listed yet by the same title.
 async fn find_new_run(
     client: &GitHubClient,
     task: &DispatchTask,
