@@ -225,9 +225,16 @@ impl Asv {
 /// Returns the variables that give asv `home` as its `HOME`.
 ///
 /// Python's user site (`~/.local`, where `pip install --user` puts asv),
-/// the caches of pip and virtualenv, their configuration and git's global
-/// configuration normally follow `HOME`. Each is pinned to the user's real
-/// home, `real_home`, unless the variable that locates it `is_set` already.
+/// the caches and configuration of pip and virtualenv, and the files
+/// `~/.gitconfig`, `~/.condarc`, `~/.pip/pip.conf` (pip's older location)
+/// and `~/.netrc` (credentials for a package index) normally follow
+/// `HOME`. Each is pinned to the user's real home, `real_home`, unless the
+/// variable that locates it `is_set` already, and a file only where it
+/// exists.
+///
+/// NOTE: pip reads `PIP_CONFIG_FILE` before `/etc/pip.conf` but read
+/// `~/.pip/pip.conf` after it, so a setting in both now takes the global
+/// value.
 fn home_environment(
     home: &Path,
     real_home: Option<&Path>,
@@ -248,9 +255,19 @@ fn home_environment(
             variables.push((name, real_home.join(folder).into_os_string()));
         }
     }
-    let git_config = real_home.join(".gitconfig");
-    if !is_set("GIT_CONFIG_GLOBAL") && git_config.is_file() {
-        variables.push(("GIT_CONFIG_GLOBAL", git_config.into_os_string()));
+    // Files that their programs look for only in the home folder, each
+    // named by a variable that the program reads in its place.
+    let pinned_files = [
+        ("GIT_CONFIG_GLOBAL", ".gitconfig"),
+        ("CONDARC", ".condarc"),
+        ("PIP_CONFIG_FILE", ".pip/pip.conf"),
+        ("NETRC", ".netrc"),
+    ];
+    for (name, file) in pinned_files {
+        let path = real_home.join(file);
+        if !is_set(name) && path.is_file() {
+            variables.push((name, path.into_os_string()));
+        }
     }
     variables
 }
@@ -363,7 +380,10 @@ mod tests {
     #[test]
     fn asv_home_keeps_the_users_folders() {
         let real_home = tempfile::tempdir().expect("temporary folder");
-        std::fs::write(real_home.path().join(".gitconfig"), "[user]\n").expect("writable");
+        std::fs::create_dir(real_home.path().join(".pip")).expect("writable");
+        for file in [".gitconfig", ".condarc", ".pip/pip.conf", ".netrc"] {
+            std::fs::write(real_home.path().join(file), "").expect("writable");
+        }
         let home = Path::new("/srv/agent/asv-home");
 
         let variables = home_environment(home, Some(real_home.path()), |_| false);
@@ -380,6 +400,9 @@ mod tests {
         assert_eq!(value("XDG_CONFIG_HOME"), Some(real_home.path().join(".config")));
         assert_eq!(value("XDG_DATA_HOME"), Some(real_home.path().join(".local/share")));
         assert_eq!(value("GIT_CONFIG_GLOBAL"), Some(real_home.path().join(".gitconfig")));
+        assert_eq!(value("CONDARC"), Some(real_home.path().join(".condarc")));
+        assert_eq!(value("PIP_CONFIG_FILE"), Some(real_home.path().join(".pip/pip.conf")));
+        assert_eq!(value("NETRC"), Some(real_home.path().join(".netrc")));
     }
 
     #[test]
@@ -391,7 +414,7 @@ mod tests {
             home_environment(home, Some(real_home.path()), |name| name == "XDG_CACHE_HOME");
 
         let names: Vec<&str> = variables.iter().map(|(name, _)| *name).collect();
-        // No `.gitconfig` in the real home: git's default search stays.
+        // No file in the real home: each program's default search stays.
         assert_eq!(names, ["HOME", "PYTHONUSERBASE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]);
         let without_home = home_environment(home, None, |_| false);
         assert_eq!(without_home, [("HOME", OsString::from("/srv/agent/asv-home"))]);
