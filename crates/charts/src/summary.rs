@@ -255,7 +255,7 @@ impl SummaryChart {
     /// Returns 16 hex digits of a SHA-256 over the chart's input: every
     /// entry in order and the noise band. Equal inputs give equal digests.
     pub fn digest(&self) -> String {
-        let mut hasher = InputHasher::new("pitot summary chart v2");
+        let mut hasher = InputHasher::new("pitot summary chart v1");
         hasher.number(self.noise.low);
         hasher.number(self.noise.high);
         hasher.count(self.entries.len());
