@@ -187,10 +187,16 @@ impl Asv {
         log: &JobLog,
         stop: &StopSignal,
     ) -> Result<(), ToolchainError> {
-        std::fs::create_dir_all(&self.home).map_err(|source| ToolchainError::Home {
-            path: self.home.clone(),
-            source,
-        })?;
+        let real_home = std::env::var_os("HOME").map(PathBuf::from);
+        std::fs::create_dir_all(&self.home)
+            .and_then(|()| match &real_home {
+                Some(real_home) if *real_home != self.home => link_home_files(&self.home, real_home),
+                _ => Ok(()),
+            })
+            .map_err(|source| ToolchainError::Home {
+                path: self.home.clone(),
+                source,
+            })?;
         if let Some(python) = &self.python {
             let mut command = self.with_home(Command::new(python));
             // Not the checkout: Python imports from the working folder
@@ -224,17 +230,11 @@ impl Asv {
 
 /// Returns the variables that give asv `home` as its `HOME`.
 ///
-/// Python's user site (`~/.local`, where `pip install --user` puts asv),
-/// the caches and configuration of pip and virtualenv, and the files
-/// `~/.gitconfig`, `~/.condarc`, `~/.pip/pip.conf` (pip's older location)
-/// and `~/.netrc` (credentials for a package index) normally follow
+/// Python's user site (`~/.local`, where `pip install --user` puts asv)
+/// and the caches and configuration of pip and virtualenv normally follow
 /// `HOME`. Each is pinned to the user's real home, `real_home`, unless the
-/// variable that locates it `is_set` already, and a file only where it
-/// exists.
-///
-/// NOTE: pip reads `PIP_CONFIG_FILE` before `/etc/pip.conf` but read
-/// `~/.pip/pip.conf` after it, so a setting in both now takes the global
-/// value.
+/// variable that locates it `is_set` already. Files that programs read
+/// only from the home folder are linked there instead ([`link_home_files`]).
 fn home_environment(
     home: &Path,
     real_home: Option<&Path>,
@@ -255,21 +255,26 @@ fn home_environment(
             variables.push((name, real_home.join(folder).into_os_string()));
         }
     }
-    // Files that their programs look for only in the home folder, each
-    // named by a variable that the program reads in its place.
-    let pinned_files = [
-        ("GIT_CONFIG_GLOBAL", ".gitconfig"),
-        ("CONDARC", ".condarc"),
-        ("PIP_CONFIG_FILE", ".pip/pip.conf"),
-        ("NETRC", ".netrc"),
-    ];
-    for (name, file) in pinned_files {
-        let path = real_home.join(file);
-        if !is_set(name) && path.is_file() {
-            variables.push((name, path.into_os_string()));
+    variables
+}
+
+/// Files in the real home that asv's builds may need and that their
+/// programs read only from `~`: git's configuration, conda's, pip's older
+/// configuration folder and the credentials for a package index.
+const HOME_FILES: [&str; 4] = [".gitconfig", ".condarc", ".pip", ".netrc"];
+
+/// Links each of [`HOME_FILES`] that exists in `real_home` into `home`,
+/// where asv's commands look for it. An entry already in `home` is left
+/// as it is, so an operator can put a file of the agent's own there.
+fn link_home_files(home: &Path, real_home: &Path) -> std::io::Result<()> {
+    for name in HOME_FILES {
+        let target = real_home.join(name);
+        let link = home.join(name);
+        if target.exists() && link.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(&target, &link)?;
         }
     }
-    variables
+    Ok(())
 }
 
 /// Runs `program --version` and returns the version from its `asv X.Y.Z`
@@ -380,10 +385,6 @@ mod tests {
     #[test]
     fn asv_home_keeps_the_users_folders() {
         let real_home = tempfile::tempdir().expect("temporary folder");
-        std::fs::create_dir(real_home.path().join(".pip")).expect("writable");
-        for file in [".gitconfig", ".condarc", ".pip/pip.conf", ".netrc"] {
-            std::fs::write(real_home.path().join(file), "").expect("writable");
-        }
         let home = Path::new("/srv/agent/asv-home");
 
         let variables = home_environment(home, Some(real_home.path()), |_| false);
@@ -399,10 +400,31 @@ mod tests {
         assert_eq!(value("XDG_CACHE_HOME"), Some(real_home.path().join(".cache")));
         assert_eq!(value("XDG_CONFIG_HOME"), Some(real_home.path().join(".config")));
         assert_eq!(value("XDG_DATA_HOME"), Some(real_home.path().join(".local/share")));
-        assert_eq!(value("GIT_CONFIG_GLOBAL"), Some(real_home.path().join(".gitconfig")));
-        assert_eq!(value("CONDARC"), Some(real_home.path().join(".condarc")));
-        assert_eq!(value("PIP_CONFIG_FILE"), Some(real_home.path().join(".pip/pip.conf")));
-        assert_eq!(value("NETRC"), Some(real_home.path().join(".netrc")));
+    }
+
+    #[test]
+    fn home_files_are_linked_once() {
+        let real_home = tempfile::tempdir().expect("temporary folder");
+        let home = tempfile::tempdir().expect("temporary folder");
+        std::fs::create_dir(real_home.path().join(".pip")).expect("writable");
+        std::fs::write(real_home.path().join(".pip/pip.conf"), "[global]\n").expect("writable");
+        std::fs::write(real_home.path().join(".gitconfig"), "[user]\n").expect("writable");
+        std::fs::write(home.path().join(".netrc"), "the agent's own\n").expect("writable");
+        std::fs::write(real_home.path().join(".netrc"), "the user's\n").expect("writable");
+
+        link_home_files(home.path(), real_home.path()).expect("links");
+        link_home_files(home.path(), real_home.path()).expect("links again");
+
+        let link = |name: &str| std::fs::read_link(home.path().join(name)).ok();
+        assert_eq!(link(".gitconfig"), Some(real_home.path().join(".gitconfig")));
+        assert_eq!(link(".pip"), Some(real_home.path().join(".pip")));
+        assert!(home.path().join(".pip/pip.conf").is_file(), "pip finds its file through the link");
+        assert_eq!(link(".condarc"), None, "no .condarc in the real home");
+        assert_eq!(
+            std::fs::read_to_string(home.path().join(".netrc")).expect("readable"),
+            "the agent's own\n",
+            "a file already in asv's home is kept"
+        );
     }
 
     #[test]
@@ -414,7 +436,6 @@ mod tests {
             home_environment(home, Some(real_home.path()), |name| name == "XDG_CACHE_HOME");
 
         let names: Vec<&str> = variables.iter().map(|(name, _)| *name).collect();
-        // No file in the real home: each program's default search stays.
         assert_eq!(names, ["HOME", "PYTHONUSERBASE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]);
         let without_home = home_environment(home, None, |_| false);
         assert_eq!(without_home, [("HOME", OsString::from("/srv/agent/asv-home"))]);

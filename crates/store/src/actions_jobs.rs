@@ -58,9 +58,20 @@ pub struct DispatchTask {
     /// A run of an earlier queueing of the job that may still be going and
     /// was not cancelled yet.
     pub stale_workflow_run_id: Option<i64>,
-    /// When an earlier dispatch failed in a way that may have started a
-    /// run anyway (see [`mark_dispatch_uncertain`]).
-    pub dispatch_uncertain_at: Option<DateTime<Utc>>,
+    /// The latest dispatch, when it failed in a way that may have started
+    /// a run anyway (see [`mark_dispatch_uncertain`]).
+    pub uncertain_dispatch: Option<UncertainDispatch>,
+}
+
+/// A dispatch that timed out or got a server error, and may have started
+/// a run anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UncertainDispatch {
+    pub at: DateTime<Utc>,
+    /// How long ago that was, by the database's clock, which also set `at`.
+    pub elapsed: std::time::Duration,
+    /// The merge-base that the dispatch gave its run.
+    pub base_sha: String,
 }
 
 /// A running actions job whose workflow run completed, locked for collection.
@@ -150,7 +161,9 @@ pub async fn lock_next_dispatch(
                jobs.bench, jobs.installation_id, jobs.dispatch_ref,
                CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END
                    AS "fixed_base_sha?",
-               jobs.stale_workflow_run_id, jobs.dispatch_uncertain_at
+               jobs.stale_workflow_run_id, jobs.dispatch_uncertain_at,
+               EXTRACT(EPOCH FROM now() - jobs.dispatch_uncertain_at)::float8 AS "uncertain_seconds?",
+               jobs.base_sha
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'queued' AND NOT (jobs.id = ANY($1))
         ORDER BY jobs.queued_at, jobs.id
@@ -171,27 +184,41 @@ pub async fn lock_next_dispatch(
         dispatch_ref: row.dispatch_ref,
         fixed_base_sha: row.fixed_base_sha,
         stale_workflow_run_id: row.stale_workflow_run_id,
-        dispatch_uncertain_at: row.dispatch_uncertain_at,
+        // `mark_dispatch_uncertain` sets the time and the merge-base together.
+        uncertain_dispatch: match (row.dispatch_uncertain_at, row.uncertain_seconds, row.base_sha) {
+            (Some(at), Some(seconds), Some(base_sha)) => Some(UncertainDispatch {
+                at,
+                elapsed: std::time::Duration::from_secs_f64(seconds.max(0.0)),
+                base_sha,
+            }),
+            _ => None,
+        },
     }))
 }
 
 /// Records that a dispatch of the queued actions job failed in a way that
-/// may have started a run anyway: the request timed out, or GitHub
-/// returned a server error. An earlier such time is kept, so the
-/// next dispatch looks for runs created since the first uncertain one.
+/// may have started a run anyway (the request timed out, or GitHub
+/// returned a server error), and the merge-base that run was given.
 /// Returns whether the job was queued.
+///
+/// Each uncertain dispatch sets the time anew, so each gets its own wait
+/// before the next dispatch. The run of an earlier one was not listed
+/// within its wait and is not looked for again.
 pub async fn mark_dispatch_uncertain(
     executor: impl PgExecutor<'_>,
     job_id: i64,
+    base_sha: &str,
 ) -> Result<bool, StoreError> {
+    let base_sha = full_sha(base_sha)?;
     let updated = sqlx::query_scalar!(
         r#"
         UPDATE jobs
-        SET dispatch_uncertain_at = COALESCE(dispatch_uncertain_at, now()), updated_at = now()
+        SET dispatch_uncertain_at = now(), base_sha = $2, updated_at = now()
         WHERE id = $1 AND backend = 'actions' AND state = 'queued'
         RETURNING id
         "#,
         job_id,
+        base_sha,
     )
     .fetch_optional(executor)
     .await?;

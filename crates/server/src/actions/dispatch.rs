@@ -1,6 +1,8 @@
 //! Dispatching the benchmark workflow for queued jobs of the Actions
 //! backend, following GitHub's "Create a workflow dispatch event".
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use chrono::{Duration as TimeDelta, Utc};
 use pitot_github::{run_title, GitHubClient, GitHubError};
@@ -20,11 +22,16 @@ enum Dispatch {
     /// The job cannot run: the reason, for the comment.
     Rejected(String),
     /// The dispatch request timed out or got a server error, so a run may
-    /// have started anyway. The job stays queued and is marked, and the
-    /// next try looks for that run before dispatching again.
-    Uncertain(anyhow::Error),
-    /// An earlier dispatch was uncertain and its run is not listed yet:
-    /// the job waits for GitHub to list it, up to [`UNCERTAIN_RUN_WAIT`].
+    /// have started anyway, with this merge-base. The job stays queued and
+    /// is marked, and the next try looks for that run before dispatching
+    /// again.
+    Uncertain {
+        base_sha: String,
+        error: anyhow::Error,
+    },
+    /// An earlier dispatch was uncertain and its run is not listed yet, or
+    /// the lookup failed: the job waits for GitHub to list it, up to
+    /// [`UNCERTAIN_RUN_WAIT`] after a lookup that worked.
     Waiting,
 }
 
@@ -32,7 +39,7 @@ enum Dispatch {
 /// have started before dispatching again. GitHub usually lists a new run
 /// within seconds, so this estimate leaves a wide margin: a second run
 /// costs runner minutes, while waiting costs only this delay.
-const UNCERTAIN_RUN_WAIT: TimeDelta = TimeDelta::minutes(2);
+const UNCERTAIN_RUN_WAIT: Duration = Duration::from_secs(2 * 60);
 
 /// Dispatches the workflow of every queued actions job and returns how many
 /// were dispatched. A job whose dispatch failed on a passing GitHub error
@@ -75,8 +82,8 @@ pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
                 tracing::warn!(job_id = task.job_id, repo = %task.repository, reason = %reason, "job failed: the workflow could not be dispatched");
                 state.reporter_wake.wake();
             }
-            Ok(Dispatch::Uncertain(error)) => {
-                actions_jobs::mark_dispatch_uncertain(&mut *tx, task.job_id).await?;
+            Ok(Dispatch::Uncertain { base_sha, error }) => {
+                actions_jobs::mark_dispatch_uncertain(&mut *tx, task.job_id, &base_sha).await?;
                 tx.commit()
                     .await
                     .context("failed to commit the uncertain dispatch")?;
@@ -119,27 +126,43 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
     };
     let settings = state.config.repository(&task.repository);
     let workflow = settings.workflow.as_str();
-    let uncertain_run = match task.dispatch_uncertain_at {
+    if let Some(uncertain) = &task.uncertain_dispatch {
         // The stale run of an earlier queueing, being cancelled, is not it.
-        Some(uncertain_at) => match find_new_run(&client, task, workflow, uncertain_at)
+        let found = find_new_run(&client, task, workflow, uncertain.at)
             .await
-            .filter(|run_id| Some(*run_id) != task.stale_workflow_run_id)
-        {
-            Some(run_id) => Some(run_id),
-            None if Utc::now() < uncertain_at + UNCERTAIN_RUN_WAIT => {
+            .map(|run_id| run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id));
+        match found {
+            Ok(Some(run_id)) => {
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    run_id,
+                    "found the run that an uncertain dispatch started; not dispatching again"
+                );
+                return Ok(Dispatch::Started {
+                    base_sha: uncertain.base_sha.clone(),
+                    run_id: Some(run_id),
+                });
+            }
+            Err(error) => {
+                tracing::info!(
+                    job_id = task.job_id,
+                    error = %error,
+                    "could not look for the run of an uncertain dispatch; looking again at the next round"
+                );
                 return Ok(Dispatch::Waiting);
             }
-            // NOTE: a run that GitHub lists only after this wait is not
+            Ok(None) if uncertain.elapsed < UNCERTAIN_RUN_WAIT => return Ok(Dispatch::Waiting),
+            // NOTE: a run that GitHub lists only after the wait is not
             // found, so the job gets a second run. The first completed run
             // that names the job is collected, and the other one's results
             // are ignored.
-            None => None,
-        },
-        None => None,
-    };
+            Ok(None) => {}
+        }
+    }
     // The round that made the dispatch uncertain tried the cancel already.
     if let Some(run_id) = task.stale_workflow_run_id {
-        if task.dispatch_uncertain_at.is_none() {
+        if task.uncertain_dispatch.is_none() {
             cancel_stale_run(&client, task, run_id).await;
         }
     }
@@ -170,16 +193,6 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         }
     };
 
-    if let Some(run_id) = uncertain_run {
-        tracing::info!(
-            job_id = task.job_id,
-            repo = %task.repository,
-            run_id,
-            "found the run that an uncertain dispatch started; not dispatching again"
-        );
-        return Ok(Dispatch::Started { base_sha, run_id: Some(run_id) });
-    }
-
     let inputs = workflow_inputs(task, &base_sha);
     let started_at = Utc::now();
     let run_id = match client
@@ -190,14 +203,24 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
         Err(error) => {
             let context = format!("failed to dispatch workflow {workflow} on {git_ref}");
             if matches!(error, GitHubError::Server { .. } | GitHubError::Transport { .. }) {
-                return Ok(Dispatch::Uncertain(anyhow::Error::new(error).context(context)));
+                let error = anyhow::Error::new(error).context(context);
+                return Ok(Dispatch::Uncertain { base_sha, error });
             }
             return rejected_or_retry(error, &context);
         }
     };
     let run_id = match run_id {
         Some(run_id) => Some(run_id),
-        None => find_new_run(&client, task, workflow, started_at).await,
+        None => find_new_run(&client, task, workflow, started_at)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::info!(
+                    job_id = task.job_id,
+                    error = %error,
+                    "could not look up the dispatched run yet; the webhook or the polling will find it"
+                );
+                None
+            }),
     };
     Ok(Dispatch::Started { base_sha, run_id })
 }
@@ -240,38 +263,27 @@ fn workflow_inputs(task: &DispatchTask, base_sha: &str) -> Map<String, Value> {
 
 /// Looks for the run that a dispatch at `dispatched_at` started, by its
 /// title: after a 204 without the run's id, or after an uncertain
-/// dispatch. GitHub may take a few seconds to list it. After a 204 the
-/// webhook or the polling finds a run not listed yet by the same title.
+/// dispatch. Returns `None` when no such run is listed: GitHub may take a
+/// few seconds to list it. After a 204 the webhook or the polling finds a
+/// run not listed yet by the same title.
 async fn find_new_run(
     client: &GitHubClient,
     task: &DispatchTask,
     workflow: &str,
     dispatched_at: chrono::DateTime<Utc>,
-) -> Option<i64> {
+) -> Result<Option<i64>, GitHubError> {
     let title = run_title(task.job_id);
-    match client
+    let run = client
         .find_workflow_run(&task.repository, workflow, &title)
-        .await
-    {
-        // A run created before this dispatch belongs to an earlier attempt;
-        // a minute of slack covers clock differences with GitHub.
-        Ok(Some(run))
-            if run
-                .created_at
-                .is_none_or(|created| created >= dispatched_at - TimeDelta::minutes(1)) =>
-        {
-            Some(run.id)
-        }
-        Ok(_) => None,
-        Err(error) => {
-            tracing::info!(
-                job_id = task.job_id,
-                error = %error,
-                "could not look up the dispatched run yet; the webhook or the polling will find it"
-            );
-            None
-        }
-    }
+        .await?;
+    // A run created before this dispatch belongs to an earlier attempt; a
+    // minute of slack covers clock differences with GitHub.
+    Ok(run
+        .filter(|run| {
+            run.created_at
+                .is_none_or(|created| created >= dispatched_at - TimeDelta::minutes(1))
+        })
+        .map(|run| run.id))
 }
 
 fn rejected_or_retry(error: GitHubError, context: &str) -> anyhow::Result<Dispatch> {
