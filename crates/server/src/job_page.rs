@@ -87,7 +87,7 @@ async fn charts_section(state: &AppState, job_id: i64) -> Result<String, AppErro
         base_sha: &base_sha,
         head_sha: &job.head_sha,
     };
-    let charts = chart_links(state, &chart_job, &comparison, "").await?;
+    let charts = chart_links(state, &chart_job, &comparison, None, "").await?;
     let mut html = format!(
         "<h2>Charts</h2>\n<p><img src=\"{}\" alt=\"Head/base ratio of each benchmark, log scale\"></p>\n",
         escape_html(&charts.summary_url)

@@ -153,6 +153,35 @@ pub async fn comment_quarantines(
     Ok(notes)
 }
 
+/// Returns the kinds of `quarantines` as a JSON object from benchmark
+/// name to kind, as `jobs.chart_quarantines` stores them.
+pub(crate) fn kinds_to_json(quarantines: &Quarantines) -> serde_json::Value {
+    quarantines
+        .kinds()
+        .map(|(benchmark, kind)| (benchmark.to_owned(), kind.as_str().into()))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Reads what [`kinds_to_json`] wrote. The notes have no reason or
+/// expiry, which the charts do not show. Entries of an unknown kind are
+/// left out.
+pub(crate) fn kinds_from_json(value: &serde_json::Value) -> Quarantines {
+    let mut quarantines = Quarantines::default();
+    for (benchmark, kind) in value.as_object().into_iter().flatten() {
+        let Some(kind) = kind.as_str().and_then(QuarantineKind::parse) else {
+            continue;
+        };
+        let note = QuarantineNote {
+            kind,
+            reason: String::new(),
+            expires: None,
+        };
+        quarantines.insert(benchmark.clone(), note);
+    }
+    quarantines
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone as _;
@@ -161,6 +190,31 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn chart_kinds_survive_json() {
+        let mut quarantines = Quarantines::default();
+        for (benchmark, kind) in [("bench.time_a", QuarantineKind::Noisy), ("bench.time_b", QuarantineKind::Ignored)] {
+            let note = QuarantineNote { kind, reason: "flaky".to_owned(), expires: None };
+            quarantines.insert(benchmark, note);
+        }
+
+        let json = kinds_to_json(&quarantines);
+        let read: Vec<(String, QuarantineKind)> = kinds_from_json(&json)
+            .kinds()
+            .map(|(benchmark, kind)| (benchmark.to_owned(), kind))
+            .collect();
+
+        assert_eq!(json, serde_json::json!({"bench.time_a": "noisy", "bench.time_b": "ignored"}));
+        assert_eq!(
+            read,
+            [
+                ("bench.time_a".to_owned(), QuarantineKind::Noisy),
+                ("bench.time_b".to_owned(), QuarantineKind::Ignored),
+            ]
+        );
+        assert!(kinds_from_json(&serde_json::json!({"bench.time_c": "lost"})).is_empty());
     }
 
     #[test]

@@ -253,6 +253,9 @@ struct Rendered {
     title: String,
     summary: String,
     conclusion: CheckConclusion,
+    /// The quarantines the comment's charts were drawn with, recorded
+    /// with the comment so the chart route draws the same charts later.
+    chart_quarantines: Option<Quarantines>,
 }
 
 /// Writes a job's outcome to GitHub and returns it, or returns `None`
@@ -297,6 +300,10 @@ async fn write_outcome(
         JobState::Reported
     };
 
+    if let Some(quarantines) = &rendered.chart_quarantines {
+        let recorded = crate::quarantines::kinds_to_json(quarantines);
+        reporting::record_chart_quarantines(&mut *tx, task.job_id, &recorded).await?;
+    }
     let mut check_run_id = task.check_run_id;
     if let Some(github) = &state.github {
         let client = installation_client(github, task)?;
@@ -398,9 +405,9 @@ async fn render_job(
         ConfirmStep::Waiting { benchmarks } => return Ok(JobRender::Confirming { benchmarks }),
         ConfirmStep::Ready(confirmation) => confirmation,
     };
-    // The charts apply the quarantines themselves: ignored benchmarks are
-    // left out, noisy ones drawn apart.
-    let charts = comment_charts(state, task, base_sha, &comparison).await;
+    // Ignored benchmarks are left out of the charts, noisy ones drawn apart.
+    let charts = comment_charts(state, task, base_sha, &comparison, &quarantines).await;
+    let chart_quarantines = charts.is_some().then(|| quarantines.clone());
 
     let machine = task
         .machine
@@ -419,6 +426,7 @@ async fn render_job(
         title: verdict.title().to_owned(),
         summary: pitot_report::render_check_summary(&comparison, &context.borrow()),
         conclusion: conclusion_of(verdict),
+        chart_quarantines,
     }))
 }
 
@@ -430,6 +438,7 @@ async fn comment_charts(
     task: &ReportTask,
     base_sha: &str,
     comparison: &pitot_stats::Comparison,
+    quarantines: &Quarantines,
 ) -> Option<CommentCharts> {
     let base_url = state.config.server.public_url.trim_end_matches('/');
     if base_url.is_empty() {
@@ -442,7 +451,7 @@ async fn comment_charts(
         base_sha,
         head_sha: &task.head_sha,
     };
-    match chart_links(state, &job, comparison, base_url).await {
+    match chart_links(state, &job, comparison, Some(quarantines), base_url).await {
         Ok(charts) => Some(charts),
         Err(error) => {
             tracing::warn!(
@@ -479,6 +488,7 @@ fn render_failure(
         body,
         title: Verdict::RunFailed.title().to_owned(),
         conclusion: conclusion_of(Verdict::RunFailed),
+        chart_quarantines: None,
     }
 }
 

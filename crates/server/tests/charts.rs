@@ -271,6 +271,21 @@ async fn quarantines_shape_the_served_charts(pool: PgPool) {
         !comment.contains(&format!("/charts/jobs/{job_id}/history-")),
         "a benchmark quarantined as noisy gets no history link: {comment}"
     );
+
+    // Lifting the quarantines later leaves the comment's image as it was.
+    let (repository_id, _) = quarantines::find_repository(&app.pool, REPOSITORY)
+        .await
+        .expect("repository query")
+        .expect("the repository is stored");
+    for benchmark in [ignored.as_str(), SLOWED] {
+        quarantines::lift_quarantine(&app.pool, repository_id, benchmark, "maintainer")
+            .await
+            .expect("lift query")
+            .expect("an active quarantine");
+    }
+    let after_lifting = get(&app, &summary).await;
+    assert_eq!(after_lifting.status, StatusCode::OK, "{:?}", after_lifting.error());
+    assert_eq!(after_lifting.body, response.body, "the same image");
 }
 
 #[sqlx::test(migrations = "../../migrations")]

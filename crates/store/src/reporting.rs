@@ -228,6 +228,35 @@ pub async fn finish_report(
     Ok(())
 }
 
+/// Records the quarantines, as an object from benchmark name to kind,
+/// that the charts of the job's comment were drawn with.
+pub async fn record_chart_quarantines(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    quarantines: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE jobs SET chart_quarantines = $2 WHERE id = $1",
+        job_id,
+        quarantines,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Returns the quarantines recorded by [`record_chart_quarantines`], or
+/// `None` when the job has none (or does not exist).
+pub async fn chart_quarantines(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let value = sqlx::query_scalar!("SELECT chart_quarantines FROM jobs WHERE id = $1", job_id)
+        .fetch_optional(executor)
+        .await?;
+    Ok(value.flatten())
+}
+
 /// Records a failed try at writing a job's outcome and returns how many
 /// tries have failed for the current run. The job then waits before the
 /// reporter takes it again: 10 seconds after the first failure, doubling

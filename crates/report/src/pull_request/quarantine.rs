@@ -70,6 +70,13 @@ impl Quarantines {
         self.by_benchmark.get(&row.benchmark)
     }
 
+    /// Returns each quarantined benchmark with its kind, by name.
+    pub fn kinds(&self) -> impl Iterator<Item = (&str, QuarantineKind)> {
+        self.by_benchmark
+            .iter()
+            .map(|(benchmark, note)| (benchmark.as_str(), note.kind))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_benchmark.is_empty()
     }

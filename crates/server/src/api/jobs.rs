@@ -147,7 +147,7 @@ pub(super) async fn detail(
                 base_sha: &base_sha,
                 head_sha: &job.head_sha,
             };
-            let links = chart_links(&state, &chart_job, &comparison, "").await?;
+            let links = chart_links(&state, &chart_job, &comparison, None, "").await?;
             let options = RenderOptions {
                 before: CommitLabel {
                     hash: base_sha.clone(),

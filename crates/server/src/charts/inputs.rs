@@ -39,15 +39,24 @@ pub(crate) struct Charted {
 }
 
 impl Charted {
-    /// Loads the quarantines of the job's repository and applies them to
-    /// `comparison`.
+    /// Applies quarantines to `comparison`: `quarantines` when given, else
+    /// those the job's comment was drawn with, else those in force now.
     pub(crate) async fn load(
         state: &AppState,
         job: &ChartJob<'_>,
         comparison: &Comparison,
+        quarantines: Option<&Quarantines>,
     ) -> anyhow::Result<Charted> {
-        let quarantines =
-            crate::quarantines::comment_quarantines(&state.pool, job.repository_id).await?;
+        let quarantines = match quarantines {
+            Some(quarantines) => quarantines.clone(),
+            None => match reporting::chart_quarantines(&state.pool, job.job_id).await? {
+                Some(recorded) => crate::quarantines::kinds_from_json(&recorded),
+                None => {
+                    crate::quarantines::comment_quarantines(&state.pool, job.repository_id)
+                        .await?
+                }
+            },
+        };
         Ok(Charted {
             comparison: quarantines.shown(comparison),
             quarantines,
@@ -111,14 +120,15 @@ pub(crate) fn history_path(job_id: i64, row: usize, digest: &str) -> String {
 /// Returns the summary URL and the history links of the comparison's
 /// changed benchmarks ([`Charted::flagged_rows`]), worst first and at most
 /// [`MAX_HISTORY_LINKS`], each URL starting with `base_url` (empty for
-/// paths).
+/// paths). `quarantines` are as for [`Charted::load`].
 pub(crate) async fn chart_links(
     state: &AppState,
     job: &ChartJob<'_>,
     comparison: &Comparison,
+    quarantines: Option<&Quarantines>,
     base_url: &str,
 ) -> anyhow::Result<CommentCharts> {
-    let charted = Charted::load(state, job, comparison).await?;
+    let charted = Charted::load(state, job, comparison, quarantines).await?;
     let summary = charted.summary()?;
     let flagged = charted.flagged_rows();
     let mut histories = Vec::new();

@@ -95,7 +95,7 @@ pub(crate) async fn chart_png(
         ))
     };
 
-    let charted = Charted::load(&state, &chart_job, &comparison).await?;
+    let charted = Charted::load(&state, &chart_job, &comparison, None).await?;
     let png = match &chart_file {
         ChartFile::Summary { digest } => {
             let chart = charted.summary()?;
