@@ -60,20 +60,26 @@ impl DeliveryOutcome {
     }
 }
 
-/// Records a delivery and returns its row id, or `None` when a delivery with
-/// the same id was recorded before (a redelivery).
+/// Records a delivery with what pitot did with it and the job it
+/// concerned, and returns its row id, or `None` when a delivery with the
+/// same id was recorded before (a redelivery).
 ///
-/// Call it first in the delivery's transaction: a concurrent copy of the
-/// same delivery waits here until the first commits and then gets `None`,
-/// so only one copy ever acts.
+/// Call it last in the delivery's transaction, after applying the event,
+/// and roll the transaction back on `None`. A concurrent copy of the same
+/// delivery waits on the first copy's row locks or on this row's unique
+/// key until the first commits, then gets `None`, so only one copy's work
+/// is kept. The row is written once, with its outcome, because a later
+/// `UPDATE` would write a second version of it and of its index entries.
 pub async fn insert_delivery(
     executor: impl PgExecutor<'_>,
     delivery: &NewDelivery<'_>,
+    outcome: DeliveryOutcome,
+    job_id: Option<i64>,
 ) -> Result<Option<i64>, StoreError> {
     let id = sqlx::query_scalar!(
         r#"
-        INSERT INTO deliveries (delivery_id, event, action, repository, pr_number)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome, job_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (delivery_id) DO NOTHING
         RETURNING id
         "#,
@@ -82,26 +88,10 @@ pub async fn insert_delivery(
         delivery.action,
         delivery.repository,
         delivery.pr_number,
+        outcome.as_str(),
+        job_id,
     )
     .fetch_optional(executor)
     .await?;
     Ok(id)
-}
-
-/// Records what was done with a delivery and the job it concerned.
-pub async fn set_delivery_outcome(
-    executor: impl PgExecutor<'_>,
-    id: i64,
-    outcome: DeliveryOutcome,
-    job_id: Option<i64>,
-) -> Result<(), StoreError> {
-    sqlx::query!(
-        "UPDATE deliveries SET outcome = $2, job_id = $3 WHERE id = $1",
-        id,
-        outcome.as_str(),
-        job_id,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
 }

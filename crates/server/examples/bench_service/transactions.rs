@@ -241,9 +241,6 @@ async fn record_delivery(
         repository: Some(repository.as_str()),
         pr_number: Some(number),
     };
-    let row_id = deliveries::insert_delivery(&mut *tx, &delivery)
-        .await?
-        .context("the delivery id was used before")?;
     let repository_id = pull_requests::ensure_repository(&mut tx, &repository).await?;
     let head = PullRequestHead {
         repository_id,
@@ -275,8 +272,9 @@ async fn record_delivery(
     ) {
         jobs::notify_job_queued(&mut *tx, job_id).await?;
     }
-    deliveries::set_delivery_outcome(&mut *tx, row_id, DeliveryOutcome::JobQueued, Some(job_id))
-        .await?;
+    deliveries::insert_delivery(&mut *tx, &delivery, DeliveryOutcome::JobQueued, Some(job_id))
+        .await?
+        .context("the delivery id was used before")?;
     tx.commit().await?;
     if variant == Variant::AfterCommit {
         jobs::notify_job_queued(pool, job_id).await?;

@@ -58,16 +58,14 @@ pub async fn record_delivery(
         pr_number,
     };
 
+    // The event is applied first and the delivery recorded last, with its
+    // outcome. A redelivery finds its id taken there and rolls back what
+    // it applied.
     let mut tx = state
         .pool
         .begin()
         .await
         .context("failed to start the delivery's transaction")?;
-    let Some(row_id) = deliveries::insert_delivery(&mut *tx, &delivery).await? else {
-        tracing::debug!("delivery was recorded before; nothing to do");
-        return Ok(Recorded::Redelivery);
-    };
-
     let (outcome, job_id) = match event {
         Event::PullRequest(pull_request) => {
             apply_pull_request(&mut tx, state, pull_request).await?
@@ -90,7 +88,16 @@ pub async fn record_delivery(
         }
     };
 
-    deliveries::set_delivery_outcome(&mut *tx, row_id, outcome, job_id).await?;
+    if deliveries::insert_delivery(&mut *tx, &delivery, outcome, job_id)
+        .await?
+        .is_none()
+    {
+        tx.rollback()
+            .await
+            .context("failed to roll back the redelivery")?;
+        tracing::debug!("delivery was recorded before; nothing to do");
+        return Ok(Recorded::Redelivery);
+    }
     tx.commit().await.context("failed to commit the delivery")?;
     if matches!(
         outcome,
