@@ -45,8 +45,9 @@ pub enum ToolchainError {
         found: String,
         requested: String,
     },
-    /// The folder asv runs with as its home could not be created.
-    #[error("creating asv's home folder {} failed: {source}; check that the agent's work folder is writable", path.display())]
+    /// The folder asv runs with as its home could not be created, or the
+    /// user's files could not be linked into it.
+    #[error("preparing asv's home folder {} failed: {source}; check that the agent's work folder is writable", path.display())]
     Home {
         path: PathBuf,
         #[source]
@@ -166,12 +167,26 @@ impl Asv {
     /// Gives `command` this asv's home, keeping the user's folders that
     /// would otherwise follow `HOME`.
     fn with_home(&self, mut command: Command) -> Command {
-        let real_home = std::env::var_os("HOME").map(PathBuf::from);
-        let variables = home_environment(&self.home, real_home.as_deref(), |name| {
+        let variables = home_environment(&self.home, real_home().as_deref(), |name| {
             std::env::var_os(name).is_some()
         });
         command.envs(variables);
         command
+    }
+
+    /// Creates asv's home and links the user's files into it.
+    fn prepare_home(&self) -> Result<(), ToolchainError> {
+        let home_error = |source| ToolchainError::Home {
+            path: self.home.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.home).map_err(home_error)?;
+        match real_home() {
+            Some(real_home) if real_home != self.home => {
+                link_home_files(&self.home, &real_home).map_err(home_error)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Records `machine` in asv's machine file (`~/.asv-machine.json`), so
@@ -187,16 +202,7 @@ impl Asv {
         log: &JobLog,
         stop: &StopSignal,
     ) -> Result<(), ToolchainError> {
-        let real_home = std::env::var_os("HOME").map(PathBuf::from);
-        std::fs::create_dir_all(&self.home)
-            .and_then(|()| match &real_home {
-                Some(real_home) if *real_home != self.home => link_home_files(&self.home, real_home),
-                _ => Ok(()),
-            })
-            .map_err(|source| ToolchainError::Home {
-                path: self.home.clone(),
-                source,
-            })?;
+        self.prepare_home()?;
         if let Some(python) = &self.python {
             let mut command = self.with_home(Command::new(python));
             // Not the checkout: Python imports from the working folder
@@ -226,6 +232,11 @@ impl Asv {
         run_checked(command, &command_line, log, QUERY_TIMEOUT, stop).await?;
         Ok(())
     }
+}
+
+/// Returns the home folder of the user the agent runs as.
+fn real_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
 }
 
 /// Returns the variables that give asv `home` as its `HOME`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chrono::{Duration as TimeDelta, Utc};
 use pitot_github::{run_title, GitHubClient, GitHubError};
-use pitot_store::actions_jobs::{self, DispatchTask};
+use pitot_store::actions_jobs::{self, DispatchTask, UncertainDispatch};
 use serde_json::{Map, Value};
 
 use super::{is_permanent, job_client};
@@ -127,37 +127,8 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
     let settings = state.config.repository(&task.repository);
     let workflow = settings.workflow.as_str();
     if let Some(uncertain) = &task.uncertain_dispatch {
-        // The stale run of an earlier queueing, being cancelled, is not it.
-        let found = find_new_run(&client, task, workflow, uncertain.at)
-            .await
-            .map(|run_id| run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id));
-        match found {
-            Ok(Some(run_id)) => {
-                tracing::info!(
-                    job_id = task.job_id,
-                    repo = %task.repository,
-                    run_id,
-                    "found the run that an uncertain dispatch started; not dispatching again"
-                );
-                return Ok(Dispatch::Started {
-                    base_sha: uncertain.base_sha.clone(),
-                    run_id: Some(run_id),
-                });
-            }
-            Err(error) => {
-                tracing::info!(
-                    job_id = task.job_id,
-                    error = %error,
-                    "could not look for the run of an uncertain dispatch; looking again at the next round"
-                );
-                return Ok(Dispatch::Waiting);
-            }
-            Ok(None) if uncertain.elapsed < UNCERTAIN_RUN_WAIT => return Ok(Dispatch::Waiting),
-            // NOTE: a run that GitHub lists only after the wait is not
-            // found, so the job gets a second run. The first completed run
-            // that names the job is collected, and the other one's results
-            // are ignored.
-            Ok(None) => {}
+        if let Some(outcome) = follow_uncertain_dispatch(&client, task, workflow, uncertain).await {
+            return Ok(outcome);
         }
     }
     // The round that made the dispatch uncertain tried the cancel already.
@@ -223,6 +194,49 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
             }),
     };
     Ok(Dispatch::Started { base_sha, run_id })
+}
+
+/// Looks for the run that an uncertain dispatch may have started. Returns
+/// the job's outcome for this round when it must not dispatch again: the
+/// run was found and is taken over, or the job waits for it to be listed.
+/// Returns `None` once the wait is over without the run.
+async fn follow_uncertain_dispatch(
+    client: &GitHubClient,
+    task: &DispatchTask,
+    workflow: &str,
+    uncertain: &UncertainDispatch,
+) -> Option<Dispatch> {
+    // The stale run of an earlier queueing, being cancelled, is not it.
+    let found = find_new_run(client, task, workflow, uncertain.at)
+        .await
+        .map(|run_id| run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id));
+    match found {
+        Ok(Some(run_id)) => {
+            tracing::info!(
+                job_id = task.job_id,
+                repo = %task.repository,
+                run_id,
+                "found the run that an uncertain dispatch started; not dispatching again"
+            );
+            Some(Dispatch::Started {
+                base_sha: uncertain.base_sha.clone(),
+                run_id: Some(run_id),
+            })
+        }
+        Err(error) => {
+            tracing::info!(
+                job_id = task.job_id,
+                error = %error,
+                "could not look for the run of an uncertain dispatch; looking again at the next round"
+            );
+            Some(Dispatch::Waiting)
+        }
+        Ok(None) if uncertain.elapsed < UNCERTAIN_RUN_WAIT => Some(Dispatch::Waiting),
+        // NOTE: a run that GitHub lists only after the wait is not found, so
+        // the job gets a second run. The first completed run that names the
+        // job is collected, and the other one's results are ignored.
+        Ok(None) => None,
+    }
 }
 
 /// Cancels the run of an earlier queueing of the job, which was queued
