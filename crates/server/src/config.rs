@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 /// The whole configuration.
@@ -539,6 +539,11 @@ impl Default for GitHubConfig {
     }
 }
 
+/// The most `jobs.max_attempts` may be. A job fails the same way on
+/// every try long before this, and a bound keeps the attempt counter far
+/// from overflowing as a job is queued again and again.
+const MAX_JOB_ATTEMPTS: i32 = 100;
+
 /// The job queue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -616,6 +621,22 @@ impl Config {
         if config.actions.max_download_attempts == 0 {
             anyhow::bail!(
                 "actions.max_download_attempts = 0 would fail every job before its first download: use 1 or more"
+            );
+        }
+        let max_attempts = config.jobs.max_attempts;
+        if !(1..=MAX_JOB_ATTEMPTS).contains(&max_attempts) {
+            anyhow::bail!(
+                "jobs.max_attempts = {max_attempts} is out of range: use 1 to {MAX_JOB_ATTEMPTS}; each job is handed out at most that many times"
+            );
+        }
+        if config
+            .github
+            .webhook_secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose_secret().trim().is_empty())
+        {
+            anyhow::bail!(
+                "github.webhook_secret is empty, which would let anyone sign a delivery: set the secret of the App's webhook, or leave the key out to refuse deliveries"
             );
         }
         Ok(config)
@@ -962,6 +983,27 @@ mod tests {
         assert_eq!(config.actions.poll_after, Duration::from_secs(120));
         assert_eq!(limits.max_archive_bytes, 1000);
         assert_eq!(limits.max_ratio, pitot_runner::artifact::ArtifactLimits::default().max_ratio);
+    }
+
+    #[test]
+    fn max_attempts_out_of_range_is_rejected() {
+        for value in ["0", "-1", "101"] {
+            let error = Config::from_toml(&format!("[jobs]\nmax_attempts = {value}")).unwrap_err();
+
+            let message = format!("{error:#}");
+            assert!(message.contains(&format!("jobs.max_attempts = {value}")), "{message}");
+            assert!(message.contains("use 1 to 100"), "{message}");
+        }
+        assert_eq!(Config::from_toml("[jobs]\nmax_attempts = 1").unwrap().jobs.max_attempts, 1);
+    }
+
+    #[test]
+    fn empty_webhook_secret_is_rejected() {
+        for value in ["\"\"", "\"  \""] {
+            let error = Config::from_toml(&format!("[github]\nwebhook_secret = {value}")).unwrap_err();
+
+            assert!(format!("{error:#}").contains("github.webhook_secret is empty"), "{error:#}");
+        }
     }
 
     #[test]
