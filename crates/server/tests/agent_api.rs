@@ -49,8 +49,10 @@ fn spawn_claim(app: &TestApp, token: String) -> tokio::task::JoinHandle<(StatusC
             .header("content-type", "application/json")
             .header("authorization", format!("Bearer {token}"))
             .body(axum::body::Body::from(claim_body().to_string()))
-            .unwrap();
-        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+            .expect("a valid request");
+        let response = tower::ServiceExt::oneshot(router, request)
+            .await
+            .expect("the router answers");
         (response.status(), Instant::now())
     })
 }
