@@ -301,6 +301,7 @@ fn completed_payload(run: &WorkflowRunRecord) -> Value {
     workflow_run["name"] = "pitot benchmarks".into();
     workflow_run["display_title"] = run.display_title.clone().into();
     workflow_run["event"] = "workflow_dispatch".into();
+    workflow_run["path"] = format!(".github/workflows/{}", run.workflow).into();
     workflow_run["status"] = "completed".into();
     workflow_run["conclusion"] = run.conclusion.clone().into();
     workflow_run["created_at"] = created_at.into();
@@ -624,6 +625,19 @@ async fn dispatch_without_run_id_matches_run_by_title(pool: PgPool) {
 
     assert_eq!(run.display_title, format!("pitot job {job_id}"));
     assert_eq!(harness.job(job_id).await.3, None, "no run id known yet");
+    // A workflow that a pull request added gives its run the job's title.
+    for (event, path) in [
+        ("pull_request", ".github/workflows/pitot-benchmarks.yml"),
+        ("workflow_dispatch", ".github/workflows/copy-of-pitot.yml"),
+    ] {
+        let mut forged = completed_payload(&run);
+        forged["workflow_run"]["id"] = (run.id + 1000).into();
+        forged["workflow_run"]["event"] = event.into();
+        forged["workflow_run"]["path"] = path.into();
+        let answer = harness.deliver("workflow_run", &forged).await;
+        assert_eq!(answer["outcome"], "ignored", "{event} {path}: {answer}");
+    }
+    assert_eq!(harness.job(job_id).await.3, None, "no forged run recorded");
     harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
     let answer = harness.complete(&run, "success").await;
     assert_eq!(answer["outcome"], "workflow_run_completed", "{answer}");
@@ -634,6 +648,29 @@ async fn dispatch_without_run_id_matches_run_by_title(pool: PgPool) {
         "the run recorded from the delivery"
     );
     harness.wait_for_comment("time_units.time_unit_parse").await;
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn run_never_listed_fails_its_job(pool: PgPool) {
+    let mut harness = Harness::start(pool, |config| {
+        config.actions.poll_after = Duration::from_millis(500)
+    })
+    .await;
+    // The dispatch names no run, and the workflow lists none with the
+    // job's title, as when a project dropped the template's run-name line.
+    harness.stub.set_return_run_details(false);
+    let run_lists = RequestMatch::get("/repos/*/*/actions/workflows/*/runs");
+    harness.stub.fail_next(run_lists, Failure::NotFound, 100_000);
+
+    let (job_id, _run) = harness.label_and_wait_for_dispatch().await;
+    let job = harness.wait_for_state(job_id, "failed").await;
+
+    let reason = job.1.expect("a reason");
+    assert!(reason.contains(&format!("no run titled \"pitot job {job_id}\"")), "{reason}");
+    assert!(reason.contains("run-name"), "{reason}");
+    assert!(reason.contains("the last lookup failed"), "{reason}");
 
     harness.service.stop().await.expect("clean stop");
 }
@@ -663,6 +700,49 @@ async fn uncertain_dispatch_takes_over_its_run(pool: PgPool) {
     harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
     harness.complete(&run, "success").await;
     harness.wait_for_state(job_id, "reported").await;
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn dispatch_whose_recording_failed_takes_over_its_run(pool: PgPool) {
+    // The first update of a job to `running` fails, as when the database
+    // goes away right after GitHub started the run. A sequence is not
+    // rolled back, so the trigger fails exactly once.
+    sqlx::raw_sql(
+        r#"
+        CREATE SEQUENCE fail_once;
+        CREATE FUNCTION fail_first_dispatch() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('fail_once') = 1 THEN
+                RAISE EXCEPTION 'injected failure';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER fail_first_dispatch BEFORE UPDATE ON jobs FOR EACH ROW
+            WHEN (OLD.state = 'queued' AND NEW.state = 'running')
+            EXECUTE FUNCTION fail_first_dispatch();
+        "#,
+    )
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    let mut harness = Harness::start(pool, |_| {}).await;
+
+    let (job_id, run) = harness.label_and_wait_for_dispatch().await;
+
+    let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");
+    assert_eq!(
+        harness.stub.requests_matching(&dispatches).len(),
+        1,
+        "the workflow is not dispatched a second time"
+    );
+    assert_eq!(harness.stub.workflow_runs(REPO).len(), 1, "one run");
+    assert_eq!(
+        harness.job(job_id).await.3,
+        Some(run.id as i64),
+        "the job took over the run whose recording failed"
+    );
 
     harness.service.stop().await.expect("clean stop");
 }
@@ -787,6 +867,69 @@ async fn cancelled_job_cancels_its_workflow_run(pool: PgPool) {
     );
 
     harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
+async fn cancelled_job_cancels_the_run_of_its_uncertain_dispatch(pool: PgPool) {
+    let mut harness = Harness::start(pool.clone(), |_| {}).await;
+    // GitHub starts the run but answers the dispatch with a 502, and the
+    // run list fails until the job is cancelled, so the dispatch step
+    // cannot take the run over.
+    let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");
+    let run_lists = RequestMatch::get("/repos/*/*/actions/workflows/*/runs");
+    harness
+        .stub
+        .fail_next(dispatches.clone(), Failure::BadGatewayAfterHandling, 1);
+    harness
+        .stub
+        .fail_next(run_lists.clone(), Failure::NotFound, 100_000);
+    let answer = harness.deliver("pull_request", &labeled_payload()).await;
+    let job_id = answer["job_id"].as_i64().unwrap_or_else(|| panic!("a job: {answer}"));
+    let started = Instant::now();
+    while !uncertain_dispatch(&pool, job_id).await {
+        assert!(started.elapsed() < Duration::from_secs(30), "dispatch not marked uncertain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let run = harness.stub.workflow_runs(REPO).pop().expect("the run the failed dispatch started");
+
+    harness.deliver("pull_request", &unlabeled_payload()).await;
+    harness.wait_for_state(job_id, "cancelled").await;
+    harness.stub.stop_failing(&run_lists);
+
+    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", run.id);
+    harness
+        .wait_for("the cancel request", |harness| {
+            !harness
+                .stub
+                .requests_matching(&RequestMatch::post(&cancel_path))
+                .is_empty()
+        })
+        .await;
+    let started = Instant::now();
+    while !cancel_state(&pool, job_id).await.0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(harness.job(job_id).await.3, Some(run.id as i64), "the run is recorded");
+    assert!(!uncertain_dispatch(&pool, job_id).await, "the search ended");
+    let stored_run = harness.stub.workflow_runs(REPO).pop().expect("the run");
+    assert_eq!(stored_run.conclusion.as_deref(), Some("cancelled"));
+    assert_eq!(
+        harness.stub.requests_matching(&dispatches).len(),
+        1,
+        "the cancelled job is not dispatched again"
+    );
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+/// Returns whether the job's last dispatch is marked uncertain.
+async fn uncertain_dispatch(pool: &PgPool, job_id: i64) -> bool {
+    sqlx::query_scalar("SELECT dispatch_uncertain_at IS NOT NULL FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(pool)
+        .await
+        .expect("job row")
 }
 
 #[sqlx::test]

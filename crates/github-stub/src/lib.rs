@@ -165,6 +165,12 @@ impl GitHubStub {
         self.state.plan_failure(matcher, failure, times);
     }
 
+    /// Drops what is left of the failures planned with `matcher`, so that
+    /// the requests it matches succeed again.
+    pub fn stop_failing(&self, matcher: &RequestMatch) {
+        self.state.drop_failures(matcher);
+    }
+
     /// Adds comments by the user `octocat` to issue or pull request `number`
     /// of `repo`, in order, and returns their ids.
     pub fn seed_comments<I, S>(&self, repo: &str, number: u64, bodies: I) -> Vec<u64>

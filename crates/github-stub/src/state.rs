@@ -92,6 +92,11 @@ impl StubState {
         }
     }
 
+    /// Drops the planned failures that `matcher` was given, used or not.
+    pub fn drop_failures(&self, matcher: &RequestMatch) {
+        self.lock().failures.retain(|planned| planned.matcher != *matcher);
+    }
+
     /// Takes one use of the earliest planned failure matching the request.
     pub fn take_failure(&self, method: &Method, path: &str) -> Option<Failure> {
         let mut inner = self.lock();

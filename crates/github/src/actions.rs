@@ -37,6 +37,12 @@ pub struct WorkflowRun {
     /// `timed_out`, ...
     pub conclusion: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
+    /// What started the run: `workflow_dispatch` for pitot's dispatches.
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The workflow file, such as `.github/workflows/pitot-benchmarks.yml`.
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 impl WorkflowRun {
@@ -44,6 +50,21 @@ impl WorkflowRun {
     /// does not send `display_title`.
     pub fn title(&self) -> Option<&str> {
         self.display_title.as_deref().or(self.name.as_deref())
+    }
+
+    /// Returns whether pitot could have started this run: a dispatch of
+    /// `workflow`, the file name in `.github/workflows/`. Anyone who can
+    /// push a workflow, or open a pull request with one, can give a run
+    /// pitot's title, so the title alone does not say. A field the server
+    /// left out is not held against the run.
+    pub fn is_dispatch_of(&self, workflow: &str) -> bool {
+        let dispatched = self.event.as_deref().is_none_or(|event| event == "workflow_dispatch");
+        // A path may end in `@` and the ref it was read from.
+        let same_file = self.path.as_deref().is_none_or(|path| {
+            let file = path.split_once('@').map_or(path, |(file, _)| file);
+            file.strip_prefix(".github/workflows/") == Some(workflow)
+        });
+        dispatched && same_file
     }
 }
 
@@ -462,6 +483,38 @@ mod tests {
             "CI",
         ] {
             assert_eq!(job_id_from_title(title), None, "{title:?}");
+        }
+    }
+
+    #[test]
+    fn only_dispatches_of_the_workflow_pass_for_pitots_runs() {
+        let run = |event: Option<&str>, path: Option<&str>| WorkflowRun {
+            id: 1,
+            name: None,
+            display_title: Some(run_title(7)),
+            status: None,
+            conclusion: None,
+            created_at: None,
+            event: event.map(str::to_owned),
+            path: path.map(str::to_owned),
+        };
+        let ours = ".github/workflows/pitot-benchmarks.yml";
+
+        assert!(run(Some("workflow_dispatch"), Some(ours)).is_dispatch_of("pitot-benchmarks.yml"));
+        assert!(run(Some("workflow_dispatch"), Some(&format!("{ours}@refs/heads/main")))
+            .is_dispatch_of("pitot-benchmarks.yml"));
+        assert!(run(None, None).is_dispatch_of("pitot-benchmarks.yml"));
+        for (event, path) in [
+            ("pull_request", ours),
+            ("push", ours),
+            ("workflow_dispatch", ".github/workflows/other.yml"),
+            ("workflow_dispatch", "pitot-benchmarks.yml"),
+            ("workflow_dispatch", "x/.github/workflows/pitot-benchmarks.yml"),
+        ] {
+            assert!(
+                !run(Some(event), Some(path)).is_dispatch_of("pitot-benchmarks.yml"),
+                "{event} {path}"
+            );
         }
     }
 

@@ -101,6 +101,21 @@ pub struct CancelTask {
     pub failures: i32,
 }
 
+/// A cancelled or superseded actions job whose last dispatch was uncertain
+/// and whose run, if the dispatch started one, is not known yet; locked to
+/// look for that run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UncertainRunTask {
+    pub job_id: i64,
+    pub repository: String,
+    pub installation_id: Option<i64>,
+    /// When the uncertain dispatch was sent, and how long ago.
+    pub at: DateTime<Utc>,
+    pub elapsed: std::time::Duration,
+    /// A run of an earlier queueing, which is not the one looked for.
+    pub stale_workflow_run_id: Option<i64>,
+}
+
 /// A running actions job that has waited so long for its `workflow_run`
 /// delivery that pitot polls GitHub for the run instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -472,6 +487,65 @@ pub async fn record_cancel_failure(
     .fetch_one(executor)
     .await?;
     Ok(failures)
+}
+
+/// Locks the oldest cancelled or superseded actions job, not in `skip`,
+/// that was cancelled while its last dispatch was uncertain: it has no
+/// recorded run, and the dispatch may have started one.
+pub async fn lock_next_uncertain_run(
+    executor: impl PgExecutor<'_>,
+    skip: &[i64],
+) -> Result<Option<UncertainRunTask>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT jobs.id, repositories.name AS repository, jobs.installation_id,
+               jobs.dispatch_uncertain_at AS "at!",
+               EXTRACT(EPOCH FROM now() - jobs.dispatch_uncertain_at)::float8 AS "elapsed_seconds!",
+               jobs.stale_workflow_run_id
+        FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
+        WHERE jobs.backend = 'actions' AND jobs.state IN ('cancelled', 'superseded')
+          AND jobs.workflow_run_id IS NULL AND jobs.dispatch_uncertain_at IS NOT NULL
+          AND NOT (jobs.id = ANY($1))
+        ORDER BY jobs.id
+        LIMIT 1
+        FOR UPDATE OF jobs SKIP LOCKED
+        "#,
+        skip,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| UncertainRunTask {
+        job_id: row.id,
+        repository: row.repository,
+        installation_id: row.installation_id,
+        at: row.at,
+        elapsed: std::time::Duration::from_secs_f64(row.elapsed_seconds.max(0.0)),
+        stale_workflow_run_id: row.stale_workflow_run_id,
+    }))
+}
+
+/// Ends the search for the run of a cancelled job's uncertain dispatch:
+/// records the run when it was found, so that the cancel step cancels it,
+/// and clears the mark of the uncertain dispatch either way. Returns
+/// whether the job was still cancelled or superseded without a run.
+pub async fn end_uncertain_run_search(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    workflow_run_id: Option<i64>,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query_scalar!(
+        r#"
+        UPDATE jobs SET workflow_run_id = $2, dispatch_uncertain_at = NULL, updated_at = now()
+        WHERE id = $1 AND backend = 'actions' AND state IN ('cancelled', 'superseded')
+          AND workflow_run_id IS NULL
+        RETURNING id
+        "#,
+        job_id,
+        workflow_run_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(updated.is_some())
 }
 
 /// Returns up to `limit` running actions jobs without a recorded

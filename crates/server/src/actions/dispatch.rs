@@ -59,11 +59,22 @@ pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
         tried.push(task.job_id);
         match dispatch(state, &task).await {
             Ok(Dispatch::Started { base_sha, run_id }) => {
-                let attempt =
-                    actions_jobs::mark_dispatched(&mut *tx, task.job_id, &base_sha, run_id)
-                        .await?
-                        .context("the locked job left the queue")?;
-                tx.commit().await.context("failed to commit the dispatch")?;
+                let recorded = async {
+                    let attempt =
+                        actions_jobs::mark_dispatched(&mut *tx, task.job_id, &base_sha, run_id)
+                            .await?
+                            .context("the locked job left the queue")?;
+                    tx.commit().await.context("failed to commit the dispatch")?;
+                    anyhow::Ok(attempt)
+                }
+                .await;
+                let attempt = match recorded {
+                    Ok(attempt) => attempt,
+                    Err(error) => {
+                        mark_unrecorded_dispatch(state, task.job_id, &base_sha).await;
+                        return Err(error);
+                    }
+                };
                 tracing::info!(
                     job_id = task.job_id,
                     repo = %task.repository,
@@ -114,6 +125,25 @@ pub async fn dispatch_queued(state: &AppState) -> anyhow::Result<usize> {
         }
     }
     Ok(dispatched)
+}
+
+/// Marks the dispatch of a job uncertain, in a transaction of its own,
+/// after the one that was to record its run failed. The run goes on, so the
+/// next round must look for it instead of dispatching again. When the
+/// database refuses this too, the next round may start a second run.
+async fn mark_unrecorded_dispatch(state: &AppState, job_id: i64, base_sha: &str) {
+    let marked = actions_jobs::mark_dispatch_uncertain(&state.pool, job_id, base_sha).await;
+    match marked {
+        Ok(_) => tracing::warn!(
+            job_id,
+            "failed to record a dispatched run; the next round looks for it before dispatching again"
+        ),
+        Err(error) => tracing::error!(
+            job_id,
+            error = %error,
+            "failed to record a dispatched run, or that it may exist; the next round may dispatch a second run"
+        ),
+    }
 }
 
 /// Computes the merge-base, dispatches the workflow and looks up the run,
@@ -182,7 +212,7 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
     };
     let run_id = match run_id {
         Some(run_id) => Some(run_id),
-        None => find_new_run(&client, task, workflow, started_at)
+        None => find_new_run(&client, &task.repository, task.job_id, workflow, started_at)
             .await
             .unwrap_or_else(|error| {
                 tracing::info!(
@@ -207,7 +237,7 @@ async fn follow_uncertain_dispatch(
     uncertain: &UncertainDispatch,
 ) -> Option<Dispatch> {
     // The stale run of an earlier queueing, being cancelled, is not it.
-    let found = find_new_run(client, task, workflow, uncertain.at)
+    let found = find_new_run(client, &task.repository, task.job_id, workflow, uncertain.at)
         .await
         .map(|run_id| run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id));
     match found {
@@ -280,15 +310,16 @@ fn workflow_inputs(task: &DispatchTask, base_sha: &str) -> Map<String, Value> {
 /// dispatch. Returns `None` when no such run is listed: GitHub may take a
 /// few seconds to list it. After a 204 the webhook or the polling finds a
 /// run not listed yet by the same title.
-async fn find_new_run(
+pub(super) async fn find_new_run(
     client: &GitHubClient,
-    task: &DispatchTask,
+    repository: &str,
+    job_id: i64,
     workflow: &str,
     dispatched_at: chrono::DateTime<Utc>,
 ) -> Result<Option<i64>, GitHubError> {
-    let title = run_title(task.job_id);
+    let title = run_title(job_id);
     let run = client
-        .find_workflow_run(&task.repository, workflow, &title)
+        .find_workflow_run(repository, workflow, &title)
         .await?;
     // A run created before this dispatch belongs to an earlier attempt; a
     // minute of slack covers clock differences with GitHub.

@@ -1,9 +1,10 @@
 //! The GitHub Actions backend's worker: it dispatches the workflow for
 //! queued jobs, polls GitHub for runs whose `workflow_run` delivery is
 //! late, collects the artifact of completed runs, and cancels the runs of
-//! jobs that were cancelled or superseded.
+//! jobs that were cancelled or superseded, looking first for the runs of
+//! their uncertain dispatches.
 //!
-//! One task per server process. Each round runs the four steps in that
+//! One task per server process. Each round runs the five steps in that
 //! order. It wakes when the webhook queues a job or records a completed
 //! run, and at a fixed interval, which also serves jobs that another
 //! process queued and retries steps that failed on a GitHub error. Every
@@ -24,7 +25,7 @@ use tokio::sync::Notify;
 
 use crate::state::AppState;
 
-pub use cancel::{cancel_runs, MAX_CANCEL_ATTEMPTS};
+pub use cancel::{cancel_runs, find_uncertain_runs, MAX_CANCEL_ATTEMPTS};
 pub use collect::collect_completed;
 pub use dispatch::dispatch_queued;
 pub use poll::poll_runs;
@@ -68,6 +69,7 @@ pub async fn run_round(state: &AppState) -> anyhow::Result<()> {
     dispatch_queued(state).await?;
     poll_runs(state).await?;
     collect_completed(state).await?;
+    find_uncertain_runs(state).await?;
     cancel_runs(state).await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! the runs of jobs that have waited long without one.
 
 use anyhow::Context as _;
-use chrono::Duration as TimeDelta;
+use chrono::{Duration as TimeDelta, Utc};
 use pitot_github::{run_title, GitHubError, WorkflowRun};
 use pitot_store::actions_jobs::{self, PollTask};
 
@@ -11,6 +11,12 @@ use crate::state::AppState;
 
 /// The maximum number of jobs one round polls.
 const POLL_BATCH: i64 = 20;
+
+/// How many `actions.poll_after` periods a dispatched run may stay
+/// unlisted before its job fails: an hour with the default of 5 minutes.
+/// GitHub lists a run as soon as it is queued, before any runner takes it,
+/// so a run missing that long was never started with pitot's title.
+const UNLISTED_POLLS: u32 = 12;
 
 /// Polls GitHub for the run of each running actions job that was
 /// dispatched more than `actions.poll_after` ago and has no recorded
@@ -52,12 +58,19 @@ async fn poll(state: &AppState, task: &PollTask) -> anyhow::Result<bool> {
                 Err(error) => return Err(error).context("failed to read the workflow run"),
             }
         }
-        None => match find_run(state, task).await? {
-            Some(run) => {
+        None => match find_run(state, task).await {
+            Ok(Some(run)) => {
                 actions_jobs::record_workflow_run(&state.pool, task.job_id, run.id).await?;
                 run
             }
-            None => {
+            outcome => {
+                let limit = state.config.actions.poll_after * UNLISTED_POLLS;
+                let waited = (Utc::now() - task.dispatched_at).to_std().unwrap_or_default();
+                if waited >= limit {
+                    fail_unlisted(state, task, limit, outcome.err()).await?;
+                    return Ok(false);
+                }
+                outcome?;
                 tracing::info!(
                     job_id = task.job_id,
                     "the dispatched run is not listed on GitHub yet"
@@ -82,6 +95,29 @@ async fn poll(state: &AppState, task: &PollTask) -> anyhow::Result<bool> {
         state.actions_wake.wake();
     }
     Ok(recorded)
+}
+
+/// Fails a job whose dispatched run was not listed within `limit`, with a
+/// reason that says where to look.
+async fn fail_unlisted(
+    state: &AppState,
+    task: &PollTask,
+    limit: std::time::Duration,
+    last_error: Option<anyhow::Error>,
+) -> anyhow::Result<()> {
+    let workflow = state.config.repository(&task.repository).workflow;
+    let mut reason = format!(
+        "no run titled \"{}\" of .github/workflows/{workflow} was listed on GitHub in the {} seconds after the dispatch; check that the workflow keeps the template's run-name line, then run the benchmarks again",
+        run_title(task.job_id),
+        limit.as_secs(),
+    );
+    if let Some(error) = last_error {
+        reason.push_str(&format!(" (the last lookup failed: {error:#})"));
+    }
+    actions_jobs::fail_actions_job(&state.pool, task.job_id, &reason).await?;
+    tracing::warn!(job_id = task.job_id, repo = %task.repository, reason = %reason, "job failed: its workflow run was never listed");
+    state.reporter_wake.wake();
+    Ok(())
 }
 
 /// Finds the job's run by its title among the workflow's dispatched runs,

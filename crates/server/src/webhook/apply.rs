@@ -75,7 +75,10 @@ pub async fn record_delivery(
             (DeliveryOutcome::InstallationUpdated, None)
         }
         Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
-        Event::WorkflowRun(run) => super::workflow_run::apply_workflow_run(&mut tx, run).await?,
+        Event::WorkflowRun(run) => {
+            let workflow = state.config.repository(&run.repository.full_name).workflow;
+            super::workflow_run::apply_workflow_run(&mut tx, run, &workflow).await?
+        }
         Event::Push(push) => super::history::apply_push(&mut tx, state, push).await?,
         Event::Release(release) => (
             super::history::apply_release(&mut tx, state, release).await?,

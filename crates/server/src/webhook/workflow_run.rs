@@ -13,15 +13,30 @@ use crate::error::AppError;
 /// the run's id or else by the job id in its title. The run's
 /// `pull_requests` list is never used: GitHub leaves it empty for pull
 /// requests from forks.
+///
+/// Only a dispatch of `workflow`, the repository's configured workflow
+/// file, counts: a pull request can add a workflow of its own that gives
+/// its runs pitot's title.
 pub(super) async fn apply_workflow_run(
     conn: &mut PgConnection,
     event: &WorkflowRunEvent,
+    workflow: &str,
 ) -> Result<(DeliveryOutcome, Option<i64>), AppError> {
     if event.action != "completed" {
         return Ok((DeliveryOutcome::Ignored, None));
     }
 
     let run = &event.run;
+    if !run.is_dispatch_of(workflow) {
+        tracing::debug!(
+            run_id = run.id,
+            run_event = run.event.as_deref(),
+            path = run.path.as_deref(),
+            workflow,
+            "the completed run is not a dispatch of pitot's workflow"
+        );
+        return Ok((DeliveryOutcome::Ignored, None));
+    }
     let named_job_id = run.title().and_then(job_id_from_title);
     let job_id = actions_jobs::find_job_for_run(
         &mut *conn,
