@@ -200,6 +200,38 @@ impl Harness {
         self.deliver("workflow_run", &completed_payload(&run)).await
     }
 
+    /// Checks that the workflow was dispatched once, that one run exists,
+    /// and that the job recorded `run`.
+    async fn assert_one_dispatch_and_run(&self, job_id: i64, run: &WorkflowRunRecord) {
+        let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");
+        assert_eq!(
+            self.stub.requests_matching(&dispatches).len(),
+            1,
+            "the workflow is not dispatched a second time"
+        );
+        assert_eq!(self.stub.workflow_runs(REPO).len(), 1, "one run");
+        assert_eq!(self.job(job_id).await.3, Some(run.id as i64), "the job's run");
+    }
+
+    /// Waits until the cancel request for `run_id` was sent and recorded
+    /// on the job, and returns the request's path pattern.
+    async fn wait_for_recorded_cancel(&self, job_id: i64, run_id: u64) -> String {
+        let cancel_path = format!("/repos/*/*/actions/runs/{run_id}/cancel");
+        self.wait_for("the cancel request", |harness| {
+            !harness
+                .stub
+                .requests_matching(&RequestMatch::post(&cancel_path))
+                .is_empty()
+        })
+        .await;
+        let started = Instant::now();
+        while !cancel_state(&self.pool, job_id).await.0 {
+            assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        cancel_path
+    }
+
     async fn wait_for(&self, what: &str, done: impl Fn(&Harness) -> bool) {
         let started = Instant::now();
         while !done(self) {
@@ -686,17 +718,7 @@ async fn uncertain_dispatch_takes_over_its_run(pool: PgPool) {
 
     let (job_id, run) = harness.label_and_wait_for_dispatch().await;
 
-    assert_eq!(
-        harness.stub.requests_matching(&dispatches).len(),
-        1,
-        "the workflow is not dispatched a second time"
-    );
-    assert_eq!(harness.stub.workflow_runs(REPO).len(), 1, "one run");
-    assert_eq!(
-        harness.job(job_id).await.3,
-        Some(run.id as i64),
-        "the job took over the run the failed dispatch started"
-    );
+    harness.assert_one_dispatch_and_run(job_id, &run).await;
     harness.attach_artifact(job_id, &run, zip_of(&artifact_entries(job_id)));
     harness.complete(&run, "success").await;
     harness.wait_for_state(job_id, "reported").await;
@@ -731,18 +753,7 @@ async fn dispatch_whose_recording_failed_takes_over_its_run(pool: PgPool) {
 
     let (job_id, run) = harness.label_and_wait_for_dispatch().await;
 
-    let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");
-    assert_eq!(
-        harness.stub.requests_matching(&dispatches).len(),
-        1,
-        "the workflow is not dispatched a second time"
-    );
-    assert_eq!(harness.stub.workflow_runs(REPO).len(), 1, "one run");
-    assert_eq!(
-        harness.job(job_id).await.3,
-        Some(run.id as i64),
-        "the job took over the run whose recording failed"
-    );
+    harness.assert_one_dispatch_and_run(job_id, &run).await;
 
     harness.service.stop().await.expect("clean stop");
 }
@@ -844,20 +855,7 @@ async fn cancelled_job_cancels_its_workflow_run(pool: PgPool) {
     harness.deliver("pull_request", &unlabeled_payload()).await;
 
     harness.wait_for_state(job_id, "cancelled").await;
-    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", run.id);
-    harness
-        .wait_for("the cancel request", |harness| {
-            !harness
-                .stub
-                .requests_matching(&RequestMatch::post(&cancel_path))
-                .is_empty()
-        })
-        .await;
-    let started = Instant::now();
-    while !cancel_state(&pool, job_id).await.0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let cancel_path = harness.wait_for_recorded_cancel(job_id, run.id).await;
     let stored_run = harness.stub.workflow_runs(REPO).pop().expect("the run");
     assert_eq!(stored_run.conclusion.as_deref(), Some("cancelled"));
     assert_eq!(
@@ -896,20 +894,7 @@ async fn cancelled_job_cancels_the_run_of_its_uncertain_dispatch(pool: PgPool) {
     harness.wait_for_state(job_id, "cancelled").await;
     harness.stub.stop_failing(&run_lists);
 
-    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", run.id);
-    harness
-        .wait_for("the cancel request", |harness| {
-            !harness
-                .stub
-                .requests_matching(&RequestMatch::post(&cancel_path))
-                .is_empty()
-        })
-        .await;
-    let started = Instant::now();
-    while !cancel_state(&pool, job_id).await.0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.wait_for_recorded_cancel(job_id, run.id).await;
     assert_eq!(harness.job(job_id).await.3, Some(run.id as i64), "the run is recorded");
     assert!(!uncertain_dispatch(&pool, job_id).await, "the search ended");
     let stored_run = harness.stub.workflow_runs(REPO).pop().expect("the run");
@@ -1001,20 +986,7 @@ async fn superseded_job_cancels_its_workflow_run(pool: PgPool) {
     let new_job = answer["job_id"].as_i64().expect("a job id");
     assert_ne!(new_job, old_job);
     harness.wait_for_state(old_job, "superseded").await;
-    let cancel_path = format!("/repos/*/*/actions/runs/{}/cancel", old_run.id);
-    harness
-        .wait_for("the cancel request", |harness| {
-            !harness
-                .stub
-                .requests_matching(&RequestMatch::post(&cancel_path))
-                .is_empty()
-        })
-        .await;
-    let started = Instant::now();
-    while !cancel_state(&pool, old_job).await.0 {
-        assert!(started.elapsed() < Duration::from_secs(30), "cancel not recorded");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    harness.wait_for_recorded_cancel(old_job, old_run.id).await;
     assert!(!cancel_state(&pool, new_job).await.0, "the new job's run goes on");
 
     harness.service.stop().await.expect("clean stop");
