@@ -708,6 +708,39 @@ async fn run_never_listed_fails_its_job(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn requeued_job_ignores_its_earlier_run(pool: PgPool) {
+    let mut harness = Harness::start(pool, |_| {}).await;
+    harness.stub.set_return_run_details(false);
+    let (job_id, first) = harness.label_and_wait_for_dispatch().await;
+    assert_eq!(harness.job(job_id).await.3, Some(first.id as i64), "first run found by title");
+    harness.deliver("pull_request", &unlabeled_payload()).await;
+    harness.wait_for_state(job_id, "cancelled").await;
+    harness.wait_for_recorded_cancel(job_id, first.id).await;
+
+    // Labelled again at once: the lookup of the new run fails, so only the
+    // title ties a run to the job, and both runs carry it.
+    harness.stub.fail_next(
+        RequestMatch::get("/repos/*/*/actions/workflows/*/runs"),
+        Failure::NotFound,
+        1,
+    );
+    let (requeued_id, second) = harness.label_and_wait_for_dispatch().await;
+    assert_eq!(requeued_id, job_id, "the same job row");
+    assert_eq!(harness.job(job_id).await.3, None, "no run id known yet");
+    let first = harness.stub.workflow_runs(REPO).into_iter().find(|run| run.id == first.id).expect("first run");
+    let answer = harness.deliver("workflow_run", &completed_payload(&first)).await;
+
+    assert_eq!(answer["outcome"], "ignored", "{answer}");
+    assert_eq!(harness.job(job_id).await.0, "running");
+    harness.attach_artifact(job_id, &second, zip_of(&artifact_entries(job_id)));
+    harness.complete(&second, "success").await;
+    let job = harness.wait_for_state(job_id, "reported").await;
+    assert_eq!(job.3, Some(second.id as i64), "the second run collected");
+
+    harness.service.stop().await.expect("clean stop");
+}
+
+#[sqlx::test]
 async fn uncertain_dispatch_takes_over_its_run(pool: PgPool) {
     let mut harness = Harness::start(pool, |_| {}).await;
     // GitHub starts the run, but pitot gets a 502 in place of the response.

@@ -58,6 +58,9 @@ pub struct DispatchTask {
     /// A run of an earlier queueing of the job that may still be going and
     /// was not cancelled yet.
     pub stale_workflow_run_id: Option<i64>,
+    /// Every run of the job's earlier queueings, which a lookup by title
+    /// must skip.
+    pub earlier_runs: Vec<i64>,
     /// The latest dispatch, when it failed in a way that may have started
     /// a run anyway (see [`mark_dispatch_uncertain`]).
     pub uncertain_dispatch: Option<UncertainDispatch>,
@@ -112,8 +115,8 @@ pub struct UncertainRunTask {
     /// When the uncertain dispatch was sent, and how long ago.
     pub at: DateTime<Utc>,
     pub elapsed: std::time::Duration,
-    /// A run of an earlier queueing, which is not the one looked for.
-    pub stale_workflow_run_id: Option<i64>,
+    /// The runs of earlier queueings, which are not the one looked for.
+    pub earlier_runs: Vec<i64>,
 }
 
 /// A running actions job that has waited so long for its `workflow_run`
@@ -125,12 +128,15 @@ pub struct PollTask {
     pub installation_id: Option<i64>,
     pub workflow_run_id: Option<i64>,
     pub dispatched_at: DateTime<Utc>,
+    /// The runs of earlier queueings, which a lookup by title must skip.
+    pub earlier_runs: Vec<i64>,
 }
 
 /// Sets the backend of a queued job and the ref its workflow is dispatched
 /// on, and clears what a previous run of the job recorded about its
-/// workflow. A previous run that neither completed nor was cancelled yet
-/// is kept in `stale_workflow_run_id`, for the dispatch to cancel. Returns
+/// workflow. The previous run joins `earlier_workflow_run_ids`, and when it
+/// neither completed nor was cancelled yet, it is also kept in
+/// `stale_workflow_run_id`, for the dispatch to cancel. Returns
 /// whether the job was queued; a running job keeps its backend until it
 /// finishes.
 pub async fn set_job_backend(
@@ -147,6 +153,10 @@ pub async fn set_job_backend(
                 WHEN workflow_run_id IS NOT NULL AND workflow_conclusion IS NULL
                      AND workflow_cancelled_at IS NULL THEN workflow_run_id
                 ELSE stale_workflow_run_id
+            END,
+            earlier_workflow_run_ids = CASE
+                WHEN workflow_run_id IS NULL THEN earlier_workflow_run_ids
+                ELSE array_append(earlier_workflow_run_ids, workflow_run_id)
             END,
             workflow_run_id = NULL, dispatched_at = NULL,
             workflow_polled_at = NULL, workflow_conclusion = NULL, collect_failures = 0,
@@ -176,7 +186,7 @@ pub async fn lock_next_dispatch(
                jobs.bench, jobs.installation_id, jobs.dispatch_ref,
                CASE WHEN jobs.kind = 'pull_request' THEN NULL ELSE jobs.base_sha END
                    AS "fixed_base_sha?",
-               jobs.stale_workflow_run_id, jobs.dispatch_uncertain_at,
+               jobs.stale_workflow_run_id, jobs.earlier_workflow_run_ids, jobs.dispatch_uncertain_at,
                EXTRACT(EPOCH FROM now() - jobs.dispatch_uncertain_at)::float8 AS "uncertain_seconds?",
                jobs.base_sha
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
@@ -199,6 +209,7 @@ pub async fn lock_next_dispatch(
         dispatch_ref: row.dispatch_ref,
         fixed_base_sha: row.fixed_base_sha,
         stale_workflow_run_id: row.stale_workflow_run_id,
+        earlier_runs: row.earlier_workflow_run_ids,
         // `mark_dispatch_uncertain` sets the time and the merge-base together.
         uncertain_dispatch: match (row.dispatch_uncertain_at, row.uncertain_seconds, row.base_sha) {
             (Some(at), Some(seconds), Some(base_sha)) => Some(UncertainDispatch {
@@ -296,10 +307,11 @@ pub async fn record_workflow_run(
 /// workflow run belongs to and returns its id. That is the job that
 /// recorded `workflow_run_id`. Failing that, it is job `named_job_id`
 /// (read from the run's title `pitot job <id>`), if that job has no run
-/// recorded and was dispatched no later than the run was created.
+/// recorded, the run is not one of its earlier queueings', and the job was
+/// dispatched no later than the run was created.
 ///
-/// The time check keeps a late run of an earlier attempt from passing for
-/// the current one when GitHub did not return the current run's id.
+/// The last two checks keep a late run of an earlier attempt from passing
+/// for the current one when GitHub did not return the current run's id.
 pub async fn find_job_for_run(
     executor: impl PgExecutor<'_>,
     repository: &str,
@@ -316,6 +328,7 @@ pub async fn find_job_for_run(
           AND jobs.state = 'running'
           AND (jobs.workflow_run_id = $2
                OR (jobs.id = $3 AND jobs.workflow_run_id IS NULL
+                   AND NOT ($2 = ANY(jobs.earlier_workflow_run_ids))
                    AND ($4::timestamptz IS NULL
                         OR jobs.dispatched_at <= $4::timestamptz + interval '1 minute')))
         ORDER BY (jobs.workflow_run_id = $2) DESC NULLS LAST
@@ -501,7 +514,7 @@ pub async fn lock_next_uncertain_run(
         SELECT jobs.id, repositories.name AS repository, jobs.installation_id,
                jobs.dispatch_uncertain_at AS "at!",
                EXTRACT(EPOCH FROM now() - jobs.dispatch_uncertain_at)::float8 AS "elapsed_seconds!",
-               jobs.stale_workflow_run_id
+               jobs.earlier_workflow_run_ids
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state IN ('cancelled', 'superseded')
           AND jobs.workflow_run_id IS NULL AND jobs.dispatch_uncertain_at IS NOT NULL
@@ -520,7 +533,7 @@ pub async fn lock_next_uncertain_run(
         installation_id: row.installation_id,
         at: row.at,
         elapsed: std::time::Duration::from_secs_f64(row.elapsed_seconds.max(0.0)),
-        stale_workflow_run_id: row.stale_workflow_run_id,
+        earlier_runs: row.earlier_workflow_run_ids,
     }))
 }
 
@@ -559,7 +572,8 @@ pub async fn jobs_to_poll(
     let rows = sqlx::query!(
         r#"
         SELECT jobs.id, repositories.name AS repository, jobs.installation_id,
-               jobs.workflow_run_id, jobs.dispatched_at AS "dispatched_at!"
+               jobs.workflow_run_id, jobs.dispatched_at AS "dispatched_at!",
+               jobs.earlier_workflow_run_ids
         FROM jobs JOIN repositories ON repositories.id = jobs.repository_id
         WHERE jobs.backend = 'actions' AND jobs.state = 'running'
           AND jobs.workflow_conclusion IS NULL AND jobs.dispatched_at IS NOT NULL
@@ -582,6 +596,7 @@ pub async fn jobs_to_poll(
             installation_id: row.installation_id,
             workflow_run_id: row.workflow_run_id,
             dispatched_at: row.dispatched_at,
+            earlier_runs: row.earlier_workflow_run_ids,
         })
         .collect())
 }

@@ -82,13 +82,15 @@ pub async fn find_uncertain_runs(state: &AppState) -> anyhow::Result<usize> {
     Ok(found)
 }
 
-/// Looks for the run of the task's uncertain dispatch, leaving out the run
-/// of an earlier queueing.
+/// Looks for the run of the task's uncertain dispatch, leaving out the runs
+/// of earlier queueings.
 async fn search(state: &AppState, task: &UncertainRunTask) -> anyhow::Result<Option<i64>> {
     let client = job_client(state, task.job_id, task.installation_id)?;
     let workflow = state.config.repository(&task.repository).workflow;
-    let run_id = find_new_run(&client, &task.repository, task.job_id, &workflow, task.at).await?;
-    Ok(run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id))
+    let run =
+        find_new_run(&client, &task.repository, task.job_id, &workflow, task.at, &task.earlier_runs)
+            .await?;
+    Ok(run.map(|run| run.id))
 }
 
 /// Asks GitHub to cancel the runs of cancelled and superseded jobs, and

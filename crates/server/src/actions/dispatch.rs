@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{Duration as TimeDelta, Utc};
-use pitot_github::{run_title, GitHubClient, GitHubError};
+use pitot_github::{run_title, GitHubClient, GitHubError, WorkflowRun};
 use pitot_store::actions_jobs::{self, DispatchTask, UncertainDispatch};
 use serde_json::{Map, Value};
 
@@ -212,8 +212,9 @@ async fn dispatch(state: &AppState, task: &DispatchTask) -> anyhow::Result<Dispa
     };
     let run_id = match run_id {
         Some(run_id) => Some(run_id),
-        None => find_new_run(&client, &task.repository, task.job_id, workflow, started_at)
+        None => find_new_run(&client, &task.repository, task.job_id, workflow, started_at, &task.earlier_runs)
             .await
+            .map(|run| run.map(|run| run.id))
             .unwrap_or_else(|error| {
                 tracing::info!(
                     job_id = task.job_id,
@@ -236,10 +237,9 @@ async fn follow_uncertain_dispatch(
     workflow: &str,
     uncertain: &UncertainDispatch,
 ) -> Option<Dispatch> {
-    // The stale run of an earlier queueing, being cancelled, is not it.
-    let found = find_new_run(client, &task.repository, task.job_id, workflow, uncertain.at)
+    let found = find_new_run(client, &task.repository, task.job_id, workflow, uncertain.at, &task.earlier_runs)
         .await
-        .map(|run_id| run_id.filter(|run_id| Some(*run_id) != task.stale_workflow_run_id));
+        .map(|run| run.map(|run| run.id));
     match found {
         Ok(Some(run_id)) => {
             tracing::info!(
@@ -309,26 +309,28 @@ fn workflow_inputs(task: &DispatchTask, base_sha: &str) -> Map<String, Value> {
 /// title: after a 204 without the run's id, or after an uncertain
 /// dispatch. Returns `None` when no such run is listed: GitHub may take a
 /// few seconds to list it. After a 204 the webhook or the polling finds a
-/// run not listed yet by the same title.
+/// run not listed yet by the same title. The job's `earlier` runs, which
+/// carry the same title, are never returned.
 pub(super) async fn find_new_run(
     client: &GitHubClient,
     repository: &str,
     job_id: i64,
     workflow: &str,
     dispatched_at: chrono::DateTime<Utc>,
-) -> Result<Option<i64>, GitHubError> {
+    earlier: &[i64],
+) -> Result<Option<WorkflowRun>, GitHubError> {
     let title = run_title(job_id);
     let run = client
         .find_workflow_run(repository, workflow, &title)
         .await?;
     // A run created before this dispatch belongs to an earlier attempt; a
     // minute of slack covers clock differences with GitHub.
-    Ok(run
-        .filter(|run| {
-            run.created_at
+    Ok(run.filter(|run| {
+        !earlier.contains(&run.id)
+            && run
+                .created_at
                 .is_none_or(|created| created >= dispatched_at - TimeDelta::minutes(1))
-        })
-        .map(|run| run.id))
+    }))
 }
 
 fn rejected_or_retry(error: GitHubError, context: &str) -> anyhow::Result<Dispatch> {

@@ -2,10 +2,11 @@
 //! the runs of jobs that have waited long without one.
 
 use anyhow::Context as _;
-use chrono::{Duration as TimeDelta, Utc};
+use chrono::Utc;
 use pitot_github::{run_title, GitHubError, WorkflowRun};
 use pitot_store::actions_jobs::{self, PollTask};
 
+use super::dispatch::find_new_run;
 use super::job_client;
 use crate::state::AppState;
 
@@ -121,14 +122,19 @@ async fn fail_unlisted(
 }
 
 /// Finds the job's run by its title among the workflow's dispatched runs,
-/// ignoring runs created before the dispatch (an earlier attempt's).
+/// ignoring runs created before the dispatch and the runs of earlier
+/// queueings.
 async fn find_run(state: &AppState, task: &PollTask) -> anyhow::Result<Option<WorkflowRun>> {
     let client = job_client(state, task.job_id, task.installation_id)?;
     let workflow = state.config.repository(&task.repository).workflow;
-    let run = client
-        .find_workflow_run(&task.repository, &workflow, &run_title(task.job_id))
-        .await
-        .context("failed to list the workflow's runs")?;
-    let earliest = task.dispatched_at - TimeDelta::minutes(1);
-    Ok(run.filter(|run| run.created_at.is_none_or(|created| created >= earliest)))
+    find_new_run(
+        &client,
+        &task.repository,
+        task.job_id,
+        &workflow,
+        task.dispatched_at,
+        &task.earlier_runs,
+    )
+    .await
+    .context("failed to list the workflow's runs")
 }
