@@ -197,7 +197,7 @@ impl GitHubClient {
             target: format!(
                 "/repos/{repo}/commits/{}/check-runs?check_name={}&filter=all&per_page=100",
                 run.head_sha,
-                percent_encode(run.name)
+                crate::percent::encode_segment(run.name)
             ),
             body: None,
             idempotent: true,
@@ -251,19 +251,6 @@ fn check_sha(sha: &str) -> Result<(), GitHubError> {
     }
 }
 
-/// Percent-encodes a query value, keeping only RFC 3986 unreserved characters.
-fn percent_encode(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,11 +274,11 @@ mod tests {
     #[test]
     fn percent_encoding_keeps_unreserved_only() {
         assert_eq!(
-            percent_encode("pitot / asv benchmarks"),
+            crate::percent::encode_segment("pitot / asv benchmarks"),
             "pitot%20%2F%20asv%20benchmarks"
         );
-        assert_eq!(percent_encode("a-b_c.d~e"), "a-b_c.d~e");
-        assert_eq!(percent_encode("é&="), "%C3%A9%26%3D");
+        assert_eq!(crate::percent::encode_segment("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(crate::percent::encode_segment("é&="), "%C3%A9%26%3D");
     }
 
     #[test]

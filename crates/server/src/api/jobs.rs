@@ -188,7 +188,7 @@ pub(super) async fn detail(
         files: files
             .into_iter()
             .map(|path| FileJson {
-                url: format!("/api/v1/jobs/{}/files/{path}", job.id),
+                url: file_url(job.id, &path),
                 path,
             })
             .collect(),
@@ -374,5 +374,28 @@ fn job_json(job: Job) -> JobJson {
         created_at: job.created_at,
         started_at: job.started_at,
         finished_at: job.finished_at,
+    }
+}
+
+/// Returns the download URL of the report file `path`, each of its segments
+/// percent-encoded: machine and file names come from the runner, and a `#`,
+/// `?` or `%` in them would otherwise change the link.
+fn file_url(job_id: i64, path: &str) -> String {
+    let segments: Vec<String> = path.split('/').map(pitot_github::encode_segment).collect();
+    format!("/api/v1/jobs/{job_id}/files/{}", segments.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_url_encodes_each_segment() {
+        assert_eq!(
+            file_url(5, "macos-12/f95f852b-virtualenv-py3.10.json"),
+            "/api/v1/jobs/5/files/macos-12/f95f852b-virtualenv-py3.10.json"
+        );
+        assert_eq!(file_url(5, "m#1/100%.json"), "/api/v1/jobs/5/files/m%231/100%25.json");
+        assert_eq!(file_url(5, "%2e%2e/x.json"), "/api/v1/jobs/5/files/%252e%252e/x.json");
     }
 }
