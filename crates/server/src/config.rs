@@ -539,6 +539,11 @@ impl Default for GitHubConfig {
     }
 }
 
+/// Returns whether a configured secret is empty or only whitespace.
+fn is_blank(secret: Option<&SecretString>) -> bool {
+    secret.is_some_and(|secret| secret.expose_secret().trim().is_empty())
+}
+
 /// The most `jobs.max_attempts` may be. A job fails the same way on
 /// every try long before this, and a bound keeps the attempt counter far
 /// from overflowing as a job is queued again and again.
@@ -629,14 +634,14 @@ impl Config {
                 "jobs.max_attempts = {max_attempts} is out of range: use 1 to {MAX_JOB_ATTEMPTS}; each job is handed out at most that many times"
             );
         }
-        if config
-            .github
-            .webhook_secret
-            .as_ref()
-            .is_some_and(|secret| secret.expose_secret().trim().is_empty())
-        {
+        if is_blank(config.github.webhook_secret.as_ref()) {
             anyhow::bail!(
                 "github.webhook_secret is empty, which would let anyone sign a delivery: set the secret of the App's webhook, or leave the key out to refuse deliveries"
+            );
+        }
+        if is_blank(config.metrics.token.as_ref()) {
+            anyhow::bail!(
+                "metrics.token is empty, which a scrape without a token would match: set a token, or leave the key out to serve /metrics to anyone"
             );
         }
         Ok(config)
@@ -998,11 +1003,13 @@ mod tests {
     }
 
     #[test]
-    fn empty_webhook_secret_is_rejected() {
+    fn empty_secrets_are_rejected() {
         for value in ["\"\"", "\"  \""] {
-            let error = Config::from_toml(&format!("[github]\nwebhook_secret = {value}")).unwrap_err();
+            let webhook = Config::from_toml(&format!("[github]\nwebhook_secret = {value}")).unwrap_err();
+            let metrics = Config::from_toml(&format!("[metrics]\ntoken = {value}")).unwrap_err();
 
-            assert!(format!("{error:#}").contains("github.webhook_secret is empty"), "{error:#}");
+            assert!(format!("{webhook:#}").contains("github.webhook_secret is empty"), "{webhook:#}");
+            assert!(format!("{metrics:#}").contains("metrics.token is empty"), "{metrics:#}");
         }
     }
 
