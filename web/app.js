@@ -39,8 +39,9 @@ async function render() {
     return;
   }
   const [found, module] = match;
-  const params = found.slice(1).map((part) => decodeURIComponent(part));
   try {
+    // A malformed escape in a pasted link throws here, and is shown as an error.
+    const params = found.slice(1).map((part) => decodeURIComponent(part));
     cleanup = (await module.render(view, params, query)) || null;
   } catch (error) {
     view.replaceChildren(h("p", { class: "error", role: "alert" }, error.message || String(error)));

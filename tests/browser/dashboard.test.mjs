@@ -352,6 +352,29 @@ test("unknown repository shows an error", async () => {
   await page.close();
 });
 
+test("malformed deep link shows an error", async () => {
+  const { page } = await open("/#/repos/a/%E0%A4%A");
+
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+
+  assert.match(await alert.innerText(), /URI/);
+  await page.close();
+});
+
+test("compare form keeps the environment", async () => {
+  const query = new URLSearchParams({ machine: "cheetah", environment: "py2.7-numpy1.8", base: "22b920c6", head: "fcf8c079" });
+  const { page } = await open(`/#/repos/${EXAMPLE_REPO}/compare?${query}`);
+  await page.locator("table.comparison").waitFor();
+
+  await page.getByRole("button", { name: "Compare" }).click();
+  await page.locator("table.comparison").waitFor();
+
+  assert.equal(await page.locator("#compare-environment").inputValue(), "py2.7-numpy1.8");
+  assert.match(page.url(), /environment=py2\.7-numpy1\.8/);
+  await page.close();
+});
+
 test("quarantine set and lifted from the benchmark page", async () => {
   const token = pitot("api-token", "create", "browser-maintainer", "--scope", "quarantine").trim();
   const benchmarkPath = `/#/repos/local/example_results/benchmarks/${encodeURIComponent(CHARTED)}`;

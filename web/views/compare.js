@@ -23,7 +23,13 @@ export async function render(view, [owner, name], query) {
     machines.map((candidate) => h("option", { value: candidate, selected: candidate === machine }, candidate)));
   const input = (field, label) => [
     h("label", { for: `compare-${field}` }, label),
-    h("input", { id: `compare-${field}`, name: field, value: values[field], placeholder: "full sha or a prefix of 4 or more digits", required: field !== "environment" }),
+    h("input", {
+      id: `compare-${field}`,
+      name: field,
+      value: values[field],
+      placeholder: field === "environment" ? "any, or an asv environment name" : "full sha or a prefix of 4 or more digits",
+      required: field !== "environment",
+    }),
   ];
   const form = h("form", {
     class: "compare",
@@ -36,6 +42,7 @@ export async function render(view, [owner, name], query) {
   h("label", { for: "compare-machine" }, "Machine"), machineSelect,
   ...input("base", "Base commit"),
   ...input("head", "Head commit"),
+  ...input("environment", "Environment"),
   h("span", {}), h("button", { type: "submit" }, "Compare"));
 
   const result = h("div", { id: "compare-result" });
