@@ -67,6 +67,9 @@ impl GitHubClient {
     /// the account these credentials act as (see [`Identity::is_author`]). The
     /// identity is fetched with [`GitHubClient::identity`] on the first
     /// call and kept for the client and its clones.
+    // NOTE: if the App's slug changes while pitot runs, the kept bot login
+    // is stale until a restart. A marker search then misses pitot's earlier
+    // comments, so a report without a stored id posts a new comment.
     pub(crate) async fn is_own_account(
         &self,
         author: Option<&Account>,
