@@ -50,16 +50,8 @@ pub(crate) enum Caller {
 impl Caller {
     pub fn user(self) -> User {
         match self {
-            Caller::Installation => User {
-                login: crate::TEST_APP_BOT_LOGIN.into(),
-                id: 9_100_001,
-                kind: "Bot",
-            },
-            Caller::User => User {
-                login: crate::TEST_USER_LOGIN.into(),
-                id: 9_200_002,
-                kind: "User",
-            },
+            Caller::Installation => User::test_app_bot(),
+            Caller::User => User::test_token_user(),
         }
     }
 }

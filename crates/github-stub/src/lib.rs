@@ -178,11 +178,37 @@ impl GitHubStub {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let author = User::octocat();
+        self.seed_comments_by(&User::octocat(), repo, number, bodies)
+    }
+
+    /// Adds comments by `author` to issue or pull request `number` of
+    /// `repo`, in order, and returns their ids. With
+    /// [`User::test_app_bot`] they look as if the test App had written them.
+    pub fn seed_comments_by<I, S>(&self, author: &User, repo: &str, number: u64, bodies: I) -> Vec<u64>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         bodies
             .into_iter()
             .map(|body| self.state.add_comment(repo, number, body.into(), author.clone()).id)
             .collect()
+    }
+
+    /// Adds a comment by `author` on commit `sha` of `repo` and returns its id.
+    pub fn seed_commit_comment(&self, author: &User, repo: &str, sha: &str, body: &str) -> u64 {
+        self.state
+            .repo_data
+            .add_commit_comment(repo, sha, body.to_owned(), author.clone())
+            .id
+    }
+
+    /// Opens an issue by `author` in `repo` and returns its number.
+    pub fn seed_issue(&self, author: &User, repo: &str, title: &str, body: &str) -> u64 {
+        self.state
+            .repo_data
+            .add_issue(repo, title, body, author.clone())
+            .number
     }
 
     /// Deletes a comment as a person would in the web interface; returns

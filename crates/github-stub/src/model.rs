@@ -30,6 +30,25 @@ impl User {
         }
     }
 
+    /// Returns the test App's bot user, the author of what installation
+    /// tokens create.
+    pub fn test_app_bot() -> User {
+        User {
+            login: crate::TEST_APP_BOT_LOGIN.into(),
+            id: 9_100_001,
+            kind: "Bot",
+        }
+    }
+
+    /// Returns the user behind [`crate::TEST_PERSONAL_TOKEN`].
+    pub fn test_token_user() -> User {
+        User {
+            login: crate::TEST_USER_LOGIN.into(),
+            id: 9_200_002,
+            kind: "User",
+        }
+    }
+
     pub(crate) fn to_json(&self) -> Value {
         json!({
             "login": self.login,
@@ -39,6 +58,27 @@ impl User {
             "site_admin": false,
         })
     }
+
+    /// Returns the `performed_via_github_app` of what this account wrote:
+    /// the test App for its bot user, `null` for everyone else.
+    pub(crate) fn performed_via_app_json(&self) -> Value {
+        if self.login == crate::TEST_APP_BOT_LOGIN {
+            test_app_json()
+        } else {
+            Value::Null
+        }
+    }
+}
+
+/// Returns the test App as GitHub embeds an App in other objects (abridged).
+pub(crate) fn test_app_json() -> Value {
+    json!({
+        "id": crate::TEST_APP_ID,
+        "slug": crate::TEST_APP_SLUG,
+        "node_id": format!("A_kwDOstub{}", crate::TEST_APP_ID),
+        "name": "pitot test",
+        "owner": User::octocat().to_json(),
+    })
 }
 
 /// An issue or pull request comment held by the stand-in.
@@ -69,6 +109,7 @@ impl Comment {
             "created_at": timestamp(self.created_at),
             "updated_at": timestamp(self.updated_at),
             "author_association": "CONTRIBUTOR",
+            "performed_via_github_app": self.user.performed_via_app_json(),
         })
     }
 
@@ -131,7 +172,7 @@ impl CheckRun {
                 "annotations_url": format!("{base_url}/repos/{}/check-runs/{}/annotations", self.repo, self.id),
             },
             "check_suite": { "id": 1 },
-            "app": { "id": crate::TEST_APP_ID, "slug": "pitot-test", "name": "pitot (test)" },
+            "app": test_app_json(),
             "pull_requests": [],
         })
     }

@@ -37,16 +37,17 @@ pub struct Release {
     pub prerelease: bool,
 }
 
-/// A commit comment as a client created it.
+/// A commit comment as a client or a test created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitComment {
     pub id: u64,
     pub repo: String,
     pub commit_id: String,
     pub body: String,
+    pub user: User,
 }
 
-/// An issue as a client created it.
+/// An issue as a client or a test created it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issue {
     pub number: u64,
@@ -160,6 +161,19 @@ impl RepoStore {
             .filter(|i| i.repo.eq_ignore_ascii_case(repo))
             .cloned()
             .collect()
+    }
+
+    pub fn add_commit_comment(&self, repo: &str, sha: &str, body: String, user: User) -> CommitComment {
+        let mut data = self.lock();
+        let comment = CommitComment {
+            id: data.take_id(),
+            repo: repo.to_owned(),
+            commit_id: sha.to_owned(),
+            body,
+            user,
+        };
+        data.commit_comments.push(comment.clone());
+        comment
     }
 
     pub fn add_issue(&self, repo: &str, title: &str, body: &str, user: User) -> Issue {
@@ -451,21 +465,17 @@ async fn create_commit_comment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(rejection) = authenticate(&state, &headers) {
-        return rejection;
-    }
+    let caller = match authenticate(&state, &headers) {
+        Ok(caller) => caller,
+        Err(rejection) => return rejection,
+    };
     let text = match json_fields(&body).and_then(|fields| comment_body(&fields)) {
         Ok(text) => text,
         Err(rejection) => return rejection,
     };
-    let mut data = state.repo_data.lock();
-    let comment = CommitComment {
-        id: data.take_id(),
-        repo: format!("{owner}/{repo}"),
-        commit_id: sha,
-        body: text,
-    };
-    data.commit_comments.push(comment.clone());
+    let comment = state
+        .repo_data
+        .add_commit_comment(&format!("{owner}/{repo}"), &sha, text, caller.user());
     (StatusCode::CREATED, Json(commit_comment_json(&comment))).into_response()
 }
 
@@ -501,7 +511,9 @@ fn commit_comment_json(comment: &CommitComment) -> Value {
         "commit_id": comment.commit_id,
         "body": comment.body,
         "html_url": format!("https://github.com/{}/commit/{}#commitcomment-{}", comment.repo, comment.commit_id, comment.id),
+        "user": comment.user.to_json(),
         "created_at": timestamp(Utc::now()),
+        "author_association": "CONTRIBUTOR",
     })
 }
 
@@ -601,6 +613,7 @@ fn issue_json(issue: &Issue) -> Value {
         "body": issue.body,
         "state": issue.state,
         "user": issue.user.to_json(),
+        "performed_via_github_app": issue.user.performed_via_app_json(),
         "html_url": format!("https://github.com/{}/issues/{}", issue.repo, issue.number),
     })
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use crate::auth::{is_fresh, AppTokens, Authenticator, Credentials, InstallationToken};
 use crate::error::GitHubError;
+use crate::identity::Identity;
 use crate::retry::RetryPolicy;
 use crate::stats::{CallRecorder, CallStats};
 use crate::transport::{AuthKind, Call};
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     pub authenticator: Authenticator,
     /// Set once the "check runs need an App" warning has been logged.
     pub warned_no_check_runs: AtomicBool,
+    /// The account the credentials act as, fetched on first use.
+    pub identity: tokio::sync::OnceCell<Identity>,
     pub calls: CallRecorder,
 }
 
@@ -160,6 +163,7 @@ impl GitHubClient {
             settings,
             authenticator,
             warned_no_check_runs: AtomicBool::new(false),
+            identity: tokio::sync::OnceCell::new(),
             calls: CallRecorder::default(),
         };
         Ok(GitHubClient {

@@ -3,9 +3,11 @@
 //!
 //! The comment carries a hidden marker, an HTML comment on a line of its own
 //! (`<!-- pitot:sticky owner/name/17 -->`), so pitot can find it again when
-//! it lost the comment id. Issue comment endpoints are those of GitHub's
-//! "REST API endpoints for issue comments"; a pull request number works as
-//! an issue number there.
+//! it lost the comment id. Anyone can copy the marker into a comment, so a
+//! search matches only comments that pitot's own account wrote (see
+//! [`Identity::is_author`](crate::identity::Identity::is_author)). Issue
+//! comment endpoints are those of GitHub's "REST API endpoints for issue
+//! comments"; a pull request number works as an issue number there.
 
 use std::borrow::Cow;
 
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 use crate::client::GitHubClient;
 use crate::error::GitHubError;
+use crate::identity::Account;
 use crate::transport::{repo_path, AuthKind, Call};
 
 /// The largest page GitHub serves.
@@ -40,6 +43,9 @@ struct IssueComment {
     html_url: String,
     #[serde(default)]
     body: Option<String>,
+    /// The author; `null` for a deleted account.
+    #[serde(default)]
+    user: Option<Account>,
 }
 
 impl IssueComment {
@@ -70,11 +76,14 @@ impl GitHubClient {
     /// creating it only when no comment with `marker` exists.
     ///
     /// With `known_comment_id` (the id stored from an earlier report) the
-    /// comment is edited directly. When that comment was deleted, or no id is
-    /// known, every page of the pull request's comments is searched for a
-    /// line equal to `marker`. The oldest match is edited. Only when there is
-    /// no match is a comment created. `marker` must be an HTML comment on one
-    /// line (see [`sticky_marker`]); it is appended to `body` when missing.
+    /// comment is edited directly, without checking its author, so it must
+    /// be an id that this function returned. When that
+    /// comment was deleted, or no id is known, every page of the pull
+    /// request's comments is searched for a line equal to `marker` in a
+    /// comment written by the account pitot acts as. The oldest match is
+    /// edited. Only when there is no match is a comment created. `marker`
+    /// must be an HTML comment on one line (see [`sticky_marker`]); it is
+    /// appended to `body` when missing.
     ///
     /// Two callers upserting the same pull request at the same moment can
     /// both create a comment; callers run one report job per pull request.
@@ -192,8 +201,9 @@ impl GitHubClient {
         self.send(&call).await?.json(&call)
     }
 
-    /// Returns the oldest comment on the pull request with a line equal to
-    /// `marker`, following `Link: rel="next"` through every page.
+    /// Returns the oldest comment on the pull request that pitot's account
+    /// wrote with a line equal to `marker`, following `Link: rel="next"`
+    /// through every page.
     async fn find_comment_by_marker(
         &self,
         repo: &str,
@@ -211,11 +221,12 @@ impl GitHubClient {
             };
             let response = self.send(&call).await?;
             let comments: Vec<IssueComment> = response.json(&call)?;
-            if let Some(found) = comments
-                .into_iter()
-                .find(|comment| has_marker(comment.body.as_deref(), marker))
-            {
-                return Ok(Some(found));
+            for comment in comments {
+                if has_marker(comment.body.as_deref(), marker)
+                    && self.is_own_account(comment.user.as_ref()).await?
+                {
+                    return Ok(Some(comment));
+                }
             }
             match next_link(&response.headers) {
                 Some(next) => target = next,

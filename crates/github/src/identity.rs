@@ -1,5 +1,10 @@
 //! Asking GitHub whom the configured credentials belong to, which proves
-//! that the API is reachable and that it accepts them.
+//! that the API is reachable and that it accepts them, and telling apart
+//! what that account wrote from what anyone else wrote.
+//!
+//! Anyone who can comment on a public repository can copy pitot's hidden
+//! markers into a comment or an issue. So pitot edits a comment or an
+//! issue that carries its marker only when the account it acts as wrote it.
 
 use http::Method;
 use serde::Deserialize;
@@ -18,6 +23,34 @@ pub enum Identity {
     User { login: String },
 }
 
+/// The account in the `user` field of a comment or an issue.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Account {
+    login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+impl Identity {
+    /// Returns whether `author`, the `user` of a comment or an issue, is
+    /// the account these credentials act as. An App acts as its bot user
+    /// `<slug>[bot]` of type `Bot`. No person can hold that login, because
+    /// a GitHub user's login cannot contain brackets. A personal token acts
+    /// as its owner. Logins are compared ignoring case, as GitHub does.
+    pub(crate) fn is_author(&self, author: Option<&Account>) -> bool {
+        let Some(author) = author else {
+            return false;
+        };
+        match self {
+            Identity::App { slug, .. } => {
+                author.kind == "Bot" && author.login.eq_ignore_ascii_case(&format!("{slug}[bot]"))
+            }
+            Identity::User { login } => author.login.eq_ignore_ascii_case(login),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct AppResponse {
     id: u64,
@@ -30,6 +63,25 @@ struct UserResponse {
 }
 
 impl GitHubClient {
+    /// Returns whether `author`, the `user` of a comment or an issue, is
+    /// the account these credentials act as (see [`Identity::is_author`]). The
+    /// identity is fetched with [`GitHubClient::identity`] on the first
+    /// call and kept for the client and its clones.
+    // NOTE: if the App's slug changes while pitot runs, the kept bot login
+    // is stale until a restart. A marker search then misses pitot's earlier
+    // comments, so a report without a stored id posts a new comment.
+    pub(crate) async fn is_own_account(
+        &self,
+        author: Option<&Account>,
+    ) -> Result<bool, GitHubError> {
+        let identity = self
+            .shared
+            .identity
+            .get_or_try_init(|| self.identity())
+            .await?;
+        Ok(identity.is_author(author))
+    }
+
     /// Fetches the App (`GET /app`, authenticated with the App's JWT) or the
     /// user (`GET /user`, with the token) that the credentials belong to.
     pub async fn identity(&self) -> Result<Identity, GitHubError> {
@@ -59,5 +111,67 @@ impl GitHubClient {
             }
         };
         Ok(identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_own_account_is_author() {
+        let app = Identity::App {
+            id: 1,
+            slug: "pitot".to_owned(),
+        };
+        let token = Identity::User {
+            login: "bench-user".to_owned(),
+        };
+        let cases = [
+            ("App's bot user", &app, Some(("pitot[bot]", "Bot")), true),
+            (
+                "bot login in another case",
+                &app,
+                Some(("Pitot[bot]", "Bot")),
+                true,
+            ),
+            (
+                "another App's bot",
+                &app,
+                Some(("pitot-fork[bot]", "Bot")),
+                false,
+            ),
+            (
+                "person named like the App",
+                &app,
+                Some(("pitot", "User")),
+                false,
+            ),
+            (
+                "bot login on a person",
+                &app,
+                Some(("pitot[bot]", "User")),
+                false,
+            ),
+            ("deleted account, App", &app, None, false),
+            ("token's owner", &token, Some(("bench-user", "User")), true),
+            (
+                "owner in another case",
+                &token,
+                Some(("Bench-User", "User")),
+                true,
+            ),
+            ("someone else", &token, Some(("octocat", "User")), false),
+            ("deleted account, token", &token, None, false),
+        ];
+
+        for (case, identity, author, expected) in cases {
+            let author = author.map(|(login, kind)| Account {
+                login: login.to_owned(),
+                kind: kind.to_owned(),
+            });
+
+            assert_eq!(identity.is_author(author.as_ref()), expected, "{case}");
+        }
     }
 }

@@ -6,6 +6,10 @@
 //! ("Create a commit comment", "Update a commit comment") and the
 //! regression issue ("List repository issues", "Create an issue", "Update
 //! an issue").
+//!
+//! The commit comment and the issue are found again by a hidden marker, but
+//! only among those that pitot's own account wrote, because anyone can copy
+//! a marker into a comment or an issue.
 
 use http::Method;
 use serde::Deserialize;
@@ -13,6 +17,7 @@ use serde::Deserialize;
 use crate::client::GitHubClient;
 use crate::comments::{checked_marker, has_marker, next_link, with_marker};
 use crate::error::GitHubError;
+use crate::identity::Account;
 use crate::transport::{repo_path, AuthKind, Call};
 
 /// Pages of releases, tags or issues read at most (10,000 items).
@@ -83,6 +88,9 @@ struct CommitComment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    /// The author; `null` for a deleted account.
+    #[serde(default)]
+    user: Option<Account>,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +102,9 @@ struct IssueInfo {
     /// Present on pull requests, which the issues list includes.
     #[serde(default)]
     pull_request: Option<serde_json::Value>,
+    /// The author; `null` for a deleted account.
+    #[serde(default)]
+    user: Option<Account>,
 }
 
 impl GitHubClient {
@@ -262,9 +273,10 @@ impl GitHubClient {
     /// Writes `body` as pitot's comment on commit `sha` and returns its id.
     /// The comment carries `marker`, an HTML comment on one line that is
     /// appended to `body` when missing. The oldest comment with the marker
-    /// is edited, and only without one is a comment created. A create that
-    /// failed after GitHub stored it is found by its marker on the caller's
-    /// next try, so a retry never leaves two copies.
+    /// that pitot's account wrote is edited, and only without one is a
+    /// comment created. A create that failed after GitHub stored it is
+    /// found by its marker on the caller's next try, so a retry never
+    /// leaves two copies.
     #[tracing::instrument(skip(self, body))]
     pub async fn upsert_commit_comment(
         &self,
@@ -282,16 +294,15 @@ impl GitHubClient {
                 encode_segment(sha)
             ))
             .await?;
-        let found = comments
-            .into_iter()
-            .find(|comment| has_marker(comment.body.as_deref(), marker));
-        match found {
-            Some(comment) => {
+        for comment in comments {
+            if has_marker(comment.body.as_deref(), marker)
+                && self.is_own_account(comment.user.as_ref()).await?
+            {
                 self.update_commit_comment(repo, comment.id, &body).await?;
-                Ok(comment.id)
+                return Ok(comment.id);
             }
-            None => self.create_commit_comment(repo, sha, &body).await,
         }
+        self.create_commit_comment(repo, sha, &body).await
     }
 
     /// Replaces the body of commit comment `comment_id`.
@@ -316,8 +327,10 @@ impl GitHubClient {
 
     /// Writes the issue titled `title` and returns its number. The issue
     /// edited is `known_number` when given and not deleted, else the open
-    /// issue with that title whose body contains `marker`. Without either,
-    /// a new issue is created.
+    /// issue with that title that pitot's account opened and whose body
+    /// contains `marker`. Without either, a new issue is created.
+    /// `known_number` is edited without checking its author, so it must be
+    /// a number that this function returned.
     #[tracing::instrument(skip(self, body))]
     pub async fn upsert_issue(
         &self,
@@ -358,9 +371,9 @@ impl GitHubClient {
         Ok(created.number)
     }
 
-    /// Returns the open issue titled `title` whose body has a line equal
-    /// to `marker`, so that an issue a person opened with the same title
-    /// is left alone.
+    /// Returns the open issue titled `title` that pitot's account opened
+    /// and whose body has a line equal to `marker`, so that an issue that
+    /// someone else opened with the same title and marker is left alone.
     async fn find_open_issue(
         &self,
         repo: &str,
@@ -370,16 +383,15 @@ impl GitHubClient {
         let issues: Vec<IssueInfo> = self
             .all_pages(&format!("/repos/{repo}/issues?state=open&per_page=100"))
             .await?;
-        Ok(issues
-            .into_iter()
-            .filter(|issue| issue.pull_request.is_none() && issue.title == title)
-            .find(|issue| {
-                issue
-                    .body
-                    .as_deref()
-                    .is_some_and(|body| body.lines().any(|line| line.trim() == marker))
-            })
-            .map(|issue| issue.number))
+        for issue in issues {
+            let candidate = issue.pull_request.is_none()
+                && issue.title == title
+                && has_marker(issue.body.as_deref(), marker);
+            if candidate && self.is_own_account(issue.user.as_ref()).await? {
+                return Ok(Some(issue.number));
+            }
+        }
+        Ok(None)
     }
 
     /// Reads a listing through every `Link: rel="next"` page.

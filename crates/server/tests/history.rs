@@ -1,13 +1,14 @@
 //! History jobs from pushes to the default branch, and release reports,
 //! through the real router and a real database, with octokit's `push` and
-//! `release` payloads and the GitHub stand-in.
+//! `release` payloads and the GitHub stand-in. A release report never
+//! edits a comment or an issue that a stranger wrote with its marker.
 
 mod common;
 
 use axum::http::StatusCode;
 use common::*;
 use pitot_github::{ClientSettings, Credentials, GitHubClient};
-use pitot_github_stub::{GitHubStub, Release, TEST_INSTALLATION_ID};
+use pitot_github_stub::{GitHubStub, Release, User, TEST_APP_BOT_LOGIN, TEST_INSTALLATION_ID};
 use pitot_runner::api::{report_path, CLAIM_PATH};
 use pitot_server::api_tokens::ApiScope;
 use pitot_server::config::{HistoryMode, ReleaseReports, RepositoryConfig};
@@ -337,17 +338,27 @@ fn seed_releases(stub: &GitHubStub) -> Value {
     payload
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
-    let stub = GitHubStub::start().await;
-    let app = app_with_github(pool, &stub);
-    let payload = seed_releases(&stub);
+/// What publishing `v1.0.0` led to: pitot's response to the `release`
+/// delivery, the number of releases its worker resolved, and the release
+/// job as the agent claimed it.
+struct PublishedRelease {
+    recorded: Value,
+    resolved: usize,
+    job: Value,
+}
+
+/// Reports the history job of the push that made `RELEASE` the default
+/// branch's head, with `SLOWED` three times slower than at
+/// `PREVIOUS_RELEASE`. Then publishes `v1.0.0` at `RELEASE`, and runs and
+/// reports its release job.
+async fn publish_release(app: &TestApp, stub: &GitHubStub) -> PublishedRelease {
+    let payload = seed_releases(stub);
     let mut push = push_to_default_branch();
     push["before"] = PREVIOUS_RELEASE.into();
     push["after"] = RELEASE.into();
     stub.set_commit_pulls(REPOSITORY, RELEASE, vec![42]);
     app.deliver("push", "d-push", &push).await;
-    run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
+    run_job_as_agent(app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
     report_pending(&app.state)
         .await
         .expect("history reporter round");
@@ -356,8 +367,25 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
     let resolved = process_pending_releases(&app.state)
         .await
         .expect("release worker round");
-    let job = run_job_as_agent(&app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
+    let job = run_job_as_agent(app, PREVIOUS_RELEASE, RELEASE, 3.0).await;
     report_pending(&app.state).await.expect("reporter round");
+    PublishedRelease {
+        recorded,
+        resolved,
+        job,
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+
+    let PublishedRelease {
+        recorded,
+        resolved,
+        job,
+    } = publish_release(&app, &stub).await;
 
     assert_eq!(recorded["outcome"], "release_recorded");
     assert_eq!(resolved, 1);
@@ -397,6 +425,39 @@ async fn published_release_gets_commit_comment_and_issue(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(issue_number, Some(issues[0].number as i64));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn stranger_release_comment_and_issue_are_left_alone(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+    // A stranger copies the markers of the release's comment and issue.
+    let fake_comment = "No regressions.\n\n<!-- pitot:release v1.0.0 -->\n";
+    let fake_issue = "Nothing regressed.\n\n<!-- pitot:release-regressions v1.0.0 -->\n";
+    let stranger = User::octocat();
+    stub.seed_commit_comment(&stranger, REPOSITORY, RELEASE, fake_comment);
+    stub.seed_issue(&stranger, REPOSITORY, "Performance regressions in v1.0.0", fake_issue);
+
+    publish_release(&app, &stub).await;
+
+    let comments = stub.commit_comments(REPOSITORY);
+    assert_eq!(comments.len(), 2, "{comments:#?}");
+    assert_eq!(comments[0].body, fake_comment, "the stranger's comment is unchanged");
+    assert_eq!(comments[1].user.login, TEST_APP_BOT_LOGIN);
+    assert!(comments[1].body.contains("time_form_clean"), "{}", comments[1].body);
+    let issues = stub.issues(REPOSITORY);
+    assert_eq!(issues.len(), 2, "{issues:#?}");
+    assert_eq!(issues[0].body, fake_issue, "the stranger's issue is unchanged");
+    assert_eq!(issues[1].user.login, TEST_APP_BOT_LOGIN);
+    let stored: (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT comment_id, issue_number FROM releases")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        (Some(comments[1].id as i64), Some(issues[1].number as i64))
+    );
 }
 
 /// Returns commit `index` of a made-up default-branch history: the

@@ -1,5 +1,5 @@
-//! Migrations that move existing rows, run on a database that holds rows in
-//! the layout before them.
+//! Migrations that move or change existing rows, run on a database that
+//! contains rows in the layout before them.
 
 mod common;
 
@@ -136,4 +136,36 @@ async fn moved_run_deletes_its_results(pool: PgPool) {
 
     assert_eq!(count(&pool, "results").await, 0);
     assert_eq!(count(&pool, BENCHMARK_ENTRIES).await, 0);
+}
+
+/// The migration that clears the comment ids and issue numbers stored
+/// while a marker matched whoever wrote it.
+const CLEAR_COMMENT_IDS: i64 = 20261210090000;
+
+#[sqlx::test(migrations = false)]
+async fn comment_ids_found_by_any_author_are_cleared(pool: PgPool) {
+    migrate_before(&pool, CLEAR_COMMENT_IDS).await;
+    let rows = r#"
+        INSERT INTO repositories (id, name) OVERRIDING SYSTEM VALUE VALUES (1, 'o/r');
+        INSERT INTO pull_requests (repository_id, number, head_sha, base_ref, comment_id) VALUES
+            (1, 17, repeat('a', 40), 'main', 5000000001),
+            (1, 18, repeat('b', 40), 'main', NULL);
+        INSERT INTO releases (repository_id, tag, clone_url, default_branch, prerelease, comment_id, issue_number)
+            VALUES (1, 'v1.0.0', 'https://github.com/o/r.git', 'main', false, 7000000001, 4);
+    "#;
+    sqlx::raw_sql(rows).execute(&pool).await.expect("rows with stored ids");
+
+    sqlx::migrate!("../../migrations").run(&pool).await.expect("new migrations");
+
+    let comment_ids: Vec<Option<i64>> = sqlx::query_scalar("SELECT comment_id FROM pull_requests ORDER BY number")
+        .fetch_all(&pool)
+        .await
+        .expect("pull requests");
+    assert_eq!(comment_ids, [None, None]);
+    let release: (Option<i64>, Option<i64>, String) =
+        sqlx::query_as("SELECT comment_id, issue_number, tag FROM releases")
+            .fetch_one(&pool)
+            .await
+            .expect("the release");
+    assert_eq!(release, (None, None, "v1.0.0".to_owned()));
 }

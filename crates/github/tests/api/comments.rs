@@ -1,7 +1,7 @@
 //! Upserting the sticky pull request comment.
 
 use pitot_github::GitHubError;
-use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_APP_BOT_LOGIN};
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, User, TEST_APP_BOT_LOGIN};
 
 use crate::{app_client, comments_path, marker, request_lines, requests, PR, REPO};
 
@@ -41,9 +41,9 @@ async fn first_upsert_creates_then_second_edits() {
 #[tokio::test]
 async fn lost_id_finds_marker_on_page_three() {
     let stub = GitHubStub::start().await;
-    let mut bodies: Vec<String> = (0..250).map(|n| format!("comment {n}")).collect();
-    bodies[230] = format!("old results\n\n{}\n", marker());
-    let ids = stub.seed_comments(REPO, PR, bodies);
+    stub.seed_comments(REPO, PR, (0..230).map(|n| format!("comment {n}")));
+    let own = stub.seed_comments_by(&User::test_app_bot(), REPO, PR, [format!("old results\n\n{}\n", marker())]);
+    stub.seed_comments(REPO, PR, (231..250).map(|n| format!("comment {n}")));
     let client = app_client(&stub);
 
     let written = client
@@ -51,7 +51,7 @@ async fn lost_id_finds_marker_on_page_three() {
         .await
         .unwrap();
 
-    assert_eq!(written.id, ids[230]);
+    assert_eq!(written.id, own[0]);
     assert!(!written.created);
     assert_eq!(stub.comments(REPO, PR).len(), 250);
     assert!(
@@ -120,7 +120,7 @@ async fn deleted_comment_is_recreated() {
 #[tokio::test]
 async fn stale_id_falls_back_to_marker() {
     let stub = GitHubStub::start().await;
-    let ids = stub.seed_comments(REPO, PR, [format!("old\n{}", marker())]);
+    let ids = stub.seed_comments_by(&User::test_app_bot(), REPO, PR, [format!("old\n{}", marker())]);
     let client = app_client(&stub);
     let stale_id = ids[0] + 1_000;
 

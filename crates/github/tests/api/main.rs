@@ -1,10 +1,12 @@
 //! The GitHub client against the local GitHub stand-in: sticky comments,
-//! check runs, App authentication, and retries through injected failures.
+//! check runs, App authentication, marker searches that skip other
+//! authors' comments, and retries through injected failures.
 //!
 //! Retry waits are shortened through `ClientSettings`, except where a test
 //! checks that the client honours a wait GitHub asked for (one second).
 
 mod auth;
+mod authorship;
 mod check_runs;
 mod comments;
 mod later_calls;

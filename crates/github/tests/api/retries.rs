@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use pitot_github::GitHubError;
-use pitot_github_stub::{Failure, GitHubStub, RequestMatch};
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, User};
 
 use crate::{app_client, app_client_with, comments_path, fast_settings, marker, request_lines, requests, PR, REPO};
 
@@ -38,25 +38,39 @@ async fn bad_gateway_then_rate_limit_posts_once() {
 
 #[tokio::test]
 async fn timeout_after_store_creates_no_duplicate() {
-    let stub = GitHubStub::start().await;
-    let post = RequestMatch::post(&comments_path());
-    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(3)), 1);
-    let client = app_client(&stub);
+    // The search after the timeout must find the stored copy, and never a
+    // stranger's comment that carries the marker.
+    let stranger_copy = format!("No change.\n\n{}\n", marker());
+    let cases = [("no other comment", None), ("a stranger's copy of the marker", Some(&stranger_copy))];
 
-    let written = client
-        .upsert_sticky_comment(REPO, PR, None, &marker(), "results")
-        .await
-        .unwrap();
+    for (case, stranger_body) in cases {
+        let stub = GitHubStub::start().await;
+        if let Some(body) = stranger_body {
+            stub.seed_comments(REPO, PR, [body]);
+        }
+        let earlier = usize::from(stranger_body.is_some());
+        let post = RequestMatch::post(&comments_path());
+        stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_secs(3)), 1);
+        let client = app_client(&stub);
 
-    let comments = stub.comments(REPO, PR);
-    assert_eq!(comments.len(), 1, "requests: {:#?}", request_lines(&stub));
-    assert_eq!(written.id, comments[0].id);
-    assert!(written.created);
-    assert_eq!(
-        requests(&stub, &post).len(),
-        1,
-        "the stored comment was found, so nothing was posted again"
-    );
+        let written = client
+            .upsert_sticky_comment(REPO, PR, None, &marker(), "results")
+            .await
+            .unwrap();
+
+        let comments = stub.comments(REPO, PR);
+        assert_eq!(comments.len(), earlier + 1, "{case}: {:#?}", request_lines(&stub));
+        assert_eq!(written.id, comments[earlier].id, "{case}");
+        assert!(written.created, "{case}");
+        if let Some(body) = stranger_body {
+            assert_eq!(&comments[0].body, body, "{case}: the stranger's comment is unchanged");
+        }
+        assert_eq!(
+            requests(&stub, &post).len(),
+            1,
+            "{case}: the stored comment was found, so nothing was posted again"
+        );
+    }
 }
 
 #[tokio::test]
@@ -94,7 +108,7 @@ async fn server_errors_on_reads_and_edits_are_retried() {
 
     for (case, matcher, failure) in cases {
         let stub = GitHubStub::start().await;
-        let ids = stub.seed_comments(REPO, PR, [format!("old\n{}", marker())]);
+        let ids = stub.seed_comments_by(&User::test_app_bot(), REPO, PR, [format!("old\n{}", marker())]);
         stub.fail_next(matcher.clone(), failure, 2);
         let client = app_client(&stub);
 
