@@ -140,7 +140,7 @@ async fn moved_run_deletes_its_results(pool: PgPool) {
 
 /// The migration that clears the comment ids and issue numbers stored
 /// while a marker matched whoever wrote it.
-const CLEAR_COMMENT_IDS: i64 = 20261210090000;
+const CLEAR_COMMENT_IDS: i64 = 20261210100000;
 
 #[sqlx::test(migrations = false)]
 async fn comment_ids_found_by_any_author_are_cleared(pool: PgPool) {
