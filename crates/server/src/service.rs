@@ -119,6 +119,12 @@ impl Service {
         ));
 
         let agent = if state.config.jobs.in_process_agent {
+            if state.github.is_some() && !is_loopback_url(&state.config.github.api_url) {
+                tracing::warn!(
+                    api_url = %state.config.github.api_url,
+                    "the in-process agent runs pull-request code as pitot's own user, which can read pitot's configuration and secrets and reach its database; run `pitot agent` as another user on a benchmark machine and set jobs.in_process_agent = false"
+                );
+            }
             Some(start_agent(&state, address, dirs).await?)
         } else {
             None
@@ -189,4 +195,30 @@ async fn start_agent(
     let task = tokio::spawn(pitot_runner::agent::run(config, shutdown.clone()));
     tracing::info!(machine = %jobs.machine, "in-process agent started");
     Ok((shutdown, task))
+}
+
+/// Returns whether `url` names this machine (`localhost` or a loopback
+/// address), as a local GitHub stand-in does.
+fn is_loopback_url(url: &str) -> bool {
+    let Some(host) = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned)) else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls_are_recognized() {
+        for url in ["http://127.0.0.1:9000/api", "http://localhost:1", "http://[::1]:80/"] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in ["https://api.github.com", "https://ghe.example.com/api/v3", "not a url"] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }
