@@ -18,6 +18,7 @@ use crate::client::GitHubClient;
 use crate::comments::{checked_marker, has_marker, next_link, with_marker};
 use crate::error::GitHubError;
 use crate::identity::Account;
+use crate::percent::encode_segment;
 use crate::transport::{repo_path, AuthKind, Call};
 
 /// Pages of releases, tags or issues read at most (10,000 items).
@@ -423,20 +424,6 @@ impl GitHubClient {
             message: format!("the listing did not end within {MAX_PAGES} pages"),
         })
     }
-}
-
-/// Percent-encodes a path segment, so a tag such as `release/1.0` or one
-/// with `#` stays one segment.
-fn encode_segment(value: &str) -> String {
-    let mut encoded = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]
