@@ -200,7 +200,10 @@ async fn start_agent(
 /// Returns whether `url` names this machine (`localhost` or a loopback
 /// address), as a local GitHub stand-in does.
 fn is_loopback_url(url: &str) -> bool {
-    let Some(host) = reqwest::Url::parse(url).ok().and_then(|url| url.host_str().map(str::to_owned)) else {
+    let Ok(uri) = url.parse::<axum::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
