@@ -20,6 +20,10 @@
 //! write the same outcome. The sticky comment is found again by its marker,
 //! so a crash between writing and committing edits the same comment on the
 //! next try instead of adding one.
+//!
+//! The writers of one pull request's comment take turns under an advisory
+//! lock, and a job whose pull request has a newer job leaves the comment
+//! alone.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +35,7 @@ use pitot_github::{
 use pitot_report::{BaseDrift, CommentCharts, Confirmation, PullRequestContext, Quarantines, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
-use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
+use pitot_store::reporting::{self, NewerJob, ReportTask, ReportedOutcome};
 use tokio::sync::Notify;
 
 use crate::charts::{chart_links, ChartJob};
@@ -109,14 +113,23 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
         };
         tried.push(task.job_id);
         match write_outcome(state, &mut tx, &task).await {
-            Ok(None) => {
+            Ok(Written::WaitingForConfirmation) => {
                 // The job waits for its confirmation, which was queued in
                 // this transaction or is still running.
                 tx.commit()
                     .await
                     .context("failed to commit the confirmation")?;
             }
-            Ok(Some(outcome)) => {
+            Ok(Written::CommentBusy) => {
+                drop(tx);
+                tracing::debug!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    pr = task.pr_number,
+                    "another reporter is writing the pull request's comment, so the job waits for the next round"
+                );
+            }
+            Ok(Written::Outcome(outcome)) => {
                 reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
                     .await
                     .context("failed to record the report")?;
@@ -220,6 +233,17 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The result of writing one job's outcome.
+enum Written {
+    /// The outcome is written to GitHub, and the caller records it.
+    Outcome(Outcome),
+    /// The job waits for the confirmation of its regressions.
+    WaitingForConfirmation,
+    /// Another reporter holds the pull request's comment lock. Nothing was
+    /// written, and the next round tries the job again.
+    CommentBusy,
+}
+
 /// The reporter's decision for one job and the ids it wrote.
 struct Outcome {
     state: JobState,
@@ -258,29 +282,39 @@ struct Rendered {
     chart_quarantines: Option<Quarantines>,
 }
 
-/// Writes a job's outcome to GitHub and returns it, or returns `None`
-/// when the job waits for the confirmation of its regressions.
+/// Writes a job's outcome to GitHub and returns it, unless the job waits
+/// for the confirmation of its regressions or for another reporter.
+///
+/// The reporter writes a pull request's comment only while it holds the
+/// pull request's comment lock, and leaves the comment alone when a newer
+/// job of the pull request exists. So an old job whose comment failed and
+/// was tried again later never replaces a newer job's comment.
 async fn write_outcome(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
     task: &ReportTask,
-) -> anyhow::Result<Option<Outcome>> {
+) -> anyhow::Result<Written> {
     if matches!(task.state, JobState::Cancelled | JobState::Superseded) {
         let check_run_id = close_cancelled_check_run(state, task).await?;
-        return Ok(Some(Outcome {
+        return Ok(Written::Outcome(Outcome {
             state: task.state,
             error: None,
             check_run_id,
             comment_body: None,
         }));
     }
+    if !reporting::try_lock_pull_request_comment(&mut *tx, task.repository_id, task.pr_number)
+        .await?
+    {
+        return Ok(Written::CommentBusy);
+    }
 
     let report = job_reports::latest_job_report(&mut *tx, task.job_id).await?;
-    let (rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
+    let (mut rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
         Ok(JobRender::Rendered(rendered)) => (rendered, None),
         Ok(JobRender::Confirming { benchmarks }) => {
             show_confirming(state, task, benchmarks).await;
-            return Ok(None);
+            return Ok(Written::WaitingForConfirmation);
         }
         Err(failure) => {
             let error = format!("{failure:#}");
@@ -307,20 +341,29 @@ async fn write_outcome(
     let mut check_run_id = task.check_run_id;
     if let Some(github) = &state.github {
         let client = installation_client(github, task)?;
-        let marker = sticky_marker(&task.repository, pr_number(task)?);
-        let comment = client
-            .upsert_sticky_comment(
-                &task.repository,
-                pr_number(task)?,
-                task.comment_id.and_then(|id| u64::try_from(id).ok()),
-                &marker,
-                &rendered.body,
-            )
-            .await
-            .context("failed to write the pull request comment")?;
-        let comment_id = i64::try_from(comment.id).context("comment id out of range")?;
-        reporting::record_comment_id(&mut *tx, task.repository_id, task.pr_number, comment_id)
-            .await?;
+        match reporting::newer_pull_request_job(&mut *tx, task.job_id).await? {
+            Some(newer) => {
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    pr = task.pr_number,
+                    newer_job_id = newer.job_id,
+                    newer_state = %newer.state,
+                    "left the pull request's comment alone because a newer job of the pull request owns it"
+                );
+                rendered.summary = format!("{}\n\n{}", replaced_note(&newer), rendered.summary);
+            }
+            None => {
+                let comment_id = write_comment(&client, task, &rendered.body).await?;
+                reporting::record_comment_id(
+                    &mut *tx,
+                    task.repository_id,
+                    task.pr_number,
+                    comment_id,
+                )
+                .await?;
+            }
+        }
         check_run_id = conclude_check_run(state, &client, task, &rendered).await?;
     } else {
         tracing::info!(
@@ -329,12 +372,44 @@ async fn write_outcome(
         );
     }
 
-    Ok(Some(Outcome {
+    Ok(Written::Outcome(Outcome {
         state: final_state,
         error,
         check_run_id,
         comment_body: Some(rendered.body),
     }))
+}
+
+/// Writes the pull request's sticky comment and returns its id.
+async fn write_comment(
+    client: &GitHubClient,
+    task: &ReportTask,
+    body: &str,
+) -> anyhow::Result<i64> {
+    let number = pr_number(task)?;
+    let marker = sticky_marker(&task.repository, number);
+    let comment = client
+        .upsert_sticky_comment(
+            &task.repository,
+            number,
+            task.comment_id.and_then(|id| u64::try_from(id).ok()),
+            &marker,
+            body,
+        )
+        .await
+        .context("failed to write the pull request comment")?;
+    i64::try_from(comment.id).context("comment id out of range")
+}
+
+/// Returns the check run's note for a job whose outcome a newer job of the
+/// pull request shows in the comment instead.
+fn replaced_note(newer: &NewerJob) -> String {
+    format!(
+        "The pull request's comment does not show this run, because job {} for the newer head `{}` ({}) owns it.",
+        newer.job_id,
+        short_sha(&newer.head_sha),
+        newer.state
+    )
 }
 
 /// Shows on the job's check run that its regressions are being confirmed.

@@ -1,16 +1,20 @@
-//! The reporter against the real router and a real database: a report
-//! whose second results file cannot be stored.
+//! The reporter against the real router, a real database and the GitHub
+//! stand-in: a report whose second results file cannot be stored, and an
+//! old job whose comment is written only after a newer job's.
 
 mod common;
 
 use axum::http::StatusCode;
 use common::*;
-use pitot_github_stub::TEST_INSTALLATION_ID;
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_INSTALLATION_ID};
 use pitot_runner::api::report_path;
 use pitot_server::reporter::report_pending;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+const REPOSITORY: &str = "Codertocat/Hello-World";
+/// The pull request number of the octokit payloads.
+const PR_NUMBER: u64 = 2;
 const MERGE_BASE: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
 const FIXTURE: &str =
     "tests/fixtures/asv/django-asv/results/macos-12/b1f88476-virtualenv-py3.10.json";
@@ -24,9 +28,10 @@ fn results_json(sha: &str) -> Value {
 }
 
 /// Returns the fixture's results at `sha` with one more benchmark, whose
-/// parameter value holds a NUL character. The report's checks and the
-/// parser accept it, because the JSON text only holds the escape `\u0000`,
-/// but PostgreSQL rejects the value once the ingest stores its series.
+/// parameter value contains a NUL character. The report's checks and the
+/// parser accept it, because the JSON text contains only the escape
+/// `\u0000`, but PostgreSQL rejects the value once the ingest stores its
+/// series.
 fn results_rejected_by_postgres(sha: &str) -> Value {
     let mut results = results_json(sha);
     results["results"]["bad.Nul.time_nul"] =
@@ -42,10 +47,12 @@ async fn report_run(app: &TestApp, head: &str, head_results: Value) -> i64 {
     labeled["installation"] = json!({ "id": TEST_INSTALLATION_ID });
     app.deliver("pull_request", &format!("label-{head}"), &labeled)
         .await;
+
     let agent = format!("bench-{}", &head[..7]);
     let token = app.agent_token(&agent).await;
     let job = app.claim(&token, &agent, "macos-12").await;
     assert_eq!(job["head_sha"], head, "the claimed job");
+
     let report = json!({
         "attempt": job["attempt"],
         "base_sha": MERGE_BASE,
@@ -75,9 +82,9 @@ async fn job_row(app: &TestApp, job_id: i64) -> (String, Option<String>, Option<
         .expect("the job")
 }
 
-/// The deliberate failure of the ingest: the merge-base's file is valid
-/// and the head's file fails inside PostgreSQL. Neither may be stored, and
-/// the job ends as a failed run that names the cause.
+/// Checks the deliberate failure of the ingest: the merge-base's file is
+/// valid and the head's file fails inside PostgreSQL. Neither may be
+/// stored, and the job ends as a failed run that names the cause.
 #[sqlx::test(migrations = "../../migrations")]
 async fn failed_second_file_stores_no_run(pool: PgPool) {
     let app = TestApp::new(pool);
@@ -112,4 +119,60 @@ async fn failed_second_file_stores_no_run(pool: PgPool) {
     );
     let comment = comment.unwrap_or_default();
     assert!(comment.contains("Benchmark run failed"), "{comment}");
+}
+
+/// Checks that an old job whose comment failed, and whose next try comes
+/// after a newer job of the pull request reported, leaves the newer
+/// comment alone and names the newer job on its own check run.
+#[sqlx::test(migrations = "../../migrations")]
+async fn older_job_leaves_newer_comment_alone(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+    stub.set_branch_commits(REPOSITORY, "master", &[MERGE_BASE]);
+    let old_job = report_run(&app, FIXTURE_HEAD, results_json(FIXTURE_HEAD)).await;
+    stub.fail_next(
+        RequestMatch::post("/repos/*/*/issues/2/comments"),
+        Failure::NotFound,
+        1,
+    );
+    assert_eq!(report_pending(&app.state).await.expect("first round"), 0);
+    let new_job = report_run(&app, NEW_HEAD, results_json(NEW_HEAD)).await;
+    assert_eq!(report_pending(&app.state).await.expect("second round"), 1);
+    sqlx::query("UPDATE jobs SET report_after = now() WHERE id = $1")
+        .bind(old_job)
+        .execute(&app.pool)
+        .await
+        .expect("the old job is due");
+
+    let written = report_pending(&app.state).await.expect("third round");
+
+    assert_eq!(written, 1, "the old job is reported");
+    let comments = stub.comments(REPOSITORY, PR_NUMBER);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let comment = &comments[0].body;
+    assert!(
+        comment.contains(&NEW_HEAD[..10]),
+        "the newer head is gone:\n{comment}"
+    );
+    assert!(
+        !comment.contains(&FIXTURE_HEAD[..10]),
+        "the old head is back:\n{comment}"
+    );
+    let (state, _, stored) = job_row(&app, old_job).await;
+    assert_eq!(state, "reported");
+    assert!(
+        stored.is_some_and(|body| body.contains(&FIXTURE_HEAD[..10])),
+        "the old job keeps its own comment"
+    );
+    let check_runs = stub.check_runs(REPOSITORY);
+    let old_check = check_runs
+        .iter()
+        .find(|run| run.head_sha == FIXTURE_HEAD)
+        .expect("the old head's check run");
+    assert_eq!(old_check.status, "completed");
+    let summary = old_check.output.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("job {new_job} for the newer head")),
+        "{summary}"
+    );
 }
