@@ -23,7 +23,8 @@
 //!
 //! The writers of one pull request's comment take turns under an advisory
 //! lock, and a job whose pull request has a newer job leaves the comment
-//! alone.
+//! alone. The reporter never locks the `pull_requests` row while it holds
+//! a job row: webhook deliveries lock that row first and jobs second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,6 +135,7 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
                     .await
                     .context("failed to record the report")?;
                 tx.commit().await.context("failed to commit the report")?;
+                record_comment_id(state, &task, outcome.comment_id).await;
                 tracing::info!(
                     job_id = task.job_id,
                     repo = %task.repository,
@@ -250,6 +252,8 @@ struct Outcome {
     error: Option<String>,
     check_run_id: Option<i64>,
     comment_body: Option<String>,
+    /// The pull request comment's id, when this job wrote the comment.
+    comment_id: Option<i64>,
 }
 
 impl Outcome {
@@ -301,6 +305,7 @@ async fn write_outcome(
             error: None,
             check_run_id,
             comment_body: None,
+            comment_id: None,
         }));
     }
     if !reporting::try_lock_pull_request_comment(&mut *tx, task.repository_id, task.pr_number)
@@ -339,6 +344,7 @@ async fn write_outcome(
         reporting::record_chart_quarantines(&mut *tx, task.job_id, &recorded).await?;
     }
     let mut check_run_id = task.check_run_id;
+    let mut comment_id = None;
     if let Some(github) = &state.github {
         let client = installation_client(github, task)?;
         match reporting::newer_pull_request_job(&mut *tx, task.job_id).await? {
@@ -353,16 +359,7 @@ async fn write_outcome(
                 );
                 rendered.summary = format!("{}\n\n{}", replaced_note(&newer), rendered.summary);
             }
-            None => {
-                let comment_id = write_comment(&client, task, &rendered.body).await?;
-                reporting::record_comment_id(
-                    &mut *tx,
-                    task.repository_id,
-                    task.pr_number,
-                    comment_id,
-                )
-                .await?;
-            }
+            None => comment_id = Some(write_comment(&client, task, &rendered.body).await?),
         }
         check_run_id = conclude_check_run(state, &client, task, &rendered).await?;
     } else {
@@ -377,6 +374,7 @@ async fn write_outcome(
         error,
         check_run_id,
         comment_body: Some(rendered.body),
+        comment_id,
     }))
 }
 
@@ -410,6 +408,30 @@ fn replaced_note(newer: &NewerJob) -> String {
         short_sha(&newer.head_sha),
         newer.state
     )
+}
+
+/// Stores the pull request comment's id when the job wrote the comment and
+/// the id changed. This runs after the job's transaction committed, so the
+/// reporter never locks the pull request's row, which every webhook
+/// delivery of the pull request locks first, while it holds a job row or
+/// waits for GitHub. A failure is only logged, because the next report
+/// finds the comment by its marker.
+async fn record_comment_id(state: &AppState, task: &ReportTask, comment_id: Option<i64>) {
+    let Some(comment_id) = comment_id.filter(|id| Some(*id) != task.comment_id) else {
+        return;
+    };
+    let recorded =
+        reporting::record_comment_id(&state.pool, task.repository_id, task.pr_number, comment_id)
+            .await;
+    if let Err(error) = recorded {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            pr = task.pr_number,
+            error = format!("{error:#}"),
+            "failed to store the pull request comment's id, so the next report looks the comment up by its marker"
+        );
+    }
 }
 
 /// Shows on the job's check run that its regressions are being confirmed.
