@@ -405,8 +405,9 @@ async fn killed_ingest_leaves_no_partial_run(pool: PgPool) {
     let (head_file, rows_per_file) = django_results_for(&head);
     let (base_file, _) = django_results_for(base);
 
-    // A share lock on `results` lets the ingest write its run, then stops
-    // it at its first result row, so the kill lands in the middle of it.
+    // A share lock on `results` lets the ingest write the runs of both
+    // files, then stops it at their result rows, so the kill lands in the
+    // middle of it.
     let mut blocker = pool.begin().await.expect("transaction");
     sqlx::query("LOCK TABLE results IN SHARE MODE").execute(&mut *blocker).await.expect("lock");
     let report = serde_json::json!({

@@ -18,6 +18,7 @@
 //! the noise they show is stored (`crate::calibrations`).
 
 use anyhow::{anyhow, Context as _};
+use pitot_asv::ResultsFile;
 use pitot_github::GitHubClient;
 use pitot_report::{Change, CommitLabel, RenderOptions, Verdict};
 use pitot_stats::Comparison;
@@ -156,6 +157,13 @@ async fn detect_change_points(state: &AppState, task: &CommitJobTask) {
 
 /// Stores the report's benchmark suite and results files, then compares
 /// head with base by asv's rule and the history-aware thresholds.
+///
+/// The suite and every file are stored in one transaction of their own,
+/// so a failure stores none of them. That transaction commits before the
+/// caller writes to GitHub, which keeps the ingest's row locks out of those
+/// calls. So a caller that fails later, or a server killed before the
+/// caller commits, leaves the files stored. The next try ingests them again
+/// and finds them `Unchanged`.
 pub(crate) async fn ingest_and_compare(
     state: &AppState,
     tx: &mut PgConnection,
@@ -171,21 +179,35 @@ pub(crate) async fn ingest_and_compare(
         .parse()
         .with_context(|| format!("repository name {repository:?}"))?;
     let store = Store::from_pool(state.pool.clone());
-    if let Some(suite) = &parsed.suite {
-        store
-            .upsert_suite(&repo, suite)
-            .await
-            .context("failed to store benchmarks.json")?;
-    }
-    for (file, digest) in &parsed.results {
-        let outcome = store.ingest(&repo, file, *digest).await.with_context(|| {
-            format!("failed to store the results of commit {}", file.commit_hash)
+    let files: Vec<(&ResultsFile, [u8; 32])> = parsed
+        .results
+        .iter()
+        .map(|(file, digest)| (file, *digest))
+        .collect();
+    let outcomes = store
+        .ingest_all_or_nothing(&repo, parsed.suite.as_ref(), &files)
+        .await
+        .with_context(|| {
+            format!(
+                "failed to store the results files of commits {}",
+                commits_of(&files)
+            )
         })?;
+    for outcome in outcomes {
         state.metrics.count_ingest(outcome);
     }
     let mut comparison = parsed.compare(base_sha, head_sha)?;
     assess_with_history(&store, &repo, &mut comparison, base_sha).await?;
     Ok(comparison)
+}
+
+/// Returns the commits of `files`, for error messages: `sha1, sha2`.
+fn commits_of(files: &[(&ResultsFile, [u8; 32])]) -> String {
+    let commits: Vec<&str> = files
+        .iter()
+        .map(|(file, _)| file.commit_hash.as_str())
+        .collect();
+    commits.join(", ")
 }
 
 /// Posts the comparison on the release's commit and, when something

@@ -81,11 +81,24 @@ impl From<sqlx::Error> for AppError {
             tracing::warn!(error = %error, "the database is unavailable");
             return AppError::Unavailable(DATABASE_UNAVAILABLE.into());
         }
+        if is_lock_timeout(&error) {
+            tracing::warn!(error = %error, "timed out waiting for a database lock");
+            return AppError::Unavailable(LOCK_TIMEOUT.into());
+        }
         AppError::Internal(anyhow::Error::new(error))
     }
 }
 
 const DATABASE_UNAVAILABLE: &str = "the database is unavailable: retry later";
+
+const LOCK_TIMEOUT: &str = "timed out waiting for a database lock that another task holds: \
+     redeliver the webhook delivery, or send the request again, in a few seconds";
+
+/// Returns whether `error` is PostgreSQL's `lock_not_available` (SQLSTATE
+/// 55P03), which a statement raises when `lock_timeout` ran out.
+fn is_lock_timeout(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("55P03"))
+}
 
 /// Returns whether `error` means the database could not be reached at all,
 /// rather than that a query failed, so the caller may retry the request later.
@@ -96,8 +109,9 @@ fn is_outage(error: &sqlx::Error) -> bool {
     )
 }
 
-/// Returns whether an error wrapped in a handler's `anyhow` context is an outage.
-fn chain_has_outage(error: &anyhow::Error) -> bool {
+/// Returns whether a database error in the chain of an error wrapped in a
+/// handler's `anyhow` context passes `test`.
+fn chain_has(error: &anyhow::Error, test: fn(&sqlx::Error) -> bool) -> bool {
     error.chain().any(|cause| {
         let sqlx_error = cause.downcast_ref::<sqlx::Error>().or_else(|| {
             match cause.downcast_ref::<StoreError>() {
@@ -105,19 +119,25 @@ fn chain_has_outage(error: &anyhow::Error) -> bool {
                 _ => None,
             }
         });
-        sqlx_error.is_some_and(is_outage)
+        sqlx_error.is_some_and(test)
     })
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let outage = matches!(&self, AppError::Internal(error) if chain_has_outage(error));
-        if outage {
+        if let AppError::Internal(error) = &self {
             // A 503 response makes GitHub and agents retry the request.
-            if let AppError::Internal(error) = &self {
+            if chain_has(error, is_outage) {
                 tracing::warn!(error = format!("{error:#}"), "the database is unavailable");
+                return AppError::Unavailable(DATABASE_UNAVAILABLE.into()).into_response();
             }
-            return AppError::Unavailable(DATABASE_UNAVAILABLE.into()).into_response();
+            if chain_has(error, is_lock_timeout) {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "timed out waiting for a database lock"
+                );
+                return AppError::Unavailable(LOCK_TIMEOUT.into()).into_response();
+            }
         }
         let status = self.status();
         let message = match &self {

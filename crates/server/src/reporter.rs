@@ -20,6 +20,11 @@
 //! write the same outcome. The sticky comment is found again by its marker,
 //! so a crash between writing and committing edits the same comment on the
 //! next try instead of adding one.
+//!
+//! The writers of one pull request's comment take turns under an advisory
+//! lock, and a job whose pull request has a newer job leaves the comment
+//! alone. The reporter never locks the `pull_requests` row while it holds
+//! a job row: webhook deliveries lock that row first and jobs second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +36,7 @@ use pitot_github::{
 use pitot_report::{BaseDrift, CommentCharts, Confirmation, PullRequestContext, Quarantines, Verdict};
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
-use pitot_store::reporting::{self, ReportTask, ReportedOutcome};
+use pitot_store::reporting::{self, NewerJob, ReportTask, ReportedOutcome};
 use tokio::sync::Notify;
 
 use crate::charts::{chart_links, ChartJob};
@@ -109,18 +114,28 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
         };
         tried.push(task.job_id);
         match write_outcome(state, &mut tx, &task).await {
-            Ok(None) => {
+            Ok(Written::WaitingForConfirmation) => {
                 // The job waits for its confirmation, which was queued in
                 // this transaction or is still running.
                 tx.commit()
                     .await
                     .context("failed to commit the confirmation")?;
             }
-            Ok(Some(outcome)) => {
+            Ok(Written::CommentBusy) => {
+                drop(tx);
+                tracing::debug!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    pr = task.pr_number,
+                    "another reporter is writing the pull request's comment, so the job waits for the next round"
+                );
+            }
+            Ok(Written::Outcome(outcome)) => {
                 reporting::finish_report(&mut *tx, task.job_id, &outcome.as_stored())
                     .await
                     .context("failed to record the report")?;
                 tx.commit().await.context("failed to commit the report")?;
+                record_comment_id(state, &task, outcome.comment_id).await;
                 tracing::info!(
                     job_id = task.job_id,
                     repo = %task.repository,
@@ -220,12 +235,25 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The result of writing one job's outcome.
+enum Written {
+    /// The outcome is written to GitHub, and the caller records it.
+    Outcome(Outcome),
+    /// The job waits for the confirmation of its regressions.
+    WaitingForConfirmation,
+    /// Another reporter holds the pull request's comment lock. Nothing was
+    /// written, and the next round tries the job again.
+    CommentBusy,
+}
+
 /// The reporter's decision for one job and the ids it wrote.
 struct Outcome {
     state: JobState,
     error: Option<String>,
     check_run_id: Option<i64>,
     comment_body: Option<String>,
+    /// The pull request comment's id, when this job wrote the comment.
+    comment_id: Option<i64>,
 }
 
 impl Outcome {
@@ -258,29 +286,40 @@ struct Rendered {
     chart_quarantines: Option<Quarantines>,
 }
 
-/// Writes a job's outcome to GitHub and returns it, or returns `None`
-/// when the job waits for the confirmation of its regressions.
+/// Writes a job's outcome to GitHub and returns it, unless the job waits
+/// for the confirmation of its regressions or for another reporter.
+///
+/// The reporter writes a pull request's comment only while it holds the
+/// pull request's comment lock, and leaves the comment alone when a newer
+/// job of the pull request exists. So an old job whose comment failed and
+/// was tried again later never replaces a newer job's comment.
 async fn write_outcome(
     state: &AppState,
     tx: &mut sqlx::PgConnection,
     task: &ReportTask,
-) -> anyhow::Result<Option<Outcome>> {
+) -> anyhow::Result<Written> {
     if matches!(task.state, JobState::Cancelled | JobState::Superseded) {
         let check_run_id = close_cancelled_check_run(state, task).await?;
-        return Ok(Some(Outcome {
+        return Ok(Written::Outcome(Outcome {
             state: task.state,
             error: None,
             check_run_id,
             comment_body: None,
+            comment_id: None,
         }));
+    }
+    if !reporting::try_lock_pull_request_comment(&mut *tx, task.repository_id, task.pr_number)
+        .await?
+    {
+        return Ok(Written::CommentBusy);
     }
 
     let report = job_reports::latest_job_report(&mut *tx, task.job_id).await?;
-    let (rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
+    let (mut rendered, error) = match render_job(state, tx, task, report.as_ref()).await {
         Ok(JobRender::Rendered(rendered)) => (rendered, None),
         Ok(JobRender::Confirming { benchmarks }) => {
             show_confirming(state, task, benchmarks).await;
-            return Ok(None);
+            return Ok(Written::WaitingForConfirmation);
         }
         Err(failure) => {
             let error = format!("{failure:#}");
@@ -305,22 +344,23 @@ async fn write_outcome(
         reporting::record_chart_quarantines(&mut *tx, task.job_id, &recorded).await?;
     }
     let mut check_run_id = task.check_run_id;
+    let mut comment_id = None;
     if let Some(github) = &state.github {
         let client = installation_client(github, task)?;
-        let marker = sticky_marker(&task.repository, pr_number(task)?);
-        let comment = client
-            .upsert_sticky_comment(
-                &task.repository,
-                pr_number(task)?,
-                task.comment_id.and_then(|id| u64::try_from(id).ok()),
-                &marker,
-                &rendered.body,
-            )
-            .await
-            .context("failed to write the pull request comment")?;
-        let comment_id = i64::try_from(comment.id).context("comment id out of range")?;
-        reporting::record_comment_id(&mut *tx, task.repository_id, task.pr_number, comment_id)
-            .await?;
+        match reporting::newer_pull_request_job(&mut *tx, task.job_id).await? {
+            Some(newer) => {
+                tracing::info!(
+                    job_id = task.job_id,
+                    repo = %task.repository,
+                    pr = task.pr_number,
+                    newer_job_id = newer.job_id,
+                    newer_state = %newer.state,
+                    "left the pull request's comment alone because a newer job of the pull request owns it"
+                );
+                rendered.summary = format!("{}\n\n{}", replaced_note(&newer), rendered.summary);
+            }
+            None => comment_id = Some(write_comment(&client, task, &rendered.body).await?),
+        }
         check_run_id = conclude_check_run(state, &client, task, &rendered).await?;
     } else {
         tracing::info!(
@@ -329,12 +369,69 @@ async fn write_outcome(
         );
     }
 
-    Ok(Some(Outcome {
+    Ok(Written::Outcome(Outcome {
         state: final_state,
         error,
         check_run_id,
         comment_body: Some(rendered.body),
+        comment_id,
     }))
+}
+
+/// Writes the pull request's sticky comment and returns its id.
+async fn write_comment(
+    client: &GitHubClient,
+    task: &ReportTask,
+    body: &str,
+) -> anyhow::Result<i64> {
+    let number = pr_number(task)?;
+    let marker = sticky_marker(&task.repository, number);
+    let comment = client
+        .upsert_sticky_comment(
+            &task.repository,
+            number,
+            task.comment_id.and_then(|id| u64::try_from(id).ok()),
+            &marker,
+            body,
+        )
+        .await
+        .context("failed to write the pull request comment")?;
+    i64::try_from(comment.id).context("comment id out of range")
+}
+
+/// Returns the check run's note for a job whose outcome a newer job of the
+/// pull request shows in the comment instead.
+fn replaced_note(newer: &NewerJob) -> String {
+    format!(
+        "The pull request's comment does not show this run, because job {} for the newer head `{}` ({}) owns it.",
+        newer.job_id,
+        short_sha(&newer.head_sha),
+        newer.state
+    )
+}
+
+/// Stores the pull request comment's id when the job wrote the comment and
+/// the id changed. This runs after the job's transaction committed, so the
+/// reporter never locks the pull request's row, which every webhook
+/// delivery of the pull request locks first, while it holds a job row or
+/// waits for GitHub. A failure is only logged, because the next report
+/// finds the comment by its marker.
+async fn record_comment_id(state: &AppState, task: &ReportTask, comment_id: Option<i64>) {
+    let Some(comment_id) = comment_id.filter(|id| Some(*id) != task.comment_id) else {
+        return;
+    };
+    let recorded =
+        reporting::record_comment_id(&state.pool, task.repository_id, task.pr_number, comment_id)
+            .await;
+    if let Err(error) = recorded {
+        tracing::warn!(
+            job_id = task.job_id,
+            repo = %task.repository,
+            pr = task.pr_number,
+            error = format!("{error:#}"),
+            "failed to store the pull request comment's id, so the next report looks the comment up by its marker"
+        );
+    }
 }
 
 /// Shows on the job's check run that its regressions are being confirmed.

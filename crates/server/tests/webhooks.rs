@@ -632,6 +632,59 @@ async fn failed_delivery_is_rolled_back(pool: PgPool) {
     assert_eq!(app.count("jobs").await, 1);
 }
 
+/// Checks that a delivery blocked by a row lock that another transaction
+/// holds, as a worker holds one during a GitHub call, gets a 503 response
+/// before GitHub's 10-second limit and stores nothing, so that its
+/// redelivery succeeds once the lock is gone.
+#[sqlx::test(migrations = "../../migrations")]
+async fn locked_pull_request_is_503_then_redelivered(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+    let push = serde_json::to_vec(&with_head(pull_request("synchronize"), NEW_HEAD)).unwrap();
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM pull_requests FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let github_limit = std::time::Duration::from_secs(10);
+    let blocked = tokio::time::timeout(github_limit, app.webhook("pull_request", "d-2", &push))
+        .await
+        .expect("the delivery gets a response within GitHub's 10-second limit");
+    let waited = started.elapsed();
+
+    assert_eq!(blocked.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        blocked.error().contains("redeliver"),
+        "the message says what to do: {}",
+        blocked.error()
+    );
+    assert!(
+        waited >= pitot_server::DELIVERY_LOCK_TIMEOUT,
+        "answered after {waited:?}, before the lock timeout"
+    );
+    holder.rollback().await.unwrap();
+    assert_eq!(
+        app.count("deliveries").await,
+        1,
+        "only the label's delivery"
+    );
+    assert_eq!(app.jobs().await[0].1, "queued", "the push changed nothing");
+    let stored = pull_requests::find_pull_request(&app.pool, repository_id(&app).await, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.head_sha, FIXTURE_HEAD);
+
+    let redelivered = app.webhook("pull_request", "d-2", &push).await;
+
+    assert_eq!(redelivered.status, StatusCode::ACCEPTED);
+    assert_eq!(app.delivery("d-2").await.0, "marked_stale");
+    assert_eq!(app.jobs().await[0].1, "superseded");
+}
+
 async fn repository_id(app: &TestApp) -> i32 {
     sqlx::query_scalar("SELECT id FROM repositories WHERE name = 'Codertocat/Hello-World'")
         .fetch_one(&app.pool)

@@ -1,11 +1,11 @@
 //! Ingesting results files: each file whole or not at all, idempotent, and
 //! one transaction for one file (`Store::ingest`) or for several
-//! (`Store::ingest_batch`).
+//! (`Store::ingest_batch`, `Store::ingest_all_or_nothing`).
 
 use std::collections::HashSet;
 
-use pitot_asv::ResultsFile;
-use sqlx::PgConnection;
+use pitot_asv::{BenchmarkSuite, ResultsFile};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 
 use crate::benchmark_entries::{self, RunEntries};
 use crate::catalog_cache::{CatalogCache, CatalogIds};
@@ -122,57 +122,72 @@ impl Store {
         outcomes
     }
 
+    /// Stores an optional benchmark suite and several results files of one
+    /// repository in one transaction, and returns one outcome per file in
+    /// the same order.
+    ///
+    /// Unlike `ingest_batch`, the files fail together: when any file fails
+    /// the checks of `ingest` or any statement fails, the transaction rolls
+    /// back and nothing of the suite or of any file is stored. Files that
+    /// name the same run are written one after the other, so the last one
+    /// replaces the others, as separate `ingest` calls would.
+    #[tracing::instrument(skip_all, fields(repo = %repo, files = files.len()))]
+    pub async fn ingest_all_or_nothing(
+        &self,
+        repo: &RepoName,
+        suite: Option<&BenchmarkSuite>,
+        files: &[(&ResultsFile, [u8; 32])],
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        let mut pending = Vec::with_capacity(files.len());
+        for (index, (file, raw_sha256)) in files.iter().enumerate() {
+            pending.push(Pending {
+                prepared: PreparedFile::new(file)?,
+                raw_sha256: *raw_sha256,
+                index,
+            });
+        }
+        let groups: Vec<&[Pending<'_>]> = if distinct_runs(&pending) {
+            vec![&pending[..]]
+        } else {
+            pending.chunks(1).collect()
+        };
+
+        let mut tx = self.begin_ingest().await?;
+        if let Some(suite) = suite {
+            Store::write_suite(&mut tx, repo, suite).await?;
+        }
+        // A savepoint, so that the refreshes of unchanged files can be
+        // undone while the suite is kept.
+        let mut files_tx = Connection::begin(&mut *tx).await?;
+        let uncached = CatalogCache::default();
+        let cache = self.cache_or(&uncached);
+        let mut found = CatalogIds::default();
+        let mut outcomes = Vec::with_capacity(pending.len());
+        for group in groups {
+            outcomes.extend(write_files(&mut files_tx, cache, &mut found, repo, group).await?);
+        }
+        if all_unchanged(&outcomes) {
+            files_tx.rollback().await?;
+            forget_refreshed(&mut found);
+        } else {
+            files_tx.commit().await?;
+        }
+        tx.commit().await?;
+        cache.remember(found);
+        Ok(outcomes)
+    }
+
     /// Writes `files` in one transaction and returns their outcomes in order.
     async fn ingest_together(&self, repo: &RepoName, files: &[Pending<'_>]) -> Result<Vec<IngestOutcome>, StoreError> {
-        let uncached;
-        let cache = match &self.catalog_cache {
-            Some(cache) => cache.as_ref(),
-            None => {
-                uncached = CatalogCache::default();
-                &uncached
-            }
-        };
-        let mut tx = if self.asynchronous_commit {
-            // See `Store::with_asynchronous_commit` for why this is safe. Sent
-            // with BEGIN as one simple query, which saves a round trip.
-            self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?
-        } else {
-            self.pool.begin().await?
-        };
-
+        let uncached = CatalogCache::default();
+        let cache = self.cache_or(&uncached);
+        let mut tx = self.begin_ingest().await?;
         let mut found = CatalogIds::default();
-        let prepared: Vec<&PreparedFile<'_>> = files.iter().map(|file| &file.prepared).collect();
-        let keys = keys::resolve_run_keys(&mut tx, cache, &mut found, repo, &prepared).await?;
-        let claims = claim_runs(&mut tx, &keys, files).await?;
-
-        let mut rows = CopyBuffer::new();
-        let mut entries = RunEntries::default();
-        let mut outcomes = Vec::with_capacity(files.len());
-        for ((file, keys), claim) in files.iter().zip(&keys).zip(claims) {
-            let (run_id, outcome) = match claim {
-                Claim::Unchanged => {
-                    outcomes.push(IngestOutcome::Unchanged);
-                    continue;
-                }
-                Claim::New(run_id) => (run_id, IngestOutcome::Inserted { values: file.prepared.value_count }),
-                Claim::Replacing(run_id) => (run_id, IngestOutcome::Replaced { values: file.prepared.value_count }),
-            };
-            let ids = keys::resolve_file_ids(&mut tx, cache, &mut found, keys, &file.prepared).await?;
-            push_results(&mut rows, keys, &ids, run_id, &file.prepared);
-            entries.push(run_id, benchmark_entries::to_json(&file.prepared, &ids));
-            outcomes.push(outcome);
-        }
-        if outcomes.iter().all(|outcome| *outcome == IngestOutcome::Unchanged) {
-            // Nothing is written for unchanged files, so the refresh of an
-            // environment's description or a commit's date is undone too.
-            // The other ids name rows that existed before, as every file's
-            // run did.
+        let outcomes = write_files(&mut tx, cache, &mut found, repo, files).await?;
+        if all_unchanged(&outcomes) {
             tx.rollback().await?;
-            found.environments.clear();
-            found.commits.clear();
+            forget_refreshed(&mut found);
         } else {
-            benchmark_entries::store(&mut tx, &entries).await?;
-            copy_results(&mut tx, rows).await?;
             tx.commit().await?;
         }
         // Only now: ids of rows created by a transaction that rolled back
@@ -180,6 +195,78 @@ impl Store {
         cache.remember(found);
         Ok(outcomes)
     }
+
+    /// Returns the handle's catalog cache, or `uncached` when it has none.
+    fn cache_or<'c>(&'c self, uncached: &'c CatalogCache) -> &'c CatalogCache {
+        self.catalog_cache.as_deref().unwrap_or(uncached)
+    }
+
+    /// Starts an ingest's transaction, with `synchronous_commit` off for a
+    /// handle made with `with_asynchronous_commit(true)`.
+    async fn begin_ingest(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let tx = if self.asynchronous_commit {
+            // See `Store::with_asynchronous_commit` for why this is safe. Sent
+            // with BEGIN as one simple query, which saves a round trip.
+            self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?
+        } else {
+            self.pool.begin().await?
+        };
+        Ok(tx)
+    }
+}
+
+/// Writes the runs and result rows of `files` through `conn`, which is in a
+/// transaction, and returns their outcomes in order. Writes nothing but the
+/// catalog lookups when every file is unchanged. The catalog ids found or
+/// created go to `found`.
+async fn write_files(
+    conn: &mut PgConnection,
+    cache: &CatalogCache,
+    found: &mut CatalogIds,
+    repo: &RepoName,
+    files: &[Pending<'_>],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    let prepared: Vec<&PreparedFile<'_>> = files.iter().map(|file| &file.prepared).collect();
+    let keys = keys::resolve_run_keys(conn, cache, found, repo, &prepared).await?;
+    let claims = claim_runs(conn, &keys, files).await?;
+
+    let mut rows = CopyBuffer::new();
+    let mut entries = RunEntries::default();
+    let mut outcomes = Vec::with_capacity(files.len());
+    for ((file, keys), claim) in files.iter().zip(&keys).zip(claims) {
+        let (run_id, outcome) = match claim {
+            Claim::Unchanged => {
+                outcomes.push(IngestOutcome::Unchanged);
+                continue;
+            }
+            Claim::New(run_id) => (run_id, IngestOutcome::Inserted { values: file.prepared.value_count }),
+            Claim::Replacing(run_id) => (run_id, IngestOutcome::Replaced { values: file.prepared.value_count }),
+        };
+        let ids = keys::resolve_file_ids(conn, cache, found, keys, &file.prepared).await?;
+        push_results(&mut rows, keys, &ids, run_id, &file.prepared);
+        entries.push(run_id, benchmark_entries::to_json(&file.prepared, &ids));
+        outcomes.push(outcome);
+    }
+    if !all_unchanged(&outcomes) {
+        benchmark_entries::store(conn, &entries).await?;
+        copy_results(conn, rows).await?;
+    }
+    Ok(outcomes)
+}
+
+fn all_unchanged(outcomes: &[IngestOutcome]) -> bool {
+    outcomes.iter().all(|outcome| *outcome == IngestOutcome::Unchanged)
+}
+
+/// Drops the ids that a rolled-back transaction of unchanged files may have
+/// refreshed or created.
+///
+/// Nothing is written for unchanged files, so the refresh of an
+/// environment's description or a commit's date is undone too. The other
+/// ids name rows that existed before, as every file's run did.
+fn forget_refreshed(found: &mut CatalogIds) {
+    found.environments.clear();
+    found.commits.clear();
 }
 
 /// Returns whether no two files name the same run. The names stand for the

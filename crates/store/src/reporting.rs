@@ -280,6 +280,73 @@ pub async fn record_report_failure(
     Ok(failures)
 }
 
+/// Takes the lock that makes the writers of one pull request's comment take
+/// turns, without waiting, and returns whether it was free.
+///
+/// The lock is a transaction-level advisory lock keyed by repository id and
+/// pull request number, so it lasts until the caller's transaction ends.
+/// Only the reporter takes it, and it keeps it across GitHub calls, but no
+/// webhook delivery waits for it.
+pub async fn try_lock_pull_request_comment(
+    executor: impl PgExecutor<'_>,
+    repository_id: i32,
+    pr_number: i64,
+) -> Result<bool, StoreError> {
+    // The two-key form keeps these keys apart from the one-key locks, such
+    // as sqlx's migration lock. GitHub's pull request numbers fit in int4.
+    let locked = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock($1, ($2::int8)::int4) AS "locked!""#,
+        repository_id,
+        pr_number,
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(locked)
+}
+
+/// A job of the same pull request that was queued after another one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewerJob {
+    pub job_id: i64,
+    pub head_sha: String,
+    pub state: JobState,
+}
+
+/// Returns the newest job of `job_id`'s pull request that was queued after
+/// it and is queued, running, ingesting, reported or failed, or `None`. Such
+/// a job writes the pull request's comment after `job_id`, or already did,
+/// so `job_id`'s outcome must not replace it. Cancelled and superseded jobs
+/// write no comment and do not count.
+pub async fn newer_pull_request_job(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+) -> Result<Option<NewerJob>, StoreError> {
+    let row = sqlx::query!(
+        r#"
+        SELECT newer.id, newer.head_sha, newer.state
+        FROM jobs AS job
+        JOIN jobs AS newer
+          ON newer.repository_id = job.repository_id AND newer.pr_number = job.pr_number
+        WHERE job.id = $1
+          AND (newer.queued_at, newer.id) > (job.queued_at, job.id)
+          AND newer.state IN ('queued', 'running', 'ingesting', 'reported', 'failed')
+        ORDER BY newer.queued_at DESC, newer.id DESC
+        LIMIT 1
+        "#,
+        job_id,
+    )
+    .fetch_optional(executor)
+    .await?;
+    row.map(|row| {
+        Ok(NewerJob {
+            job_id: row.id,
+            head_sha: row.head_sha,
+            state: row.state.parse()?,
+        })
+    })
+    .transpose()
+}
+
 /// Stores the id of pitot's comment on a pull request.
 pub async fn record_comment_id(
     executor: impl PgExecutor<'_>,

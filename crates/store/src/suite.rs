@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use pitot_asv::{BenchmarkInfo, BenchmarkSuite, BenchmarkType, MachineInfo};
+use sqlx::PgConnection;
 
 use crate::catalog::{ensure_repository, find_repository};
 use crate::{RepoName, Store, StoreError};
@@ -15,7 +16,18 @@ impl Store {
     /// stay, and `benchmarks.json` only ever describes the newest suite.
     pub async fn upsert_suite(&self, repo: &RepoName, suite: &BenchmarkSuite) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let repository_id = ensure_repository(&mut tx, repo).await?;
+        Store::write_suite(&mut tx, repo, suite).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the rows of `upsert_suite` in the caller's transaction.
+    pub(crate) async fn write_suite(
+        conn: &mut PgConnection,
+        repo: &RepoName,
+        suite: &BenchmarkSuite,
+    ) -> Result<(), StoreError> {
+        let repository_id = ensure_repository(conn, repo).await?;
 
         let count = suite.benchmarks.len();
         let mut names = Vec::with_capacity(count);
@@ -54,9 +66,8 @@ impl Store {
             &params,
             &versions as &[Option<String>]
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

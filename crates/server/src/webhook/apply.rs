@@ -1,6 +1,8 @@
 //! Acting on a verified delivery: one transaction records the delivery and
 //! changes the jobs, so a delivery is either fully applied or not at all.
 
+use std::time::Duration;
+
 use anyhow::Context as _;
 use pitot_github::{
     may_run_commands, parse_command, Command, Event, InstallationEvent, IssueCommentEvent,
@@ -17,6 +19,17 @@ use sqlx::PgConnection;
 use crate::config::BackendKind;
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// How long a delivery's transaction waits for a row lock that another
+/// transaction holds, such as a worker's lock on a job row during a GitHub
+/// call. The statement then fails, the transaction rolls back and the
+/// delivery gets a 503 response, so that it can be delivered again.
+///
+/// GitHub gives up on a delivery after 10 seconds and does not redeliver
+/// it on its own. The limit applies to each wait, not to the whole
+/// delivery, so a delivery that meets several held locks in turn takes
+/// longer than this.
+pub const DELIVERY_LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The result of recording a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +76,10 @@ pub async fn record_delivery(
     // it applied.
     let mut tx = state
         .pool
-        .begin()
+        .begin_with(format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+            DELIVERY_LOCK_TIMEOUT.as_millis()
+        ))
         .await
         .context("failed to start the delivery's transaction")?;
     let (outcome, job_id) = match event {

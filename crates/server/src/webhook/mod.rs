@@ -25,7 +25,7 @@ use crate::blocking::run_blocking;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub use apply::Recorded;
+pub use apply::{Recorded, DELIVERY_LOCK_TIMEOUT};
 pub use history::MAX_QUEUED_HISTORY_JOBS;
 pub(crate) use apply::{enqueue_job, job_backend};
 

@@ -159,6 +159,22 @@ impl TestApp {
         token.expose_secret().to_string()
     }
 
+    /// Claims the next job as agent `agent` on machine `machine`, with the
+    /// agent's `token`, and returns the claimed job.
+    pub async fn claim(&self, token: &str, agent: &str, machine: &str) -> Value {
+        let body = serde_json::json!({ "agent": agent, "machine": machine });
+        let claimed = self
+            .post_agent(pitot_runner::api::CLAIM_PATH, Some(token), &body)
+            .await;
+        assert_eq!(
+            claimed.status,
+            StatusCode::OK,
+            "claim: {}",
+            String::from_utf8_lossy(&claimed.body)
+        );
+        claimed.json()
+    }
+
     /// Creates an API token named `name` granting `scopes` and returns it
     /// in clear.
     pub async fn api_token(

@@ -1,10 +1,10 @@
-//! `Store::ingest_batch`, the catalog cache and the delete triggers that
-//! replaced the foreign keys of `results`.
+//! `Store::ingest_batch`, `Store::ingest_all_or_nothing`, the catalog cache
+//! and the delete triggers that replaced the foreign keys of `results`.
 //!
 //! Unit tests rather than tests under `tests/`, because they also check
 //! the cache's contents.
 
-use pitot_asv::{BenchmarkResult, Outcome, ResultsFile};
+use pitot_asv::{BenchmarkInfo, BenchmarkResult, BenchmarkSuite, BenchmarkType, Outcome, ResultsFile};
 use sqlx::PgPool;
 
 use crate::{IngestOutcome, RepoName, Store, StoreError};
@@ -194,6 +194,111 @@ async fn batch_with_one_run_twice_keeps_last(pool: PgPool) {
         "{:?}",
         outcomes[1]
     );
+    let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results")
+        .fetch_all(&pool)
+        .await
+        .expect("values");
+    assert_eq!(values, [2.0]);
+}
+
+fn suite_of(names: &[&str]) -> BenchmarkSuite {
+    let benchmarks = names
+        .iter()
+        .map(|name| {
+            let info = BenchmarkInfo {
+                name: (*name).into(),
+                kind: BenchmarkType::Time,
+                unit: "seconds".into(),
+                params: Vec::new(),
+                param_names: Vec::new(),
+                version: Some(format!("{name}-v1")),
+            };
+            ((*name).to_owned(), info)
+        })
+        .collect();
+    BenchmarkSuite { benchmarks }
+}
+
+/// Ingests `files` with `Store::ingest_all_or_nothing`, each with a
+/// SHA-256 of its own.
+async fn ingest_together(
+    store: &Store,
+    suite: Option<&BenchmarkSuite>,
+    files: &[ResultsFile],
+) -> Result<Vec<IngestOutcome>, StoreError> {
+    let batch: Vec<(&ResultsFile, [u8; 32])> = files
+        .iter()
+        .enumerate()
+        .map(|(index, file)| (file, [index as u8; 32]))
+        .collect();
+    store.ingest_all_or_nothing(&repo(), suite, &batch).await
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn all_or_nothing_stores_suite_and_files(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let suite = suite_of(&["b.time_a"]);
+    let files = [
+        results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]),
+        results_file(2, "py3.12", vec![plain("b.time_a", 2.0)]),
+    ];
+
+    let first = ingest_together(&store, Some(&suite), &files).await.expect("first ingest");
+    let again = ingest_together(&store, Some(&suite), &files).await.expect("second ingest");
+
+    assert_eq!(first, [IngestOutcome::Inserted { values: 1 }, IngestOutcome::Inserted { values: 1 }]);
+    assert_eq!(again, [IngestOutcome::Unchanged, IngestOutcome::Unchanged]);
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM benchmarks")
+        .fetch_one(&pool)
+        .await
+        .expect("benchmark");
+    assert_eq!(kind.as_deref(), Some("time"));
+    assert_eq!(count(&pool, "runs").await, 2);
+    assert_eq!(count(&pool, "results").await, 2);
+}
+
+/// Checks the deliberate failure of the all-or-nothing path: the server
+/// rejects the second file mid-way, after the first file's rows were
+/// written in the same transaction, and nothing of either file or of the
+/// suite remains.
+#[sqlx::test(migrations = "../../migrations")]
+async fn all_or_nothing_failure_stores_nothing(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let suite = suite_of(&["b.time_a", "b.time_bad"]);
+    let mut short = plain("b.time_bad", 2.0);
+    short.outcomes.clear();
+    let cases = [
+        (rejected_by_server("b.time_bad"), "rejected by PostgreSQL"),
+        (short, "fewer outcomes than combinations"),
+    ];
+
+    for (bad, case) in cases {
+        let files = [
+            results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]),
+            results_file(2, "py3.12", vec![plain("b.time_a", 2.0), bad]),
+        ];
+
+        let outcome = ingest_together(&store, Some(&suite), &files).await;
+
+        assert!(outcome.is_err(), "{case}: {outcome:?}");
+        assert_eq!(count(&pool, "runs").await, 0, "{case}");
+        assert_eq!(count(&pool, "results").await, 0, "{case}");
+        assert_eq!(count(&pool, "commits").await, 0, "{case}");
+        assert_eq!(count(&pool, "benchmarks").await, 0, "{case}");
+    }
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn all_or_nothing_with_one_run_twice_keeps_last(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let files = [
+        results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]),
+        results_file(1, "py3.12", vec![plain("b.time_a", 2.0)]),
+    ];
+
+    let outcomes = ingest_together(&store, None, &files).await.expect("ingest");
+
+    assert_eq!(outcomes, [IngestOutcome::Inserted { values: 1 }, IngestOutcome::Replaced { values: 1 }]);
     let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results")
         .fetch_all(&pool)
         .await

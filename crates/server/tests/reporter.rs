@@ -1,0 +1,178 @@
+//! The reporter against the real router, a real database and the GitHub
+//! stand-in: a report whose second results file cannot be stored, and an
+//! old job whose comment is written only after a newer job's.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_INSTALLATION_ID};
+use pitot_runner::api::report_path;
+use pitot_server::reporter::report_pending;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+const REPOSITORY: &str = "Codertocat/Hello-World";
+/// The pull request number of the octokit payloads.
+const PR_NUMBER: u64 = 2;
+const MERGE_BASE: &str = "f95f852bd8fca8fcc58a9a2d6c842781e32a215e";
+const FIXTURE: &str =
+    "tests/fixtures/asv/django-asv/results/macos-12/b1f88476-virtualenv-py3.10.json";
+
+/// Returns the fixture's results file as measured at commit `sha`.
+fn results_json(sha: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_path(FIXTURE)).expect("fixture is readable");
+    let mut results: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    results["commit_hash"] = sha.into();
+    results
+}
+
+/// Returns the fixture's results at `sha` with one more benchmark, whose
+/// parameter value contains a NUL character. The report's checks and the
+/// parser accept it, because the JSON text contains only the escape
+/// `\u0000`, but PostgreSQL rejects the value once the ingest stores its
+/// series.
+fn results_rejected_by_postgres(sha: &str) -> Value {
+    let mut results = results_json(sha);
+    results["results"]["bad.Nul.time_nul"] =
+        json!([[1.0], [["'a\u{0}b'"]], "v1", 1655173899469_i64, 1.0]);
+    results
+}
+
+/// Queues `head` of the pull request by label, claims its job and reports
+/// the merge-base's and the head's results files, in that order, as an
+/// agent does. Returns the job's id.
+async fn report_run(app: &TestApp, head: &str, head_results: Value) -> i64 {
+    let mut labeled = with_head(pull_request("labeled"), head);
+    labeled["installation"] = json!({ "id": TEST_INSTALLATION_ID });
+    app.deliver("pull_request", &format!("label-{head}"), &labeled)
+        .await;
+
+    let agent = format!("bench-{}", &head[..7]);
+    let token = app.agent_token(&agent).await;
+    let job = app.claim(&token, &agent, "macos-12").await;
+    assert_eq!(job["head_sha"], head, "the claimed job");
+
+    let report = json!({
+        "attempt": job["attempt"],
+        "base_sha": MERGE_BASE,
+        "head_sha": head,
+        "machine": "macos-12",
+        "results": [
+            { "path": "macos-12/base.json", "content": results_json(MERGE_BASE).to_string() },
+            { "path": "macos-12/head.json", "content": head_results.to_string() },
+        ],
+        "log": "asv continuous\n",
+        "outcome": "completed",
+    });
+    let job_id = job["job_id"].as_i64().expect("a job id");
+    let stored = app
+        .post_agent(&report_path(job_id), Some(&token), &report)
+        .await;
+    assert_eq!(stored.status, StatusCode::OK, "{:?}", stored.body);
+    job_id
+}
+
+/// Returns a job's state, error and stored comment.
+async fn job_row(app: &TestApp, job_id: i64) -> (String, Option<String>, Option<String>) {
+    sqlx::query_as("SELECT state, error, comment_body FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the job")
+}
+
+/// Checks the deliberate failure of the ingest: the merge-base's file is
+/// valid and the head's file fails inside PostgreSQL. Neither may be
+/// stored, and the job ends as a failed run that names the cause.
+#[sqlx::test(migrations = "../../migrations")]
+async fn failed_second_file_stores_no_run(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let job_id = report_run(
+        &app,
+        FIXTURE_HEAD,
+        results_rejected_by_postgres(FIXTURE_HEAD),
+    )
+    .await;
+
+    let written = report_pending(&app.state).await.expect("reporter round");
+
+    assert_eq!(written, 1);
+    assert_eq!(
+        app.count("runs").await,
+        0,
+        "a run of the first file was stored"
+    );
+    assert_eq!(app.count("results").await, 0);
+    assert_eq!(app.count("commits").await, 0);
+    assert_eq!(app.count("benchmarks").await, 0);
+    let (state, error, comment) = job_row(&app, job_id).await;
+    assert_eq!(state, "failed");
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains("failed to store the results files"),
+        "{error}"
+    );
+    assert!(
+        error.contains(FIXTURE_HEAD),
+        "the error names the commits: {error}"
+    );
+    let comment = comment.unwrap_or_default();
+    assert!(comment.contains("Benchmark run failed"), "{comment}");
+}
+
+/// Checks that an old job whose comment failed, and whose next try comes
+/// after a newer job of the pull request reported, leaves the newer
+/// comment alone and names the newer job on its own check run.
+#[sqlx::test(migrations = "../../migrations")]
+async fn older_job_leaves_newer_comment_alone(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+    stub.set_branch_commits(REPOSITORY, "master", &[MERGE_BASE]);
+    let old_job = report_run(&app, FIXTURE_HEAD, results_json(FIXTURE_HEAD)).await;
+    stub.fail_next(
+        RequestMatch::post("/repos/*/*/issues/2/comments"),
+        Failure::NotFound,
+        1,
+    );
+    assert_eq!(report_pending(&app.state).await.expect("first round"), 0);
+    let new_job = report_run(&app, NEW_HEAD, results_json(NEW_HEAD)).await;
+    assert_eq!(report_pending(&app.state).await.expect("second round"), 1);
+    sqlx::query("UPDATE jobs SET report_after = now() WHERE id = $1")
+        .bind(old_job)
+        .execute(&app.pool)
+        .await
+        .expect("the old job is due");
+
+    let written = report_pending(&app.state).await.expect("third round");
+
+    assert_eq!(written, 1, "the old job is reported");
+    let comments = stub.comments(REPOSITORY, PR_NUMBER);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let comment = &comments[0].body;
+    assert!(
+        comment.contains(&NEW_HEAD[..10]),
+        "the newer head is gone:\n{comment}"
+    );
+    assert!(
+        !comment.contains(&FIXTURE_HEAD[..10]),
+        "the old head is back:\n{comment}"
+    );
+    let (state, _, stored) = job_row(&app, old_job).await;
+    assert_eq!(state, "reported");
+    assert!(
+        stored.is_some_and(|body| body.contains(&FIXTURE_HEAD[..10])),
+        "the old job keeps its own comment"
+    );
+    let check_runs = stub.check_runs(REPOSITORY);
+    let old_check = check_runs
+        .iter()
+        .find(|run| run.head_sha == FIXTURE_HEAD)
+        .expect("the old head's check run");
+    assert_eq!(old_check.status, "completed");
+    let summary = old_check.output.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains(&format!("job {new_job} for the newer head")),
+        "{summary}"
+    );
+}
