@@ -179,9 +179,12 @@ pub(crate) async fn ingest_and_compare(
         .parse()
         .with_context(|| format!("repository name {repository:?}"))?;
     let store = Store::from_pool(state.pool.clone());
+    // The runner runs the pull request's code, which can write results
+    // files of its own. Only the job's two commits on its machine are stored.
     let files: Vec<(&ResultsFile, [u8; 32])> = parsed
         .results
         .iter()
+        .filter(|(file, _)| is_job_file(file, report, base_sha, head_sha))
         .map(|(file, digest)| (file, *digest))
         .collect();
     let outcomes = store
@@ -199,6 +202,25 @@ pub(crate) async fn ingest_and_compare(
     let mut comparison = parsed.compare(base_sha, head_sha)?;
     assess_with_history(&store, &repo, &mut comparison, base_sha).await?;
     Ok(comparison)
+}
+
+/// Returns whether `file` has results of the job's base or head commit
+/// on the machine of its report. Any other file is logged and left out.
+fn is_job_file(file: &ResultsFile, report: &JobReport, base_sha: &str, head_sha: &str) -> bool {
+    let commit = &file.commit_hash;
+    let of_job = commit.eq_ignore_ascii_case(base_sha) || commit.eq_ignore_ascii_case(head_sha);
+    if of_job && file.machine == report.machine {
+        return true;
+    }
+    tracing::warn!(
+        job_id = report.job_id,
+        commit = %commit,
+        machine = %file.machine,
+        report_machine = %report.machine,
+        environment = %file.env_name,
+        "not storing a results file of another commit or machine than the job's"
+    );
+    false
 }
 
 /// Returns the commits of `files`, for error messages: `sha1, sha2`.

@@ -19,6 +19,14 @@ fn results_file(name: &str) -> String {
         .unwrap_or_else(|error| panic!("failed to read {}: {error}", path.display()))
 }
 
+/// Returns the results file `name` moved to the job's head commit, so the
+/// reporter stores it.
+fn head_results_file(name: &str) -> String {
+    let mut results: Value = serde_json::from_str(&results_file(name)).expect("fixture is JSON");
+    results["commit_hash"] = FIXTURE_HEAD.into();
+    results.to_string()
+}
+
 fn report_body(attempt: i64) -> Value {
     json!({
         "attempt": attempt,
@@ -26,7 +34,7 @@ fn report_body(attempt: i64) -> Value {
         "head_sha": FIXTURE_HEAD,
         "machine": "ubuntu-latest",
         "results": [
-            { "path": "ubuntu-latest/66e47ac6-conda-py3.8.json", "content": results_file("66e47ac6-conda-py3.8.json") },
+            { "path": "ubuntu-latest/66e47ac6-conda-py3.8.json", "content": head_results_file("66e47ac6-conda-py3.8.json") },
         ],
         "log": "· Running asv continuous\n",
         "outcome": "completed",
@@ -107,7 +115,7 @@ async fn metrics_count_deliveries_jobs_and_ingest(pool: PgPool) {
     assert_eq!(deliveries("pull_request", "redelivery"), 1.0);
     assert_eq!(deliveries("pull_request", "rejected"), 1.0);
     assert_eq!(deliveries("unverified", "rejected"), 1.0);
-    // The results file is not of the job's commits, so the job ends as a
+    // The report has no results of the merge-base, so the job ends as a
     // failed run; the gauge must match the table either way.
     let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
         .bind(job_id)

@@ -43,6 +43,12 @@ fn results_rejected_by_postgres(sha: &str) -> Value {
 /// the merge-base's and the head's results files, in that order, as an
 /// agent does. Returns the job's id.
 async fn report_run(app: &TestApp, head: &str, head_results: Value) -> i64 {
+    report_run_with(app, head, head_results, Vec::new()).await
+}
+
+/// Does what [`report_run`] does, with `extra` results files (`path`,
+/// `content` objects) reported after the two expected ones.
+async fn report_run_with(app: &TestApp, head: &str, head_results: Value, extra: Vec<Value>) -> i64 {
     let mut labeled = with_head(pull_request("labeled"), head);
     labeled["installation"] = json!({ "id": TEST_INSTALLATION_ID });
     app.deliver("pull_request", &format!("label-{head}"), &labeled)
@@ -53,15 +59,17 @@ async fn report_run(app: &TestApp, head: &str, head_results: Value) -> i64 {
     let job = app.claim(&token, &agent, "macos-12").await;
     assert_eq!(job["head_sha"], head, "the claimed job");
 
+    let mut results = vec![
+        json!({ "path": "macos-12/base.json", "content": results_json(MERGE_BASE).to_string() }),
+        json!({ "path": "macos-12/head.json", "content": head_results.to_string() }),
+    ];
+    results.extend(extra);
     let report = json!({
         "attempt": job["attempt"],
         "base_sha": MERGE_BASE,
         "head_sha": head,
         "machine": "macos-12",
-        "results": [
-            { "path": "macos-12/base.json", "content": results_json(MERGE_BASE).to_string() },
-            { "path": "macos-12/head.json", "content": head_results.to_string() },
-        ],
+        "results": results,
         "log": "asv continuous\n",
         "outcome": "completed",
     });
@@ -119,6 +127,38 @@ async fn failed_second_file_stores_no_run(pool: PgPool) {
     );
     let comment = comment.unwrap_or_default();
     assert!(comment.contains("Benchmark run failed"), "{comment}");
+}
+
+/// Checks that results files of other commits or machines, which the pull
+/// request's code could write, are left out of the stored history.
+#[sqlx::test(migrations = "../../migrations")]
+async fn files_of_other_commits_are_not_stored(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let other_commit = "0123456789abcdef0123456789abcdef01234567";
+    let mut other_machine = results_json(FIXTURE_HEAD);
+    other_machine["params"]["machine"] = "another-machine".into();
+    let extra = vec![
+        json!({ "path": "macos-12/other.json", "content": results_json(other_commit).to_string() }),
+        json!({ "path": "macos-12/moved.json", "content": other_machine.to_string() }),
+    ];
+    let job_id = report_run_with(&app, FIXTURE_HEAD, results_json(FIXTURE_HEAD), extra).await;
+
+    let written = report_pending(&app.state).await.expect("reporter round");
+
+    assert_eq!(written, 1);
+    assert_eq!(job_row(&app, job_id).await.0, "reported");
+    assert_eq!(app.count("runs").await, 2, "the base's and the head's runs only");
+    let machines: Vec<String> = sqlx::query_scalar("SELECT name FROM machines")
+        .fetch_all(&app.pool)
+        .await
+        .expect("machines");
+    assert_eq!(machines, ["macos-12"]);
+    let other: i64 = sqlx::query_scalar("SELECT count(*) FROM commits WHERE sha = $1")
+        .bind(other_commit)
+        .fetch_one(&app.pool)
+        .await
+        .expect("commits");
+    assert_eq!(other, 0, "the other commit is not stored");
 }
 
 /// Checks that an old job whose comment failed, and whose next try comes
