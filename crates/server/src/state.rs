@@ -41,7 +41,17 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Commit hashes by id, for the dashboard's overview and series history.
     pub commit_shas: Arc<CommitShas>,
+    /// Bounds how many public requests load and parse a job's report at
+    /// once (see [`MAX_COMPARISON_LOADS`]).
+    pub comparison_loads: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many requests may load and parse a job's report at once. Anyone can
+/// ask for a job's page or charts, and each request reads every results
+/// file of the report, so a burst of them could hold the database pool and
+/// memory that webhooks and agents need. Two matches the cores pitot is
+/// measured on; the rest wait their turn.
+pub const MAX_COMPARISON_LOADS: usize = 2;
 
 impl AppState {
     /// Creates the state for `pool` and `config`.
@@ -57,6 +67,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             metrics: Metrics::default(),
             commit_shas: Arc::default(),
+            comparison_loads: Arc::new(tokio::sync::Semaphore::new(MAX_COMPARISON_LOADS)),
         }
     }
 

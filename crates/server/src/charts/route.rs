@@ -152,6 +152,13 @@ pub(crate) async fn load_comparison(
             job.repository
         )));
     }
+    // Held until the comparison is built: the report's files and the
+    // history they are judged against are the costly part.
+    let _permit = state
+        .comparison_loads
+        .acquire()
+        .await
+        .context("the comparison loads were closed")?;
     let report = job_reports::latest_job_report(&state.pool, job_id)
         .await
         .context("failed to load the job's report")?;
