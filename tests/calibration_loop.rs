@@ -19,6 +19,10 @@ const REPO: &str = "octo/calibrated";
 const CLONE_URL: &str = "https://github.com/octo/calibrated.git";
 const MACHINE: &str = "calibration-machine";
 
+/// A `calibration_noise` row: series, machine, passes, relative difference
+/// and sample spread.
+type NoiseRow = (String, String, i16, Option<f64>, Option<f64>);
+
 /// Two passes with environment builds on a busy two-core machine.
 const REPORT_WAIT: Duration = Duration::from_secs(900);
 
@@ -148,7 +152,7 @@ async fn calibration_stores_noise_per_benchmark(pool: PgPool) {
         .await
         .expect("count");
     assert_eq!(runs, 0, "calibration passes are not history");
-    let rows: Vec<(String, String, i16, Option<f64>, Option<f64>)> = sqlx::query_as(
+    let rows: Vec<NoiseRow> = sqlx::query_as(
         "SELECT series_name, machine, passes, relative_difference, sample_spread
          FROM calibration_noise WHERE job_id = $1 ORDER BY series_name",
     )

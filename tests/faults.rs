@@ -213,7 +213,7 @@ impl PrivatePostgres {
         let data = self.data_dir.to_str().expect("UTF-8 path");
         let log = self.data_dir.join("server.log");
         let options = format!("-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories=''", self.port);
-        self.run("pg_ctl", &["start", "--wait", "--pgdata", data, "--log", log.to_str().unwrap(), "-o", &options]);
+        self.run("pg_ctl", &["start", "--wait", "--pgdata", data, "--log", log.to_str().expect("a UTF-8 log path"), "-o", &options]);
     }
 
     /// Stops the server as a crash would: no checkpoint, clients cut off.
