@@ -214,6 +214,18 @@ fn schema2_param_named_infinity_stays_text() {
     );
 }
 
+#[test]
+fn schema2_null_env_name_reads_as_none() {
+    let text = r#"{"commit_hash": "abc", "env_name": null, "date": null, "python": "3.12",
+        "params": {"machine": "m"}, "requirements": {}, "version": 2,
+        "result_columns": ["result"], "results": {"time_x": [[1.5]]}}"#;
+
+    let file = parse_results(text.as_bytes()).expect("a valid file");
+
+    assert_eq!(file.env_name, "None");
+    assert_eq!(benchmark(&file, "time_x").outcomes, [Outcome::Value(1.5)]);
+}
+
 const EXAMPLE_BEFORE: &str = "example_results/cheetah/22b920c6-py2.7-Cython-numpy1.8.json";
 const EXAMPLE_AFTER: &str = "example_results/cheetah/fcf8c079-py2.7-Cython-numpy1.8.json";
 

@@ -96,8 +96,14 @@ pub(super) fn read(
     results: Members,
     mut file: ResultsFile,
 ) -> Result<ResultsFile, ParseError> {
-    file.env_name =
-        fields::string(super::required(document, "env_name")?, || "env_name".into())?.to_string();
+    // asv loads a null `env_name` as Python's `None`, and its tables then
+    // name the environment `None`.
+    let env_name = super::required(document, "env_name")?;
+    file.env_name = if env_name.is_null() {
+        "None".to_string()
+    } else {
+        fields::string(env_name, || "env_name".into())?.to_string()
+    };
     let columns = read_columns(super::required(document, "result_columns")?)?;
     if let Some(durations) = document.get("durations") {
         file.durations = super::number_map(durations, "durations")?;
