@@ -760,7 +760,7 @@ async fn uncertain_dispatch_takes_over_its_run(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn dispatch_whose_recording_failed_takes_over_its_run(pool: PgPool) {
+async fn unrecorded_dispatch_takes_over_run(pool: PgPool) {
     // The first update of a job to `running` fails, as when the database
     // goes away right after GitHub started the run. A sequence is not
     // rolled back, so the trigger fails exactly once.
@@ -901,9 +901,9 @@ async fn cancelled_job_cancels_its_workflow_run(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn cancelled_job_cancels_the_run_of_its_uncertain_dispatch(pool: PgPool) {
+async fn cancel_finds_uncertain_dispatch_run(pool: PgPool) {
     let mut harness = Harness::start(pool.clone(), |_| {}).await;
-    // GitHub starts the run but answers the dispatch with a 502, and the
+    // GitHub starts the run but responds to the dispatch with a 502, and the
     // run list fails until the job is cancelled, so the dispatch step
     // cannot take the run over.
     let dispatches = RequestMatch::post("/repos/*/*/actions/workflows/*/dispatches");

@@ -37,7 +37,7 @@ pub struct WorkflowRun {
     /// `timed_out`, ...
     pub conclusion: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
-    /// What started the run: `workflow_dispatch` for pitot's dispatches.
+    /// The event that started the run: `workflow_dispatch` for pitot's dispatches.
     #[serde(default)]
     pub event: Option<String>,
     /// The workflow file, such as `.github/workflows/pitot-benchmarks.yml`.
@@ -55,7 +55,7 @@ impl WorkflowRun {
     /// Returns whether pitot could have started this run: a dispatch of
     /// `workflow`, the file name in `.github/workflows/`. Anyone who can
     /// push a workflow, or open a pull request with one, can give a run
-    /// pitot's title, so the title alone does not say. A field the server
+    /// pitot's title, so the title alone does not identify pitot's runs. A field the server
     /// left out is not held against the run.
     pub fn is_dispatch_of(&self, workflow: &str) -> bool {
         let dispatched = self.event.as_deref().is_none_or(|event| event == "workflow_dispatch");
@@ -487,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn only_dispatches_of_the_workflow_pass_for_pitots_runs() {
+    fn is_dispatch_of_checks_event_and_path() {
         let run = |event: Option<&str>, path: Option<&str>| WorkflowRun {
             id: 1,
             name: None,

@@ -1,8 +1,8 @@
 //! Percent-encoding of text placed in a URL's path segment or query value.
 
 /// Percent-encodes `value`, keeping only RFC 3986's unreserved characters,
-/// so that it stays one path segment or one query value whatever it holds
-/// (`/`, `#`, `?`, `%`, spaces, non-ASCII text).
+/// so that it stays one path segment or one query value whatever it
+/// contains (`/`, `#`, `?`, `%`, spaces, non-ASCII text).
 pub fn encode_segment(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {

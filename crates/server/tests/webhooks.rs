@@ -632,10 +632,9 @@ async fn failed_delivery_is_rolled_back(pool: PgPool) {
     assert_eq!(app.count("jobs").await, 1);
 }
 
-/// Checks that a delivery blocked by a row lock that another transaction
-/// holds, as a worker holds one during a GitHub call, gets a 503 response
-/// before GitHub's 10-second limit and stores nothing, so that its
-/// redelivery succeeds once the lock is gone.
+/// Checks that a delivery blocked by a row lock, as a worker takes one
+/// during a GitHub call, gets a 503 response before GitHub's 10-second
+/// limit and stores nothing. Its redelivery succeeds once the lock is gone.
 #[sqlx::test(migrations = "../../migrations")]
 async fn locked_pull_request_is_503_then_redelivered(pool: PgPool) {
     let app = TestApp::new(pool);

@@ -104,9 +104,9 @@ pub struct CancelTask {
     pub failures: i32,
 }
 
-/// A cancelled or superseded actions job whose last dispatch was uncertain
-/// and whose run, if the dispatch started one, is not known yet; locked to
-/// look for that run.
+/// A cancelled or superseded actions job whose last dispatch was uncertain.
+/// Its run, if the dispatch started one, is not known yet, so the job is
+/// locked while pitot looks for that run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UncertainRunTask {
     pub job_id: i64,

@@ -139,7 +139,7 @@ async fn moved_run_deletes_its_results(pool: PgPool) {
 }
 
 /// The migration that clears the comment ids and issue numbers stored
-/// while a marker matched whoever wrote it.
+/// while a marker matched comments of any author.
 const CLEAR_COMMENT_IDS: i64 = 20261210100000;
 
 #[sqlx::test(migrations = false)]

@@ -99,7 +99,7 @@ async fn poll(state: &AppState, task: &PollTask) -> anyhow::Result<bool> {
 }
 
 /// Fails a job whose dispatched run was not listed within `limit`, with a
-/// reason that says where to look.
+/// reason that names the title to look for.
 async fn fail_unlisted(
     state: &AppState,
     task: &PollTask,
