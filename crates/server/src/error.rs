@@ -40,12 +40,27 @@ pub enum AppError {
     /// The server cannot serve the request now; the message is safe to show.
     #[error("{0}")]
     Unavailable(String),
+    /// A statement waited for a row lock longer than its `lock_timeout`.
+    /// The response is a 503, as for [`AppError::Unavailable`].
+    #[error("{LOCK_TIMEOUT}")]
+    LockTimeout,
     /// Any other failure: logged, and sent to the client as a generic message.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl AppError {
+    /// Returns whether the request failed because a statement waited for a
+    /// row lock longer than its `lock_timeout`, also when the error was
+    /// wrapped in context on the way.
+    pub fn is_lock_timeout(&self) -> bool {
+        match self {
+            AppError::LockTimeout => true,
+            AppError::Internal(error) => chain_has(error, is_lock_timeout),
+            _ => false,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -56,7 +71,7 @@ impl AppError {
             AppError::Gone(_) => StatusCode::GONE,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::LockTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,7 +98,7 @@ impl From<sqlx::Error> for AppError {
         }
         if is_lock_timeout(&error) {
             tracing::warn!(error = %error, "timed out waiting for a database lock");
-            return AppError::Unavailable(LOCK_TIMEOUT.into());
+            return AppError::LockTimeout;
         }
         AppError::Internal(anyhow::Error::new(error))
     }
@@ -136,7 +151,7 @@ impl IntoResponse for AppError {
                     error = format!("{error:#}"),
                     "timed out waiting for a database lock"
                 );
-                return AppError::Unavailable(LOCK_TIMEOUT.into()).into_response();
+                return AppError::LockTimeout.into_response();
             }
         }
         let status = self.status();

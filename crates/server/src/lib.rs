@@ -56,4 +56,4 @@ pub use queue_events::QueueEvents;
 pub use routes::router;
 pub use serve::serve;
 pub use state::AppState;
-pub use webhook::{DELIVERY_LOCK_TIMEOUT, MAX_QUEUED_HISTORY_JOBS};
+pub use webhook::{apply_deferred, DELIVERY_LOCK_TIMEOUT, MAX_QUEUED_HISTORY_JOBS};

@@ -1,9 +1,9 @@
 //! Background work of the server process: the notification listener, the
-//! lease expiry, the reporter, the command worker (which also resolves
-//! published releases), the GitHub Actions worker, the retention pruning
-//! (unless `[retention]` keeps everything) and, when a repository asks for
-//! it, the nightly history worker. All stop when the state's shutdown
-//! token is cancelled.
+//! lease expiry, the reporter, the deferred-delivery worker, the command
+//! worker (which also resolves published releases), the GitHub Actions
+//! worker, the retention pruning (unless `[retention]` keeps everything)
+//! and, when a repository asks for it, the nightly history worker. All
+//! stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};
@@ -29,6 +29,7 @@ pub fn spawn_workers(state: &AppState) -> Workers {
     ));
     tasks.spawn(run_lease_expiry(state.clone()));
     tasks.spawn(crate::reporter::run_reporter(state.clone()));
+    tasks.spawn(crate::webhook::run_deferred(state.clone()));
     tasks.spawn(crate::commands::run_commands(state.clone()));
     tasks.spawn(crate::actions::run_actions(state.clone()));
     if state.config.repositories.iter().any(|repository| repository.history == crate::config::HistoryMode::Nightly) {

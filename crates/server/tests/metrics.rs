@@ -97,6 +97,13 @@ async fn metrics_count_deliveries_jobs_and_ingest(pool: PgPool) {
         .expect("reporter round");
     assert_eq!(written, 1);
 
+    sqlx::query(
+        "INSERT INTO deliveries (delivery_id, event, outcome, payload)
+         VALUES ('waiting', 'pull_request', 'deferred', '{}')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("deferred delivery inserted");
     let response = scrape(&app, None).await;
 
     assert_eq!(response.status, StatusCode::OK);
@@ -127,6 +134,7 @@ async fn metrics_count_deliveries_jobs_and_ingest(pool: PgPool) {
         1.0
     );
     assert_eq!(sample(&text, "pitot_jobs{state=\"queued\"}"), 0.0);
+    assert_eq!(sample(&text, "pitot_deferred_deliveries"), 1.0);
     assert_eq!(sample(&text, "pitot_job_queue_wait_seconds_count"), 1.0);
     assert_eq!(
         sample(&text, "pitot_job_queue_wait_seconds_bucket{le=\"+Inf\"}"),

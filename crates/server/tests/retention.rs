@@ -261,6 +261,14 @@ async fn deliveries_pruned_in_batches(pool: PgPool) {
     insert_deliveries(&pool, "old-", 25, 100, None).await;
     insert_deliveries(&pool, "recent-", 3, 10, None).await;
     insert_deliveries(&pool, "old-pending-", 2, 100, Some(queued_job)).await;
+    // A deferred delivery is still to be applied, however old.
+    sqlx::query(
+        "INSERT INTO deliveries (delivery_id, event, outcome, payload, received_at)
+         VALUES ('deferred-long-ago', 'pull_request', 'deferred', '{}', now() - interval '100 days')",
+    )
+    .execute(&pool)
+    .await
+    .expect("deferred delivery inserted");
     let retention = RetentionConfig {
         reports_days: 0,
         deliveries_days: 90,
@@ -287,6 +295,11 @@ async fn deliveries_pruned_in_batches(pool: PgPool) {
     );
     assert_eq!(
         app.count("deliveries WHERE delivery_id = 'pending-job'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("deliveries WHERE delivery_id = 'deferred-long-ago'")
             .await,
         1
     );

@@ -633,10 +633,11 @@ async fn failed_delivery_is_rolled_back(pool: PgPool) {
 }
 
 /// Checks that a delivery blocked by a row lock, as a worker takes one
-/// during a GitHub call, gets a 503 response before GitHub's 10-second
-/// limit and stores nothing. Its redelivery succeeds once the lock is gone.
+/// during a GitHub call, gets a 202 response before GitHub's 10-second limit,
+/// stored as deferred with its payload, and applied once the lock is gone.
+/// GitHub does not redeliver on its own, so a 503 would lose the event.
 #[sqlx::test(migrations = "../../migrations")]
-async fn locked_pull_request_is_503_then_redelivered(pool: PgPool) {
+async fn locked_pull_request_is_deferred_then_applied(pool: PgPool) {
     let app = TestApp::new(pool);
     app.deliver("pull_request", "d-1", &pull_request("labeled"))
         .await;
@@ -654,34 +655,140 @@ async fn locked_pull_request_is_503_then_redelivered(pool: PgPool) {
         .expect("the delivery gets a response within GitHub's 10-second limit");
     let waited = started.elapsed();
 
-    assert_eq!(blocked.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        blocked.error().contains("redeliver"),
-        "the message says what to do: {}",
-        blocked.error()
-    );
+    assert_eq!(blocked.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&blocked.body));
+    assert_eq!(blocked.json()["outcome"], "deferred");
     assert!(
         waited >= pitot_server::DELIVERY_LOCK_TIMEOUT,
         "answered after {waited:?}, before the lock timeout"
     );
-    holder.rollback().await.unwrap();
+    assert_eq!(app.delivery("d-2").await, ("deferred".to_string(), None));
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT payload FROM deliveries WHERE delivery_id = 'd-2'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, push, "the payload is kept as received");
     assert_eq!(
-        app.count("deliveries").await,
-        1,
-        "only the label's delivery"
+        pitot_server::apply_deferred(&app.state).await.unwrap(),
+        0,
+        "nothing applies while the lock is held"
     );
-    assert_eq!(app.jobs().await[0].1, "queued", "the push changed nothing");
+    assert_eq!(app.jobs().await[0].1, "queued", "the push changed nothing yet");
+
+    holder.rollback().await.unwrap();
+    let applied = pitot_server::apply_deferred(&app.state).await.unwrap();
+
+    assert_eq!(applied, 1);
+    assert_eq!(app.delivery("d-2").await.0, "marked_stale");
+    assert_eq!(app.jobs().await[0].1, "superseded");
+    let (payload, attempts): (Option<Vec<u8>>, i32) = sqlx::query_as(
+        "SELECT payload, attempts FROM deliveries WHERE delivery_id = 'd-2'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(payload, None, "the payload is dropped once applied");
+    assert_eq!(attempts, 2, "one try failed on the lock, one applied it");
     let stored = pull_requests::find_pull_request(&app.pool, repository_id(&app).await, 2)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.head_sha, FIXTURE_HEAD);
-
+    assert_eq!(stored.head_sha, NEW_HEAD);
     let redelivered = app.webhook("pull_request", "d-2", &push).await;
+    assert_eq!(redelivered.json()["outcome"], "redelivery");
+}
 
-    assert_eq!(redelivered.status, StatusCode::ACCEPTED);
+/// Checks that deliveries of one pull request are applied in the order they
+/// arrived: one that arrives while an earlier one is deferred is deferred
+/// too, even though nothing blocks it, and the worker applies the earlier
+/// one first. Applied the other way round, the label of the old head would
+/// queue a job for a head the pull request no longer has.
+#[sqlx::test(migrations = "../../migrations")]
+async fn deferred_delivery_keeps_pull_request_order(pool: PgPool) {
+    let app = TestApp::new(pool);
+    app.deliver("pull_request", "d-1", &pull_request("synchronize"))
+        .await;
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM pull_requests FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let label = app.deliver("pull_request", "d-2", &pull_request("labeled")).await;
+    holder.rollback().await.unwrap();
+
+    let push = app
+        .deliver("pull_request", "d-3", &with_head(pull_request("synchronize"), NEW_HEAD))
+        .await;
+    let other_pull_request = app
+        .deliver("pull_request", "d-4", &with_number(pull_request("labeled"), 3))
+        .await;
+
+    assert_eq!(label["outcome"], "deferred");
+    assert_eq!(push["outcome"], "deferred", "it waits for the label's delivery");
+    assert_eq!(other_pull_request["outcome"], "job_queued", "another pull request does not wait");
+    assert_eq!(app.count("jobs").await, 1);
+
+    let applied = pitot_server::apply_deferred(&app.state).await.unwrap();
+
+    assert_eq!(applied, 2, "both apply in one round, oldest first");
+    assert_eq!(app.delivery("d-2").await.0, "job_queued");
+    assert_eq!(app.delivery("d-3").await.0, "marked_stale");
+    let heads: Vec<(String, String)> = sqlx::query_as(
+        "SELECT head_sha, state FROM jobs WHERE pr_number = 2 ORDER BY id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        heads,
+        [(FIXTURE_HEAD.to_string(), "superseded".to_string())],
+        "the label queued the old head, then the push superseded it"
+    );
+    let stored = pull_requests::find_pull_request(&app.pool, repository_id(&app).await, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.head_sha, NEW_HEAD);
+}
+
+/// Checks that a deferred delivery whose payload can no longer be applied
+/// fails for good at once, keeps its payload and error, and no longer
+/// holds back the newer deliveries of its pull request.
+#[sqlx::test(migrations = "../../migrations")]
+async fn unreadable_deferred_delivery_fails_for_good(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE pull_requests IN EXCLUSIVE MODE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let label = app.deliver("pull_request", "d-1", &pull_request("labeled")).await;
+    holder.rollback().await.unwrap();
+    assert_eq!(label["outcome"], "deferred");
+    // Replaces the payload with one that an older pitot might have accepted
+    // and this one cannot read.
+    sqlx::query("UPDATE deliveries SET payload = '{}' WHERE delivery_id = 'd-1'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let push = app
+        .deliver("pull_request", "d-2", &with_head(pull_request("synchronize"), NEW_HEAD))
+        .await;
+    assert_eq!(push["outcome"], "deferred");
+
+    let applied = pitot_server::apply_deferred(&app.state).await.unwrap();
+
+    assert_eq!(applied, 1, "the push applies after the label failed");
+    let (outcome, payload, error): (String, Option<Vec<u8>>, Option<String>) = sqlx::query_as(
+        "SELECT outcome, payload, error FROM deliveries WHERE delivery_id = 'd-1'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(outcome, "failed");
+    assert_eq!(payload.as_deref(), Some(&b"{}"[..]), "the payload is kept for the operator");
+    assert!(error.as_deref().is_some_and(|error| error.contains("pull_request")), "{error:?}");
     assert_eq!(app.delivery("d-2").await.0, "marked_stale");
-    assert_eq!(app.jobs().await[0].1, "superseded");
 }
 
 async fn repository_id(app: &TestApp) -> i32 {
@@ -730,4 +837,10 @@ async fn new_head_run_supersedes_running_job(pool: PgPool) {
         "the reason names the new head: {:?}",
         old.error
     );
+}
+
+fn with_number(mut payload: serde_json::Value, number: i64) -> serde_json::Value {
+    payload["number"] = number.into();
+    payload["pull_request"]["number"] = number.into();
+    payload
 }

@@ -40,6 +40,12 @@ pub enum DeliveryOutcome {
     WorkflowRunCompleted,
     /// A published release was recorded for the release worker.
     ReleaseRecorded,
+    /// The delivery waits, with its payload, to be applied by the server's
+    /// deferred-delivery worker.
+    Deferred,
+    /// A deferred delivery that could not be applied after
+    /// [`MAX_DEFERRED_ATTEMPTS`] tries; its payload and error are kept.
+    Failed,
 }
 
 impl DeliveryOutcome {
@@ -56,32 +62,65 @@ impl DeliveryOutcome {
             DeliveryOutcome::CommandRecorded => "command_recorded",
             DeliveryOutcome::WorkflowRunCompleted => "workflow_run_completed",
             DeliveryOutcome::ReleaseRecorded => "release_recorded",
+            DeliveryOutcome::Deferred => "deferred",
+            DeliveryOutcome::Failed => "failed",
         }
     }
 }
 
+/// How many times the server tries to apply a deferred delivery before it
+/// marks it `failed`. The worker tries about every five seconds, so this
+/// is about an hour.
+pub const MAX_DEFERRED_ATTEMPTS: i32 = 720;
+
+/// The result of [`insert_delivery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The delivery is recorded; its row id.
+    New(i64),
+    /// A delivery with the same id was recorded before: a redelivery.
+    Redelivery,
+    /// Nothing was written because an earlier delivery of the same pull
+    /// request is deferred. This one must be deferred too, so that the two
+    /// are applied in the order GitHub sent them.
+    AfterDeferred,
+}
+
 /// Records a delivery with what pitot did with it and the job it
-/// concerned, and returns its row id, or `None` when a delivery with the
-/// same id was recorded before (a redelivery).
+/// concerned.
 ///
 /// Call it last in the delivery's transaction, after applying the event,
-/// and roll the transaction back on `None`. A concurrent copy of the same
-/// delivery waits on the first copy's row locks or on this row's unique
-/// key until the first commits, then gets `None`, so only one copy's work
-/// is kept. The row is written once, with its outcome, because a later
-/// `UPDATE` would write a second version of it and of its index entries.
+/// and roll the transaction back unless it returns [`Inserted::New`]. A
+/// concurrent copy of the same delivery waits on the first copy's row
+/// locks or on this row's unique key until the first commits, then gets
+/// [`Inserted::Redelivery`], so only one copy's work is kept. The row is
+/// written once, with its outcome, because a later `UPDATE` would write a
+/// second version of it and of its index entries.
 pub async fn insert_delivery(
     executor: impl PgExecutor<'_>,
     delivery: &NewDelivery<'_>,
     outcome: DeliveryOutcome,
     job_id: Option<i64>,
-) -> Result<Option<i64>, StoreError> {
-    let id = sqlx::query_scalar!(
+) -> Result<Inserted, StoreError> {
+    // The check for a deferred delivery rides in the same statement, so
+    // that an idle queue costs no extra round trip.
+    let row = sqlx::query!(
         r#"
-        INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome, job_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (delivery_id) DO NOTHING
-        RETURNING id
+        WITH waiting AS (
+            SELECT EXISTS (
+                SELECT 1 FROM deliveries
+                WHERE outcome = 'deferred' AND repository = $4 AND pr_number = $5
+            ) AS found
+        ),
+        inserted AS (
+            INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome, job_id)
+            SELECT $1, $2, $3, $4, $5, $6, $7
+            FROM waiting WHERE NOT waiting.found
+            ON CONFLICT (delivery_id) DO NOTHING
+            RETURNING id
+        )
+        SELECT (SELECT id FROM inserted) AS id, waiting.found AS "after_deferred!"
+        FROM waiting
         "#,
         delivery.delivery_id,
         delivery.event,
@@ -91,7 +130,146 @@ pub async fn insert_delivery(
         outcome.as_str(),
         job_id,
     )
+    .fetch_one(executor)
+    .await?;
+    Ok(match row.id {
+        Some(id) => Inserted::New(id),
+        // A redelivery of a deferred delivery is still a redelivery.
+        None if row.after_deferred => Inserted::AfterDeferred,
+        None => Inserted::Redelivery,
+    })
+}
+
+/// Records a delivery as deferred, with its JSON payload, and returns its
+/// row id, or `None` for a redelivery. `reason` explains why it waits.
+///
+/// This statement takes no row lock that a worker could hold, so it does
+/// not wait where the delivery's own transaction did.
+pub async fn insert_deferred_delivery(
+    executor: impl PgExecutor<'_>,
+    delivery: &NewDelivery<'_>,
+    payload: &[u8],
+    reason: &str,
+) -> Result<Option<i64>, StoreError> {
+    let id = sqlx::query_scalar!(
+        r#"
+        INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome,
+                                payload, error)
+        VALUES ($1, $2, $3, $4, $5, 'deferred', $6, $7)
+        ON CONFLICT (delivery_id) DO NOTHING
+        RETURNING id
+        "#,
+        delivery.delivery_id,
+        delivery.event,
+        delivery.action,
+        delivery.repository,
+        delivery.pr_number,
+        payload,
+        reason,
+    )
     .fetch_optional(executor)
     .await?;
     Ok(id)
+}
+
+/// A deferred delivery, locked for applying.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredDelivery {
+    pub id: i64,
+    pub delivery_id: String,
+    pub event: String,
+    pub payload: Vec<u8>,
+    /// The tries made before this one.
+    pub attempts: i32,
+}
+
+/// Locks the oldest deferred delivery that is not in `skip` and that no
+/// earlier deferred delivery of the same pull request precedes, and
+/// returns it. Hold the transaction while applying it.
+pub async fn lock_next_deferred(
+    conn: &mut sqlx::PgConnection,
+    skip: &[i64],
+) -> Result<Option<DeferredDelivery>, StoreError> {
+    let row = sqlx::query_as!(
+        DeferredDelivery,
+        r#"
+        SELECT d.id, d.delivery_id, d.event, d.payload AS "payload!", d.attempts
+        FROM deliveries d
+        WHERE d.outcome = 'deferred'
+          AND d.id <> ALL($1)
+          AND NOT EXISTS (
+              SELECT 1 FROM deliveries earlier
+              WHERE earlier.outcome = 'deferred'
+                AND earlier.repository = d.repository
+                AND earlier.pr_number = d.pr_number
+                AND earlier.id < d.id
+          )
+        ORDER BY d.id
+        LIMIT 1
+        FOR UPDATE OF d SKIP LOCKED
+        "#,
+        skip,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row)
+}
+
+/// Records what applying a deferred delivery did, and drops its payload.
+pub async fn finish_deferred(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+    outcome: DeliveryOutcome,
+    job_id: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"
+        UPDATE deliveries
+        SET outcome = $2, job_id = $3, payload = NULL, error = NULL, attempts = attempts + 1
+        WHERE id = $1 AND outcome = 'deferred'
+        "#,
+        id,
+        outcome.as_str(),
+        job_id,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed try at applying a deferred delivery, and marks it
+/// `failed` when `give_up` is set or after [`MAX_DEFERRED_ATTEMPTS`] tries.
+/// Returns whether it failed for good.
+pub async fn record_deferred_failure(
+    executor: impl PgExecutor<'_>,
+    id: i64,
+    error: &str,
+    give_up: bool,
+) -> Result<bool, StoreError> {
+    let failed = sqlx::query_scalar!(
+        r#"
+        UPDATE deliveries
+        SET attempts = attempts + 1, error = $2,
+            outcome = CASE WHEN $4 OR attempts + 1 >= $3 THEN 'failed' ELSE outcome END
+        WHERE id = $1 AND outcome = 'deferred'
+        RETURNING outcome = 'failed' AS "failed!"
+        "#,
+        id,
+        error,
+        MAX_DEFERRED_ATTEMPTS,
+        give_up,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(failed.unwrap_or(false))
+}
+
+/// Counts the deliveries that wait to be applied, for the metrics.
+pub async fn count_deferred(executor: impl PgExecutor<'_>) -> Result<i64, StoreError> {
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM deliveries WHERE outcome = 'deferred'"#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(count)
 }

@@ -99,7 +99,8 @@ pub async fn count_old_reports(
 
 /// Deletes up to `batch` deliveries received before `cutoff` and returns
 /// how many went. A delivery whose job is not finished stays, so the
-/// history of a job still in progress is complete.
+/// history of a job still in progress is complete, and so does a deferred
+/// delivery, which is still to be applied.
 pub async fn delete_old_deliveries(
     executor: impl PgExecutor<'_>,
     cutoff: DateTime<Utc>,
@@ -112,6 +113,7 @@ pub async fn delete_old_deliveries(
             SELECT deliveries.id
             FROM deliveries LEFT JOIN jobs ON jobs.id = deliveries.job_id
             WHERE deliveries.received_at < $1
+              AND deliveries.outcome <> 'deferred'
               AND (jobs.id IS NULL OR jobs.finished_at IS NOT NULL)
             ORDER BY deliveries.id
             LIMIT $2
@@ -136,6 +138,7 @@ pub async fn count_old_deliveries(
         SELECT count(*) AS "count!"
         FROM deliveries LEFT JOIN jobs ON jobs.id = deliveries.job_id
         WHERE deliveries.received_at < $1
+          AND deliveries.outcome <> 'deferred'
           AND (jobs.id IS NULL OR jobs.finished_at IS NOT NULL)
         "#,
         cutoff,

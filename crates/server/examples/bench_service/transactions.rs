@@ -272,9 +272,13 @@ async fn record_delivery(
     ) {
         jobs::notify_job_queued(&mut *tx, job_id).await?;
     }
-    deliveries::insert_delivery(&mut *tx, &delivery, DeliveryOutcome::JobQueued, Some(job_id))
-        .await?
-        .context("the delivery id was used before")?;
+    let inserted =
+        deliveries::insert_delivery(&mut *tx, &delivery, DeliveryOutcome::JobQueued, Some(job_id))
+            .await?;
+    anyhow::ensure!(
+        matches!(inserted, deliveries::Inserted::New(_)),
+        "the delivery id was used before"
+    );
     tx.commit().await?;
     if variant == Variant::AfterCommit {
         jobs::notify_job_queued(pool, job_id).await?;

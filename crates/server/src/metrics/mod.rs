@@ -131,11 +131,19 @@ impl Metrics {
     }
 
     /// Renders every metric; `jobs` are the counts by state from the
-    /// database and `github` the client's call counts, if there is a client.
-    fn render(&self, jobs: &[(JobState, i64)], github: Option<&CallStats>) -> String {
+    /// database, `deferred` the deliveries waiting to be applied, and
+    /// `github` the client's call counts, if there is a client.
+    fn render(&self, jobs: &[(JobState, i64)], deferred: i64, github: Option<&CallStats>) -> String {
         let mut encoder = Encoder::default();
         self.render_recorded(&mut encoder);
         render_jobs(&mut encoder, jobs);
+        let name = "pitot_deferred_deliveries";
+        encoder.family(
+            name,
+            Kind::Gauge,
+            "Webhook deliveries stored to be applied later because a row they change was locked.",
+        );
+        encoder.sample(name, &[], deferred as f64);
         render_github(&mut encoder, github);
         encoder.finish()
     }
@@ -261,7 +269,10 @@ pub async fn metrics(
     let jobs = jobs::count_jobs_by_state(&state.pool)
         .await
         .context("failed to count jobs by state")?;
+    let deferred = pitot_store::deliveries::count_deferred(&state.pool)
+        .await
+        .context("failed to count deferred deliveries")?;
     let github = state.github.as_ref().map(|client| client.call_stats());
-    let body = state.metrics.render(&jobs, github.as_ref());
+    let body = state.metrics.render(&jobs, deferred, github.as_ref());
     Ok(([(CONTENT_TYPE, text::CONTENT_TYPE)], body).into_response())
 }

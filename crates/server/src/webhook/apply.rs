@@ -10,7 +10,7 @@ use pitot_github::{
 };
 use pitot_store::actions_jobs::{self, Backend};
 use pitot_store::commands::{self, NewCommand, QuarantineArgs};
-use pitot_store::deliveries::{self, DeliveryOutcome, NewDelivery};
+use pitot_store::deliveries::{self, DeliveryOutcome, Inserted, NewDelivery};
 use pitot_store::jobs::{self, JobState, NewPullRequestJob};
 use pitot_store::pull_requests::{self, PullRequestHead};
 use pitot_store::{installations, RepoName};
@@ -43,12 +43,43 @@ pub enum Recorded {
 }
 
 /// Records the delivery and applies its event in one transaction.
+///
+/// The delivery is stored as deferred, with its `payload`, when the
+/// transaction waits on a row lock for longer than [`DELIVERY_LOCK_TIMEOUT`]
+/// or when an earlier delivery of the same pull request is still deferred.
+/// The deferred-delivery worker applies it later (`deferred.rs`). GitHub
+/// does not redeliver on its own, so a 503 response would lose the event
+/// unless someone pressed "Redeliver".
 pub async fn record_delivery(
     state: &AppState,
     delivery_id: &str,
     event_name: &str,
     event: &Event,
+    payload: &[u8],
 ) -> Result<Recorded, AppError> {
+    let delivery = new_delivery(delivery_id, event_name, event);
+    let reason = match apply_and_record(state, &delivery, event).await {
+        Ok(Some(recorded)) => return Ok(recorded),
+        Ok(None) => "an earlier delivery of the pull request waits to be applied",
+        Err(error) if error.is_lock_timeout() => {
+            "a row it changes was locked by another task for longer than the delivery may wait"
+        }
+        Err(error) => return Err(error),
+    };
+    let Some(id) = deliveries::insert_deferred_delivery(&state.pool, &delivery, payload, reason)
+        .await?
+    else {
+        tracing::debug!("delivery was recorded before; nothing to do");
+        return Ok(Recorded::Redelivery);
+    };
+    tracing::info!(id, reason, "webhook delivery deferred");
+    Ok(Recorded::New {
+        outcome: DeliveryOutcome::Deferred,
+        job_id: None,
+    })
+}
+
+fn new_delivery<'a>(delivery_id: &'a str, event_name: &'a str, event: &'a Event) -> NewDelivery<'a> {
     let (repository, pr_number) = match event {
         Event::PullRequest(pull_request) => (
             Some(pull_request.repository.full_name.as_str()),
@@ -63,41 +94,84 @@ pub async fn record_delivery(
         Event::Release(release) => (Some(release.repository.full_name.as_str()), None),
         _ => (None, None),
     };
-    let delivery = NewDelivery {
+    NewDelivery {
         delivery_id,
         event: event_name,
         action: super::action_name(event),
         repository,
         pr_number,
-    };
+    }
+}
 
+/// Applies the event and records the delivery in one transaction. Returns
+/// `None`, having changed nothing, when an earlier delivery of the same pull
+/// request is deferred.
+async fn apply_and_record(
+    state: &AppState,
+    delivery: &NewDelivery<'_>,
+    event: &Event,
+) -> Result<Option<Recorded>, AppError> {
     // The event is applied first and the delivery recorded last, with its
     // outcome. A redelivery finds its id taken there and rolls back what
     // it applied.
-    let mut tx = state
-        .pool
+    let mut tx = begin_delivery(&state.pool).await?;
+    let (outcome, job_id) = apply_event(&mut tx, state, event).await?;
+    match deliveries::insert_delivery(&mut *tx, delivery, outcome, job_id).await? {
+        Inserted::New(_) => {}
+        Inserted::Redelivery => {
+            tx.rollback()
+                .await
+                .context("failed to roll back the redelivery")?;
+            tracing::debug!("delivery was recorded before; nothing to do");
+            return Ok(Some(Recorded::Redelivery));
+        }
+        Inserted::AfterDeferred => {
+            tx.rollback()
+                .await
+                .context("failed to roll back the delivery that must wait")?;
+            return Ok(None);
+        }
+    }
+    tx.commit().await.context("failed to commit the delivery")?;
+    after_commit(state, outcome, job_id);
+    Ok(Some(Recorded::New { outcome, job_id }))
+}
+
+/// Starts a transaction for applying a delivery, with its lock timeout.
+pub(super) async fn begin_delivery(
+    pool: &sqlx::PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, AppError> {
+    let tx = pool
         .begin_with(format!(
             "BEGIN; SET LOCAL lock_timeout = '{}ms'",
             DELIVERY_LOCK_TIMEOUT.as_millis()
         ))
         .await
         .context("failed to start the delivery's transaction")?;
-    let (outcome, job_id) = match event {
-        Event::PullRequest(pull_request) => {
-            apply_pull_request(&mut tx, state, pull_request).await?
-        }
+    Ok(tx)
+}
+
+/// Applies a verified event and returns what pitot did and the job it
+/// concerned. The caller records the delivery in the same transaction.
+pub(super) async fn apply_event(
+    tx: &mut PgConnection,
+    state: &AppState,
+    event: &Event,
+) -> Result<(DeliveryOutcome, Option<i64>), AppError> {
+    Ok(match event {
+        Event::PullRequest(pull_request) => apply_pull_request(tx, state, pull_request).await?,
         Event::Installation(installation) => {
-            apply_installation(&mut tx, installation).await?;
+            apply_installation(tx, installation).await?;
             (DeliveryOutcome::InstallationUpdated, None)
         }
-        Event::IssueComment(comment) => (apply_issue_comment(&mut tx, comment).await?, None),
+        Event::IssueComment(comment) => (apply_issue_comment(tx, comment).await?, None),
         Event::WorkflowRun(run) => {
             let workflow = state.config.repository(&run.repository.full_name).workflow;
-            super::workflow_run::apply_workflow_run(&mut tx, run, &workflow).await?
+            super::workflow_run::apply_workflow_run(tx, run, &workflow).await?
         }
-        Event::Push(push) => super::history::apply_push(&mut tx, state, push).await?,
+        Event::Push(push) => super::history::apply_push(tx, state, push).await?,
         Event::Release(release) => (
-            super::history::apply_release(&mut tx, state, release).await?,
+            super::history::apply_release(tx, state, release).await?,
             None,
         ),
         Event::Ping { .. } => (DeliveryOutcome::Ignored, None),
@@ -105,19 +179,11 @@ pub async fn record_delivery(
             tracing::debug!(event, action, "event is not one pitot acts on");
             (DeliveryOutcome::Ignored, None)
         }
-    };
+    })
+}
 
-    if deliveries::insert_delivery(&mut *tx, &delivery, outcome, job_id)
-        .await?
-        .is_none()
-    {
-        tx.rollback()
-            .await
-            .context("failed to roll back the redelivery")?;
-        tracing::debug!("delivery was recorded before; nothing to do");
-        return Ok(Recorded::Redelivery);
-    }
-    tx.commit().await.context("failed to commit the delivery")?;
+/// Wakes the workers an applied delivery concerns and logs what it did.
+pub(super) fn after_commit(state: &AppState, outcome: DeliveryOutcome, job_id: Option<i64>) {
     if matches!(
         outcome,
         DeliveryOutcome::WorkflowRunCompleted | DeliveryOutcome::JobQueued | DeliveryOutcome::JobRequeued
@@ -131,7 +197,6 @@ pub async fn record_delivery(
             "webhook delivery applied"
         );
     }
-    Ok(Recorded::New { outcome, job_id })
 }
 
 /// Applies a `pull_request` event.

@@ -7,6 +7,7 @@
 //! redeliveries harmless.
 
 mod apply;
+mod deferred;
 mod history;
 mod payload;
 mod workflow_run;
@@ -26,6 +27,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub use apply::{Recorded, DELIVERY_LOCK_TIMEOUT};
+pub use deferred::{apply_deferred, run_deferred};
 pub use history::MAX_QUEUED_HISTORY_JOBS;
 pub(crate) use apply::{enqueue_job, job_backend};
 
@@ -53,7 +55,7 @@ pub async fn receive(
     let outcome = match &result {
         Ok(Recorded::Redelivery) => "redelivery",
         Ok(Recorded::New { outcome, .. }) => outcome.as_str(),
-        Err(AppError::Internal(_) | AppError::Unavailable(_)) => "error",
+        Err(AppError::Internal(_) | AppError::Unavailable(_) | AppError::LockTimeout) => "error",
         Err(_) => "rejected",
     };
     state.metrics.count_delivery(event, outcome);
@@ -83,7 +85,9 @@ async fn accept<'h>(
 
     let payload = payload::json_bytes(headers, body)?;
     let parse_name = event_name.to_owned();
-    let event = run_blocking(move || payload::parse_event(&parse_name, &payload)).await??;
+    let parse_payload = payload.clone();
+    let event =
+        run_blocking(move || payload::parse_event(&parse_name, &parse_payload)).await??;
     match &event {
         Event::PullRequest(pull_request) => {
             span.record("repo", pull_request.repository.full_name.as_str());
@@ -101,7 +105,7 @@ async fn accept<'h>(
         span.record("repo", run.repository.full_name.as_str());
     }
 
-    apply::record_delivery(state, delivery_id, event_name, &event).await
+    apply::record_delivery(state, delivery_id, event_name, &event, &payload).await
 }
 
 /// Checks `X-Hub-Signature-256` against the configured secret.
