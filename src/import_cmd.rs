@@ -233,7 +233,8 @@ impl Totals {
                 self.replaced += 1;
                 self.values += values;
             }
-            IngestOutcome::Unchanged => self.unchanged += 1,
+            // An import replaces stored runs, so no file is kept.
+            IngestOutcome::Unchanged | IngestOutcome::Kept => self.unchanged += 1,
         }
     }
 

@@ -28,7 +28,7 @@ use pitot_store::jobs::JobState;
 use pitot_store::regressions;
 use pitot_store::releases::{self, ReleaseRecord};
 use pitot_store::reporting::{self, ReportedOutcome};
-use pitot_store::{RepoName, Store};
+use pitot_store::{ExistingRuns, RepoName, Store};
 use sqlx::PgConnection;
 
 use crate::calibrations;
@@ -118,8 +118,8 @@ async fn finish_job(
         tx,
         &task.repository,
         &report,
-        &task.base_sha,
-        &task.head_sha,
+        (&task.base_sha, &task.head_sha),
+        ExistingRuns::Replace,
     )
     .await?;
     detect_change_points(state, task).await;
@@ -169,8 +169,8 @@ pub(crate) async fn ingest_and_compare(
     tx: &mut PgConnection,
     repository: &str,
     report: &JobReport,
-    base_sha: &str,
-    head_sha: &str,
+    (base_sha, head_sha): (&str, &str),
+    existing: ExistingRuns,
 ) -> anyhow::Result<Comparison> {
     let files = job_reports::load_report_files(&mut *tx, report.id).await?;
     let parsed = parse_report(&files, report.benchmarks_json.as_deref())?;
@@ -188,7 +188,7 @@ pub(crate) async fn ingest_and_compare(
         .map(|(file, digest)| (file, *digest))
         .collect();
     let outcomes = store
-        .ingest_all_or_nothing(&repo, parsed.suite.as_ref(), &files)
+        .ingest_all_or_nothing(&repo, parsed.suite.as_ref(), &files, existing)
         .await
         .with_context(|| {
             format!(

@@ -37,6 +37,7 @@ use pitot_report::{BaseDrift, CommentCharts, Confirmation, PullRequestContext, Q
 use pitot_store::job_reports::{self, JobReport};
 use pitot_store::jobs::JobState;
 use pitot_store::reporting::{self, NewerJob, ReportTask, ReportedOutcome};
+use pitot_store::ExistingRuns;
 use tokio::sync::Notify;
 
 use crate::charts::{chart_links, ChartJob};
@@ -493,8 +494,17 @@ async fn render_job(
         .or(report.base_sha.as_deref())
         .ok_or_else(|| anyhow!("the agent did not report the merge-base"))?;
 
-    let comparison =
-        ingest_and_compare(state, tx, &task.repository, report, base_sha, &task.head_sha).await?;
+    // The pull request's code ran on the runner, so its files never
+    // replace a run stored before, such as the base commit's history run.
+    let comparison = ingest_and_compare(
+        state,
+        tx,
+        &task.repository,
+        report,
+        (base_sha, &task.head_sha),
+        ExistingRuns::Keep,
+    )
+    .await?;
     let quarantines =
         crate::quarantines::comment_quarantines(&mut *tx, task.repository_id).await?;
     let judged = quarantines.judged(&comparison);

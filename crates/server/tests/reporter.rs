@@ -49,6 +49,18 @@ async fn report_run(app: &TestApp, head: &str, head_results: Value) -> i64 {
 /// Does what [`report_run`] does, with `extra` results files (`path`,
 /// `content` objects) reported after the two expected ones.
 async fn report_run_with(app: &TestApp, head: &str, head_results: Value, extra: Vec<Value>) -> i64 {
+    report_run_files(app, head, results_json(MERGE_BASE), head_results, extra).await
+}
+
+/// Does what [`report_run_with`] does, with the merge-base's results file
+/// `base_results`.
+async fn report_run_files(
+    app: &TestApp,
+    head: &str,
+    base_results: Value,
+    head_results: Value,
+    extra: Vec<Value>,
+) -> i64 {
     let mut labeled = with_head(pull_request("labeled"), head);
     labeled["installation"] = json!({ "id": TEST_INSTALLATION_ID });
     app.deliver("pull_request", &format!("label-{head}"), &labeled)
@@ -60,7 +72,7 @@ async fn report_run_with(app: &TestApp, head: &str, head_results: Value, extra: 
     assert_eq!(job["head_sha"], head, "the claimed job");
 
     let mut results = vec![
-        json!({ "path": "macos-12/base.json", "content": results_json(MERGE_BASE).to_string() }),
+        json!({ "path": "macos-12/base.json", "content": base_results.to_string() }),
         json!({ "path": "macos-12/head.json", "content": head_results.to_string() }),
     ];
     results.extend(extra);
@@ -159,6 +171,38 @@ async fn files_of_other_commits_are_not_stored(pool: PgPool) {
         .await
         .expect("commits");
     assert_eq!(other, 0, "the other commit is not stored");
+}
+
+/// Checks that a pull request's job cannot rewrite a run stored before,
+/// such as the merge-base's history run: its runner runs the pull
+/// request's code, which can write any numbers into the base's file.
+#[sqlx::test(migrations = "../../migrations")]
+async fn pull_request_job_keeps_stored_runs(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let first = report_run(&app, FIXTURE_HEAD, results_json(FIXTURE_HEAD)).await;
+    assert_eq!(report_pending(&app.state).await.expect("first round"), 1);
+    let stored_base = || async {
+        sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT runs.file_sha256 FROM runs JOIN commits ON commits.id = runs.commit_id
+             WHERE commits.sha = $1",
+        )
+        .bind(MERGE_BASE)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the merge-base's run")
+    };
+    let before = stored_base().await;
+    let mut forged_base = results_json(MERGE_BASE);
+    forged_base["date"] = (forged_base["date"].as_i64().expect("a date") + 1).into();
+
+    let second = report_run_files(&app, NEW_HEAD, forged_base, results_json(NEW_HEAD), Vec::new()).await;
+    let written = report_pending(&app.state).await.expect("second round");
+
+    assert_eq!(written, 1);
+    assert_eq!(job_row(&app, first).await.0, "reported");
+    assert_eq!(job_row(&app, second).await.0, "reported");
+    assert_eq!(stored_base().await, before, "the merge-base's run keeps its file");
+    assert_eq!(app.count("runs").await, 3, "the base's and the two heads' runs");
 }
 
 /// Checks that an old job whose comment failed, and whose next try comes

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use pitot_asv::ResultsFile;
 use sqlx::PgConnection;
 
-use crate::ingest::Pending;
+use crate::ingest::{ExistingRuns, Pending};
 use crate::keys::RunKeys;
 use crate::prepare::PreparedFile;
 use crate::StoreError;
@@ -16,14 +16,18 @@ pub(crate) enum Claim {
     New(i64),
     Replacing(i64),
     Unchanged,
+    /// The run was stored from another file, which stays.
+    Kept,
 }
 
 /// Locks or creates the run row of every file and clears the rows of files
-/// being replaced. Returns one claim per file, in order.
+/// being replaced. A run stored from another file is replaced only with
+/// [`ExistingRuns::Replace`]. Returns one claim per file, in order.
 pub(crate) async fn claim_runs(
     conn: &mut PgConnection,
     keys: &[RunKeys],
     files: &[Pending<'_>],
+    existing: ExistingRuns,
 ) -> Result<Vec<Claim>, StoreError> {
     let mut claimed: Vec<Option<(i64, Vec<u8>, bool)>> = vec![None; files.len()];
     // Two rounds. When a concurrent transaction inserts one of these runs
@@ -52,6 +56,8 @@ pub(crate) async fn claim_runs(
             Claim::New(run_id)
         } else if stored_sha256 == file.raw_sha256 {
             Claim::Unchanged
+        } else if existing == ExistingRuns::Keep {
+            Claim::Kept
         } else {
             clear_run(conn, run_id).await?;
             update_run(conn, run_id, &file.prepared, &file.raw_sha256).await?;

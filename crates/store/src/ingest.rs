@@ -25,6 +25,20 @@ pub enum IngestOutcome {
     Replaced { values: u64 },
     /// The run already holds a file with the same SHA-256, so nothing changed.
     Unchanged,
+    /// The run was stored before from another file, which was kept because
+    /// the caller passed [`ExistingRuns::Keep`].
+    Kept,
+}
+
+/// The choice of an ingest for a run stored before from a different file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingRuns {
+    /// The new file replaces the stored one, as a re-import does.
+    Replace,
+    /// The stored file stays. A pull request's job passes this: its runner
+    /// runs untrusted code, which must not rewrite a run that a history
+    /// job, a release or an import stored.
+    Keep,
 }
 
 /// A checked file, its `raw_sha256`, and where its outcome goes.
@@ -130,13 +144,16 @@ impl Store {
     /// the checks of `ingest` or any statement fails, the transaction rolls
     /// back and nothing of the suite or of any file is stored. Files that
     /// name the same run are written one after the other, so the last one
-    /// replaces the others, as separate `ingest` calls would.
+    /// replaces the others, as separate `ingest` calls would. With
+    /// [`ExistingRuns::Keep`], a run stored from a different file keeps
+    /// that file, so of several files that name one run the first is stored.
     #[tracing::instrument(skip_all, fields(repo = %repo, files = files.len()))]
     pub async fn ingest_all_or_nothing(
         &self,
         repo: &RepoName,
         suite: Option<&BenchmarkSuite>,
         files: &[(&ResultsFile, [u8; 32])],
+        existing: ExistingRuns,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         let mut pending = Vec::with_capacity(files.len());
         for (index, (file, raw_sha256)) in files.iter().enumerate() {
@@ -164,7 +181,7 @@ impl Store {
         let mut found = CatalogIds::default();
         let mut outcomes = Vec::with_capacity(pending.len());
         for group in groups {
-            outcomes.extend(write_files(&mut files_tx, cache, &mut found, repo, group).await?);
+            outcomes.extend(write_files(&mut files_tx, cache, &mut found, repo, group, existing).await?);
         }
         if all_unchanged(&outcomes) {
             files_tx.rollback().await?;
@@ -183,7 +200,7 @@ impl Store {
         let cache = self.cache_or(&uncached);
         let mut tx = self.begin_ingest().await?;
         let mut found = CatalogIds::default();
-        let outcomes = write_files(&mut tx, cache, &mut found, repo, files).await?;
+        let outcomes = write_files(&mut tx, cache, &mut found, repo, files, ExistingRuns::Replace).await?;
         if all_unchanged(&outcomes) {
             tx.rollback().await?;
             forget_refreshed(&mut found);
@@ -225,10 +242,11 @@ async fn write_files(
     found: &mut CatalogIds,
     repo: &RepoName,
     files: &[Pending<'_>],
+    existing: ExistingRuns,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
     let prepared: Vec<&PreparedFile<'_>> = files.iter().map(|file| &file.prepared).collect();
     let keys = keys::resolve_run_keys(conn, cache, found, repo, &prepared).await?;
-    let claims = claim_runs(conn, &keys, files).await?;
+    let claims = claim_runs(conn, &keys, files, existing).await?;
 
     let mut rows = CopyBuffer::new();
     let mut entries = RunEntries::default();
@@ -237,6 +255,10 @@ async fn write_files(
         let (run_id, outcome) = match claim {
             Claim::Unchanged => {
                 outcomes.push(IngestOutcome::Unchanged);
+                continue;
+            }
+            Claim::Kept => {
+                outcomes.push(IngestOutcome::Kept);
                 continue;
             }
             Claim::New(run_id) => (run_id, IngestOutcome::Inserted { values: file.prepared.value_count }),
@@ -254,8 +276,11 @@ async fn write_files(
     Ok(outcomes)
 }
 
+/// Returns whether no file wrote anything: each was unchanged or kept.
 fn all_unchanged(outcomes: &[IngestOutcome]) -> bool {
-    outcomes.iter().all(|outcome| *outcome == IngestOutcome::Unchanged)
+    outcomes
+        .iter()
+        .all(|outcome| matches!(outcome, IngestOutcome::Unchanged | IngestOutcome::Kept))
 }
 
 /// Drops the ids that a rolled-back transaction of unchanged files may have

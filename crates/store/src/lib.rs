@@ -53,7 +53,7 @@ use sqlx::PgPool;
 
 pub use error::StoreError;
 pub use history::{RecentSeries, SeriesKey, SeriesPoint};
-pub use ingest::IngestOutcome;
+pub use ingest::{ExistingRuns, IngestOutcome};
 pub use repo_name::{InvalidRepoName, RepoName};
 
 /// Returns the SHA-256 of a results file's bytes, the `raw_sha256` that

@@ -111,6 +111,7 @@ impl Metrics {
             IngestOutcome::Inserted { values } => ("inserted", values),
             IngestOutcome::Replaced { values } => ("replaced", values),
             IngestOutcome::Unchanged => ("unchanged", 0),
+            IngestOutcome::Kept => ("kept", 0),
         };
         let mut recorded = self.lock();
         recorded.ingested_values += values;
@@ -195,7 +196,7 @@ impl Metrics {
             Kind::Counter,
             "asv results files ingested from agents' reports, by outcome.",
         );
-        for outcome in ["inserted", "replaced", "unchanged"] {
+        for outcome in ["inserted", "replaced", "unchanged", "kept"] {
             let count = recorded.ingested_files.get(outcome).copied().unwrap_or(0);
             encoder.sample(name, &[("outcome", outcome)], count as f64);
         }

@@ -7,7 +7,7 @@
 use pitot_asv::{BenchmarkInfo, BenchmarkResult, BenchmarkSuite, BenchmarkType, Outcome, ResultsFile};
 use sqlx::PgPool;
 
-use crate::{IngestOutcome, RepoName, Store, StoreError};
+use crate::{ExistingRuns, IngestOutcome, RepoName, Store, StoreError};
 
 fn repo() -> RepoName {
     "o/r".parse().expect("valid repository name")
@@ -231,7 +231,7 @@ async fn ingest_together(
         .enumerate()
         .map(|(index, file)| (file, [index as u8; 32]))
         .collect();
-    store.ingest_all_or_nothing(&repo(), suite, &batch).await
+    store.ingest_all_or_nothing(&repo(), suite, &batch, ExistingRuns::Replace).await
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -304,6 +304,37 @@ async fn all_or_nothing_with_one_run_twice_keeps_last(pool: PgPool) {
         .await
         .expect("values");
     assert_eq!(values, [2.0]);
+}
+
+/// Checks that an ingest that keeps existing runs, as a pull request's job
+/// does, leaves a stored run's file alone and still stores new runs.
+#[sqlx::test(migrations = "../../migrations")]
+async fn keep_leaves_stored_run_alone(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let trusted = results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]);
+    store.ingest(&repo(), &trusted, [7; 32]).await.expect("trusted ingest");
+    let files = [
+        results_file(1, "py3.12", vec![plain("b.time_a", 50.0)]),
+        results_file(2, "py3.12", vec![plain("b.time_a", 2.0)]),
+    ];
+    let batch: Vec<(&ResultsFile, [u8; 32])> = vec![(&files[0], [8; 32]), (&files[1], [9; 32])];
+
+    let outcomes = store
+        .ingest_all_or_nothing(&repo(), None, &batch, ExistingRuns::Keep)
+        .await
+        .expect("ingest");
+
+    assert_eq!(outcomes, [IngestOutcome::Kept, IngestOutcome::Inserted { values: 1 }]);
+    let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results ORDER BY value")
+        .fetch_all(&pool)
+        .await
+        .expect("values");
+    assert_eq!(values, [1.0, 2.0], "the stored run keeps its value");
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT file_sha256 FROM runs ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .expect("hashes");
+    assert_eq!(hashes, [vec![7; 32], vec![9; 32]]);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
