@@ -156,6 +156,28 @@ impl GitHubStub {
         self.state.check_runs(repo)
     }
 
+    /// Adds a queued check run named `name` with external id `external_id`
+    /// on commit `head_sha` of `repo`, as App `app_id` would create it, and
+    /// returns its id. With an id other than [`TEST_APP_ID`] it is another
+    /// App's run, and the list endpoint's `app_id` filter excludes it.
+    pub fn seed_check_run(&self, app_id: u64, repo: &str, head_sha: &str, name: &str, external_id: &str) -> u64 {
+        let check_run = CheckRun {
+            id: 0,
+            repo: repo.to_owned(),
+            app_id,
+            name: name.to_owned(),
+            head_sha: head_sha.to_owned(),
+            status: "queued".into(),
+            conclusion: None,
+            details_url: None,
+            external_id: Some(external_id.to_owned()),
+            output: CheckRunOutput::default(),
+            started_at: chrono::Utc::now(),
+            completed_at: None,
+        };
+        self.state.add_check_run(check_run).id
+    }
+
     /// Fails the next `times` requests that `matcher` matches with `failure`.
     ///
     /// Failures queue up because a request takes the earliest planned failure

@@ -72,11 +72,23 @@ impl User {
 
 /// Returns the test App as GitHub embeds an App in other objects (abridged).
 pub(crate) fn test_app_json() -> Value {
+    app_json(crate::TEST_APP_ID)
+}
+
+/// Returns App `app_id` as GitHub embeds an App in other objects
+/// (abridged). An id other than [`crate::TEST_APP_ID`] gets the slug
+/// `other-app-<id>`.
+pub(crate) fn app_json(app_id: u64) -> Value {
+    let (slug, name) = if app_id == crate::TEST_APP_ID {
+        (crate::TEST_APP_SLUG.to_owned(), "pitot test".to_owned())
+    } else {
+        (format!("other-app-{app_id}"), format!("other app {app_id}"))
+    };
     json!({
-        "id": crate::TEST_APP_ID,
-        "slug": crate::TEST_APP_SLUG,
-        "node_id": format!("A_kwDOstub{}", crate::TEST_APP_ID),
-        "name": "pitot test",
+        "id": app_id,
+        "slug": slug,
+        "node_id": format!("A_kwDOstub{app_id}"),
+        "name": name,
         "owner": User::octocat().to_json(),
     })
 }
@@ -135,6 +147,9 @@ pub struct CheckRunOutput {
 pub struct CheckRun {
     pub id: u64,
     pub repo: String,
+    /// The App that created the run: [`crate::TEST_APP_ID`] for runs created
+    /// through the API, another id for runs seeded as another App's.
+    pub app_id: u64,
     pub name: String,
     pub head_sha: String,
     /// `queued`, `in_progress` or `completed` (GitHub also has `waiting`,
@@ -172,7 +187,7 @@ impl CheckRun {
                 "annotations_url": format!("{base_url}/repos/{}/check-runs/{}/annotations", self.repo, self.id),
             },
             "check_suite": { "id": 1 },
-            "app": test_app_json(),
+            "app": app_json(self.app_id),
             "pull_requests": [],
         })
     }

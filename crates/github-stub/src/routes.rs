@@ -386,6 +386,7 @@ async fn create_check_run(
     let mut check_run = CheckRun {
         id: 0,
         repo: format!("{owner}/{repo}"),
+        app_id: crate::TEST_APP_ID,
         name,
         head_sha,
         status: "queued".into(),
@@ -443,11 +444,20 @@ async fn list_check_runs_for_ref(
     }
 
     let check_name = query.get("check_name");
+    // NOTE: GitHub's response to an `app_id` that is not a number was not
+    // checked. The stand-in rejects it, so a wrong value cannot list every
+    // App's runs.
+    let app_id = match query.get("app_id").map(|value| value.parse::<u64>()) {
+        None => None,
+        Some(Ok(app_id)) => Some(app_id),
+        Some(Err(_)) => return invalid_request("\"app_id\" must be an integer"),
+    };
     let runs: Vec<CheckRun> = state
         .check_runs(&format!("{owner}/{repo}"))
         .into_iter()
         .filter(|run| run.head_sha == git_ref)
         .filter(|run| check_name.is_none_or(|name| &run.name == name))
+        .filter(|run| app_id.is_none_or(|app_id| run.app_id == app_id))
         .rev() // GitHub lists the newest first.
         .collect();
     let page = PageRequest::from_query(&query);
@@ -598,4 +608,64 @@ pub(crate) fn link_header(path: &str, raw_query: Option<&str>, page: usize, last
         links.push(format!("{}; rel=\"first\"", url(1)));
     }
     HeaderValue::from_str(&links.join(", ")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GitHubStub, TEST_APP_ID, TEST_PERSONAL_TOKEN};
+
+    /// Calls the handler of `GET /repos/o/r/commits/{sha}/check-runs` with
+    /// `query` and the personal token.
+    async fn list_runs(stub: &GitHubStub, sha: &str, query: HashMap<String, String>) -> Response {
+        let mut headers = HeaderMap::new();
+        let token = format!("token {TEST_PERSONAL_TOKEN}");
+        headers.insert("authorization", HeaderValue::from_str(&token).expect("a valid header"));
+        let path = Path(("o".to_owned(), "r".to_owned(), sha.to_owned()));
+        list_check_runs_for_ref(State(stub.state.clone()), path, Query(query), headers).await
+    }
+
+    #[tokio::test]
+    async fn check_run_list_filters_by_app() {
+        let stub = GitHubStub::start().await;
+        let sha = "c".repeat(40);
+        let other_app = TEST_APP_ID + 1;
+        let own = stub.seed_check_run(TEST_APP_ID, "o/r", &sha, "bench", "job-1");
+        let other = stub.seed_check_run(other_app, "o/r", &sha, "bench", "job-1");
+        let cases = [
+            ("no app_id", None, vec![other, own]),
+            ("pitot's App", Some(TEST_APP_ID.to_string()), vec![own]),
+            ("the other App", Some(other_app.to_string()), vec![other]),
+            ("an App with no runs", Some("7".to_owned()), vec![]),
+        ];
+
+        for (case, app_id, expected) in cases {
+            let query = app_id.into_iter().map(|id| ("app_id".to_owned(), id)).collect();
+
+            let response = list_runs(&stub, &sha, query).await;
+
+            assert_eq!(response.status(), StatusCode::OK, "{case}");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("a body");
+            let list: Value = serde_json::from_slice(&body).expect("a JSON body");
+            let ids: Vec<u64> = list["check_runs"]
+                .as_array()
+                .expect("a check_runs array")
+                .iter()
+                .filter_map(|run| run["id"].as_u64())
+                .collect();
+            assert_eq!(ids, expected, "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn non_numeric_app_id_is_422() {
+        let stub = GitHubStub::start().await;
+        let query = HashMap::from([("app_id".to_owned(), "pitot".to_owned())]);
+
+        let response = list_runs(&stub, &"c".repeat(40), query).await;
+
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
 }

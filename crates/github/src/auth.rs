@@ -62,6 +62,11 @@ impl AppTokens {
         })
     }
 
+    /// Returns the App id from the configuration.
+    pub fn app_id(&self) -> u64 {
+        self.app.app_id.0
+    }
+
     /// Returns a fresh App JWT (RS256, `iss` the App id, valid for about ten minutes).
     pub fn jwt(&self) -> Result<SecretString, GitHubError> {
         let jwt = self

@@ -88,6 +88,14 @@ struct ListedCheckRun {
     html_url: Option<String>,
     #[serde(default)]
     external_id: Option<String>,
+    /// The App that created the run. A run without one never counts as this App's.
+    #[serde(default)]
+    app: Option<ListedApp>,
+}
+
+#[derive(Deserialize)]
+struct ListedApp {
+    id: u64,
 }
 
 #[derive(Deserialize)]
@@ -98,8 +106,9 @@ struct CheckRunList {
 impl GitHubClient {
     /// Creates a check run on `run.head_sha`; `Ok(None)` when the client has
     /// a personal token. A timeout or 5xx may come after GitHub stored the
-    /// run, so before each retry the commit's runs are searched for
-    /// `run.external_id` and a stored run is returned instead of a second one.
+    /// run, so before each retry the commit's runs are searched for this
+    /// App's run with `run.external_id`, and a stored run is returned
+    /// instead of a second one.
     #[tracing::instrument(skip_all, fields(repo = %repo, head_sha = %run.head_sha, external_id = %run.external_id))]
     pub async fn create_check_run(
         &self,
@@ -189,13 +198,20 @@ impl GitHubClient {
         Ok(Some(self.send(&call).await?.json(&call)?))
     }
 
-    /// Returns the run on `run.head_sha` named `run.name` whose external id
-    /// is `run.external_id`, looking at the newest 100 runs of that name.
+    /// Returns the run on `run.head_sha` that this client's App created,
+    /// named `run.name` with external id `run.external_id`, looking at the
+    /// newest 100 runs of that name and App. Another App can create a run
+    /// with the same name and external id, so the request filters by
+    /// `app_id` and each listed run's `app.id` is checked as well.
     async fn find_check_run(&self, repo: &str, run: &NewCheckRun<'_>) -> Result<Option<CheckRunRef>, GitHubError> {
+        // Only Apps create check runs, so a client with a token has none.
+        let Some(app_id) = self.app_id() else {
+            return Ok(None);
+        };
         let call = Call {
             method: Method::GET,
             target: format!(
-                "/repos/{repo}/commits/{}/check-runs?check_name={}&filter=all&per_page=100",
+                "/repos/{repo}/commits/{}/check-runs?check_name={}&app_id={app_id}&filter=all&per_page=100",
                 run.head_sha,
                 crate::percent::encode_segment(run.name)
             ),
@@ -204,10 +220,10 @@ impl GitHubClient {
             auth: AuthKind::Installation,
         };
         let list: CheckRunList = self.send(&call).await?.json(&call)?;
-        let found = list
-            .check_runs
-            .into_iter()
-            .find(|listed| listed.external_id.as_deref() == Some(run.external_id));
+        let found = list.check_runs.into_iter().find(|listed| {
+            listed.app.as_ref().is_some_and(|app| app.id == app_id)
+                && listed.external_id.as_deref() == Some(run.external_id)
+        });
         Ok(found.map(|listed| CheckRunRef {
             id: listed.id,
             html_url: listed.html_url,

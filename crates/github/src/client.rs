@@ -191,6 +191,15 @@ impl GitHubClient {
         matches!(self.shared.authenticator, Authenticator::App(_))
     }
 
+    /// Returns the id of the App the client authenticates as, or `None`
+    /// with a personal token.
+    pub(crate) fn app_id(&self) -> Option<u64> {
+        match &self.shared.authenticator {
+            Authenticator::App(app) => Some(app.app_id()),
+            Authenticator::Token(_) => None,
+        }
+    }
+
     /// Logs once per client that check runs are skipped; returns `true` when
     /// the caller must skip them.
     pub(crate) fn skip_check_runs(&self) -> bool {

@@ -75,7 +75,8 @@ pub(crate) fn outcome_name(outcome: JobOutcome) -> &'static str {
 
 /// Checks what the database cannot store or what the ingest must be able to
 /// trust: NUL characters (PostgreSQL text rejects them), file paths that
-/// could leave the results folder, and duplicate paths.
+/// could leave the results folder, and duplicate paths. In results files,
+/// NUL characters escaped as `\u0000` in the JSON text are rejected too.
 pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
     check_name("machine", &report.machine)?;
     let texts = [
@@ -112,6 +113,15 @@ pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
                 "results file {path:?} contains a NUL character"
             )));
         }
+        // The file is stored as sent, and the ingest stores the decoded
+        // strings later, where a NUL would fail the whole ingest.
+        if let Some(offset) = escaped_nul_offset(&file.content) {
+            return Err(AppError::BadRequest(format!(
+                "results file {path:?} contains the escape \\u0000 (a NUL character) at byte {offset}, \
+                 which PostgreSQL cannot store in text. Remove the NUL characters from the file's \
+                 strings, such as benchmark parameter values."
+            )));
+        }
         if !seen.insert(path) {
             return Err(AppError::BadRequest(format!(
                 "results path {path:?} appears twice"
@@ -119,4 +129,46 @@ pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// Returns the byte offset of the first `\u0000` escape in the JSON text
+/// `json`, which a parser decodes to a NUL character. In `\\u0000` the
+/// backslash is escaped, so that text is not a NUL.
+fn escaped_nul_offset(json: &str) -> Option<usize> {
+    let bytes = json.as_bytes();
+    let mut index = 0;
+    while let Some(found) = bytes[index..].iter().position(|&byte| byte == b'\\') {
+        let start = index + found;
+        if bytes[start + 1..].starts_with(b"u0000") {
+            return Some(start);
+        }
+        // Skip the escaped character, so the second backslash of `\\`
+        // does not start an escape.
+        index = (start + 2).min(bytes.len());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_nul_offset_reads_escapes() {
+        let cases = [
+            ("escaped NUL", r#"{"a": "x\u0000"}"#, Some(8)),
+            ("NUL after an escaped backslash", r#"["\\\u0000"]"#, Some(4)),
+            ("NUL then a digit", r#"["\u00001"]"#, Some(2)),
+            ("escaped backslash, then u0000", r#"["\\u0000"]"#, None),
+            ("two escaped backslashes", r#"["\\\\u0000"]"#, None),
+            ("other control character", r#"["\u0001"]"#, None),
+            ("quote escape", r#"["\"u0000"]"#, None),
+            ("trailing backslash", "\\", None),
+            ("no escapes", r#"{"a": 1}"#, None),
+        ];
+
+        for (case, json, expected) in cases {
+            assert_eq!(escaped_nul_offset(json), expected, "{case}");
+        }
+    }
 }

@@ -595,7 +595,7 @@ async fn invalid_reports_are_400(pool: PgPool) {
     let job_id = queue_job(&app).await;
     claim(&app, &token).await;
     let file = |path: &str| json!({ "path": path, "content": "{}" });
-    let cases: [(&str, &str, Value, &str); 8] = [
+    let cases: [(&str, &str, Value, &str); 10] = [
         (
             "path leaves the folder",
             "results",
@@ -625,6 +625,18 @@ async fn invalid_reports_are_400(pool: PgPool) {
             "results",
             json!([{ "path": "m1/x.json", "content": "a\u{0}b" }]),
             "NUL",
+        ),
+        (
+            "escaped NUL in a file",
+            "results",
+            json!([{ "path": "m1/x.json", "content": r#"{"params": [["'a\u0000b'"]]}"# }]),
+            "results file \"m1/x.json\" contains the escape \\u0000",
+        ),
+        (
+            "escaped NUL after an escaped backslash",
+            "results",
+            json!([{ "path": "m1/x.json", "content": r#"["\\\u0000"]"# }]),
+            "contains the escape \\u0000",
         ),
         ("NUL in the log", "log", json!("a\u{0}b"), "NUL"),
         (
@@ -666,6 +678,36 @@ async fn invalid_reports_are_400(pool: PgPool) {
     );
     assert_eq!(app.count("job_reports").await, 0);
     assert_eq!(load(&app, job_id).await.state, JobState::Running);
+}
+
+/// Checks that `\\u0000` in a results file, an escaped backslash followed
+/// by `u0000` and no NUL character, passes the escaped-NUL check.
+#[sqlx::test(migrations = "../../migrations")]
+async fn escaped_backslash_before_u0000_is_stored(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let token = app.agent_token("bench-1").await;
+    let job_id = queue_job(&app).await;
+    claim(&app, &token).await;
+    let path = "ubuntu-latest/escaped.json";
+    let content = r#"{"params": [["'C:\\u0000'"]]}"#;
+    let mut body = report_body(1);
+    body["results"]
+        .as_array_mut()
+        .expect("a results array")
+        .push(json!({ "path": path, "content": content }));
+
+    let response = app
+        .post_agent(&report_path(job_id), Some(&token), &body)
+        .await;
+
+    assert_eq!(response.status, StatusCode::OK, "{}", response.error());
+    let stored: String =
+        sqlx::query_scalar("SELECT content FROM job_report_files WHERE path = $1")
+            .bind(path)
+            .fetch_one(&app.pool)
+            .await
+            .expect("the stored file");
+    assert_eq!(stored, content);
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -284,24 +284,36 @@ pub async fn record_report_failure(
 /// turns, without waiting, and returns whether it was free.
 ///
 /// The lock is a transaction-level advisory lock keyed by repository id and
-/// pull request number, so it lasts until the caller's transaction ends.
-/// Only the reporter takes it, and it keeps it across GitHub calls, but no
-/// webhook delivery waits for it.
+/// a 32-bit key folded from the pull request number (`comment_lock_key`),
+/// so it lasts until the caller's transaction ends. Only the reporter takes
+/// it, and it keeps it across GitHub calls, but no webhook delivery waits
+/// for it.
 pub async fn try_lock_pull_request_comment(
     executor: impl PgExecutor<'_>,
     repository_id: i32,
     pr_number: i64,
 ) -> Result<bool, StoreError> {
     // The two-key form keeps these keys apart from the one-key locks, such
-    // as sqlx's migration lock. GitHub's pull request numbers fit in int4.
+    // as sqlx's migration lock.
     let locked = sqlx::query_scalar!(
-        r#"SELECT pg_try_advisory_xact_lock($1, ($2::int8)::int4) AS "locked!""#,
+        r#"SELECT pg_try_advisory_xact_lock($1, $2) AS "locked!""#,
         repository_id,
-        pr_number,
+        comment_lock_key(pr_number),
     )
     .fetch_one(executor)
     .await?;
     Ok(locked)
+}
+
+/// Folds a pull request number into the 32-bit second key of the comment
+/// lock. A number from 0 to `i32::MAX` is its own key, so these keys match
+/// those of earlier pitot versions. Any other number gets its high 32 bits
+/// XORed into its low 32 bits. Two pull requests of one repository whose
+/// numbers share a key only take turns that they did not need to.
+fn comment_lock_key(pr_number: i64) -> i32 {
+    let folded = pr_number ^ (pr_number >> 32);
+    // The cast keeps the low 32 bits and drops the rest, as intended.
+    folded as i32
 }
 
 /// A job of the same pull request that was queued after another one.
@@ -445,4 +457,47 @@ pub async fn pull_request_heads_among(
     .fetch_all(executor)
     .await?;
     Ok(heads)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_lock_key_folds_large_numbers() {
+        let cases = [
+            ("small number", 2, 2),
+            ("largest int4", i64::from(i32::MAX), i32::MAX),
+            ("just above int4", i64::from(i32::MAX) + 1, i32::MIN),
+            ("high bits set", (1 << 32) + 7, 6),
+            ("largest int8", i64::MAX, i32::MIN),
+        ];
+
+        for (case, pr_number, expected) in cases {
+            assert_eq!(comment_lock_key(pr_number), expected, "{case}");
+        }
+    }
+
+    #[sqlx::test(migrations = false)]
+    async fn comment_lock_takes_any_pr_number(pool: sqlx::PgPool) {
+        let numbers = [1, i64::from(i32::MAX) + 1, 1 << 40, i64::MAX];
+
+        for pr_number in numbers {
+            let mut first = pool.begin().await.expect("a first transaction");
+            let mut second = pool.begin().await.expect("a second transaction");
+
+            let first_locked = try_lock_pull_request_comment(&mut *first, 1, pr_number).await;
+            let second_locked = try_lock_pull_request_comment(&mut *second, 1, pr_number).await;
+            let other_repository_locked = try_lock_pull_request_comment(&mut *second, 2, pr_number).await;
+
+            assert!(first_locked.expect("the first lock query"), "PR {pr_number}: lock not taken");
+            assert!(!second_locked.expect("the second lock query"), "PR {pr_number}: lock taken twice");
+            assert!(
+                other_repository_locked.expect("the third lock query"),
+                "PR {pr_number}: another repository's lock not taken"
+            );
+            first.rollback().await.expect("the first rollback");
+            second.rollback().await.expect("the second rollback");
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use pitot_github::{CheckConclusion, CheckRunOutput, CheckRunStatus, GitHubError, NewCheckRun};
-use pitot_github_stub::{Failure, GitHubStub, RequestMatch};
+use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_APP_ID};
 
 use crate::{app_client, request_lines, token_client, REPO};
 
@@ -138,6 +138,35 @@ async fn check_run_timeout_after_store_creates_no_duplicate() {
     assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
     assert_eq!(created.id, runs[0].id);
     assert_eq!(stub.requests_matching(&post).len(), 1);
+}
+
+#[tokio::test]
+async fn other_apps_run_is_not_reused() {
+    let stub = GitHubStub::start().await;
+    let output = running();
+    let run = new_run(&output);
+    let other_app = TEST_APP_ID + 1;
+    let foreign_id = stub.seed_check_run(other_app, REPO, HEAD_SHA, run.name, run.external_id);
+    let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
+    stub.fail_next(post.clone(), Failure::BadGateway, 1);
+    let client = app_client(&stub);
+
+    let created = client.create_check_run(REPO, &run).await.unwrap().unwrap();
+
+    assert_ne!(created.id, foreign_id, "requests: {:#?}", request_lines(&stub));
+    assert_eq!(stub.requests_matching(&post).len(), 2, "the POST was not retried");
+    let own: Vec<u64> = stub
+        .check_runs(REPO)
+        .into_iter()
+        .filter(|stored| stored.app_id == TEST_APP_ID)
+        .map(|stored| stored.id)
+        .collect();
+    assert_eq!(own, [created.id]);
+    let list = RequestMatch::get(&format!("/repos/{REPO}/commits/{HEAD_SHA}/check-runs"));
+    let searches = stub.requests_matching(&list);
+    assert_eq!(searches.len(), 1);
+    let query = searches[0].query.as_deref().unwrap_or("");
+    assert!(query.contains(&format!("app_id={TEST_APP_ID}")), "{query}");
 }
 
 #[tokio::test]
