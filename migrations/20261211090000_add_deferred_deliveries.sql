@@ -7,7 +7,8 @@
 -- `payload` holds the JSON document until the delivery is applied, then is
 -- cleared. `attempts` counts the tries at applying it and `error` keeps the
 -- last failure, so an operator can see why a delivery still waits. After
--- too many tries the delivery is `failed`, with its payload kept.
+-- too many tries the delivery is `failed`, with its payload kept, and a
+-- redelivery of it from GitHub is applied as a new delivery.
 ALTER TABLE deliveries
     ADD COLUMN payload bytea,
     ADD COLUMN attempts integer NOT NULL DEFAULT 0,
@@ -29,7 +30,7 @@ ALTER TABLE deliveries ADD CONSTRAINT deliveries_payload_kept CHECK (
     END
 );
 
--- The deferred deliveries, oldest first, and the check that a pull
--- request has none before a newer delivery of it is applied.
-CREATE INDEX deliveries_deferred ON deliveries (repository, pr_number, id)
+-- The deferred deliveries in the order they arrived, and the check that a
+-- pull request has none before a newer delivery of it is applied.
+CREATE INDEX deliveries_deferred ON deliveries (repository, pr_number, received_at, id)
     WHERE outcome = 'deferred';

@@ -61,6 +61,18 @@ impl AppError {
         }
     }
 
+    /// Returns whether the same request would fail the same way on every
+    /// try: a client error, or a database error about the data (SQLSTATE
+    /// classes 22 and 23), as opposed to an outage, a lock timeout or
+    /// another passing failure.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            AppError::Internal(error) => chain_has(error, is_data_error),
+            AppError::Unavailable(_) | AppError::LockTimeout => false,
+            _ => true,
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -106,13 +118,24 @@ impl From<sqlx::Error> for AppError {
 
 const DATABASE_UNAVAILABLE: &str = "the database is unavailable: retry later";
 
-const LOCK_TIMEOUT: &str = "timed out waiting for a database lock that another task holds: \
-     redeliver the webhook delivery, or send the request again, in a few seconds";
+const LOCK_TIMEOUT: &str =
+    "timed out waiting for a database lock that another task holds: send the request again in a few seconds";
 
 /// Returns whether `error` is PostgreSQL's `lock_not_available` (SQLSTATE
 /// 55P03), which a statement raises when `lock_timeout` ran out.
 fn is_lock_timeout(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("55P03"))
+}
+
+/// Returns whether `error` is PostgreSQL's verdict on the data itself:
+/// SQLSTATE class 22 (data exception) or 23 (integrity constraint
+/// violation).
+fn is_data_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Database(database)
+            if database.code().is_some_and(|code| code.starts_with("22") || code.starts_with("23"))
+    )
 }
 
 /// Returns whether `error` means the database could not be reached at all,

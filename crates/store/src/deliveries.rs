@@ -68,9 +68,10 @@ impl DeliveryOutcome {
     }
 }
 
-/// How many times the server tries to apply a deferred delivery before it
-/// marks it `failed`. The worker tries about every five seconds, so this
-/// is about an hour.
+/// How many failed tries at applying a deferred delivery, not counting
+/// those that found a row still locked, make the server mark it `failed`.
+/// The worker tries at most every five seconds, so this takes an hour or
+/// more.
 pub const MAX_DEFERRED_ATTEMPTS: i32 = 720;
 
 /// The result of [`insert_delivery`].
@@ -91,6 +92,7 @@ pub enum Inserted {
 ///
 /// Call it last in the delivery's transaction, after applying the event,
 /// and roll the transaction back unless it returns [`Inserted::New`]. A
+/// redelivery of a delivery that `failed` is new: its row is overwritten. A
 /// concurrent copy of the same delivery waits on the first copy's row
 /// locks or on this row's unique key until the first commits, then gets
 /// [`Inserted::Redelivery`], so only one copy's work is kept. The row is
@@ -116,7 +118,10 @@ pub async fn insert_delivery(
             INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome, job_id)
             SELECT $1, $2, $3, $4, $5, $6, $7
             FROM waiting WHERE NOT waiting.found
-            ON CONFLICT (delivery_id) DO NOTHING
+            ON CONFLICT (delivery_id) DO UPDATE
+            SET outcome = EXCLUDED.outcome, job_id = EXCLUDED.job_id, payload = NULL,
+                error = NULL, received_at = now()
+            WHERE deliveries.outcome = 'failed'
             RETURNING id
         )
         SELECT (SELECT id FROM inserted) AS id, waiting.found AS "after_deferred!"
@@ -141,7 +146,10 @@ pub async fn insert_delivery(
 }
 
 /// Records a delivery as deferred, with its JSON payload, and returns its
-/// row id, or `None` for a redelivery. `reason` explains why it waits.
+/// row id, or `None` for a redelivery. `reason` explains why it waits, and
+/// `age` is the time since the delivery arrived, so that deliveries are
+/// applied in the order they arrived rather than the order they were
+/// deferred. A redelivery of a delivery that `failed` is deferred again.
 ///
 /// This statement takes no row lock that a worker could hold, so it does
 /// not wait where the delivery's own transaction did.
@@ -150,13 +158,17 @@ pub async fn insert_deferred_delivery(
     delivery: &NewDelivery<'_>,
     payload: &[u8],
     reason: &str,
+    age: std::time::Duration,
 ) -> Result<Option<i64>, StoreError> {
     let id = sqlx::query_scalar!(
         r#"
         INSERT INTO deliveries (delivery_id, event, action, repository, pr_number, outcome,
-                                payload, error)
-        VALUES ($1, $2, $3, $4, $5, 'deferred', $6, $7)
-        ON CONFLICT (delivery_id) DO NOTHING
+                                payload, error, received_at)
+        VALUES ($1, $2, $3, $4, $5, 'deferred', $6, $7, now() - make_interval(secs => $8))
+        ON CONFLICT (delivery_id) DO UPDATE
+        SET outcome = 'deferred', payload = EXCLUDED.payload, error = EXCLUDED.error,
+            attempts = 0, received_at = EXCLUDED.received_at
+        WHERE deliveries.outcome = 'failed'
         RETURNING id
         "#,
         delivery.delivery_id,
@@ -166,6 +178,7 @@ pub async fn insert_deferred_delivery(
         delivery.pr_number,
         payload,
         reason,
+        age.as_secs_f64(),
     )
     .fetch_optional(executor)
     .await?;
@@ -183,12 +196,17 @@ pub struct DeferredDelivery {
     pub attempts: i32,
 }
 
-/// Locks the oldest deferred delivery that is not in `skip` and that no
-/// earlier deferred delivery of the same pull request precedes, and
-/// returns it. Hold the transaction while applying it.
+/// Locks the deferred delivery that arrived first, among those that are
+/// not in `skip`, arrived more than `settle` ago, and follow no other
+/// deferred delivery of the same pull request, and returns it. Hold the
+/// transaction while applying it.
+///
+/// `settle` lets every delivery that arrived earlier finish its own
+/// transaction, deferred or not, before a later one is applied.
 pub async fn lock_next_deferred(
     conn: &mut sqlx::PgConnection,
     skip: &[i64],
+    settle: std::time::Duration,
 ) -> Result<Option<DeferredDelivery>, StoreError> {
     let row = sqlx::query_as!(
         DeferredDelivery,
@@ -197,18 +215,20 @@ pub async fn lock_next_deferred(
         FROM deliveries d
         WHERE d.outcome = 'deferred'
           AND d.id <> ALL($1)
+          AND d.received_at < now() - make_interval(secs => $2)
           AND NOT EXISTS (
               SELECT 1 FROM deliveries earlier
               WHERE earlier.outcome = 'deferred'
                 AND earlier.repository = d.repository
                 AND earlier.pr_number = d.pr_number
-                AND earlier.id < d.id
+                AND (earlier.received_at, earlier.id) < (d.received_at, d.id)
           )
-        ORDER BY d.id
+        ORDER BY d.received_at, d.id
         LIMIT 1
         FOR UPDATE OF d SKIP LOCKED
         "#,
         skip,
+        settle.as_secs_f64(),
     )
     .fetch_optional(conn)
     .await?;
@@ -237,27 +257,41 @@ pub async fn finish_deferred(
     Ok(())
 }
 
+/// The kind of failure of a try at applying a deferred delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeferredFailure {
+    /// A row lock was still held: the reason the delivery waits, so the
+    /// try does not count towards [`MAX_DEFERRED_ATTEMPTS`].
+    Locked,
+    /// A failure that may pass, such as a database error.
+    Passing,
+    /// A failure that every try would repeat: the delivery fails at once.
+    Permanent,
+}
+
 /// Records a failed try at applying a deferred delivery, and marks it
-/// `failed` when `give_up` is set or after [`MAX_DEFERRED_ATTEMPTS`] tries.
-/// Returns whether it failed for good.
+/// `failed` after a permanent failure or [`MAX_DEFERRED_ATTEMPTS`] counted
+/// tries. Returns whether it failed for good.
 pub async fn record_deferred_failure(
     executor: impl PgExecutor<'_>,
     id: i64,
     error: &str,
-    give_up: bool,
+    failure: DeferredFailure,
 ) -> Result<bool, StoreError> {
+    let counted = i32::from(failure != DeferredFailure::Locked);
     let failed = sqlx::query_scalar!(
         r#"
         UPDATE deliveries
-        SET attempts = attempts + 1, error = $2,
-            outcome = CASE WHEN $4 OR attempts + 1 >= $3 THEN 'failed' ELSE outcome END
+        SET attempts = attempts + $4, error = $2,
+            outcome = CASE WHEN $5 OR attempts + $4 >= $3 THEN 'failed' ELSE outcome END
         WHERE id = $1 AND outcome = 'deferred'
         RETURNING outcome = 'failed' AS "failed!"
         "#,
         id,
         error,
         MAX_DEFERRED_ATTEMPTS,
-        give_up,
+        counted,
+        failure == DeferredFailure::Permanent,
     )
     .fetch_optional(executor)
     .await?;

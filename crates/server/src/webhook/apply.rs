@@ -1,7 +1,7 @@
 //! Acting on a verified delivery: one transaction records the delivery and
 //! changes the jobs, so a delivery is either fully applied or not at all.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use pitot_github::{
@@ -22,8 +22,8 @@ use crate::state::AppState;
 
 /// How long a delivery's transaction waits for a row lock that another
 /// transaction holds, such as a worker's lock on a job row during a GitHub
-/// call. The statement then fails, the transaction rolls back and the
-/// delivery gets a 503 response, so that it can be delivered again.
+/// call. The statement then fails, the transaction rolls back, and the
+/// delivery is stored as deferred, to be applied later.
 ///
 /// GitHub gives up on a delivery after 10 seconds and does not redeliver
 /// it on its own. The limit applies to each wait, not to the whole
@@ -56,6 +56,7 @@ pub async fn record_delivery(
     event_name: &str,
     event: &Event,
     payload: &[u8],
+    received: Instant,
 ) -> Result<Recorded, AppError> {
     let delivery = new_delivery(delivery_id, event_name, event);
     let reason = match apply_and_record(state, &delivery, event).await {
@@ -66,8 +67,9 @@ pub async fn record_delivery(
         }
         Err(error) => return Err(error),
     };
-    let Some(id) = deliveries::insert_deferred_delivery(&state.pool, &delivery, payload, reason)
-        .await?
+    let Some(id) =
+        deliveries::insert_deferred_delivery(&state.pool, &delivery, payload, reason, received.elapsed())
+            .await?
     else {
         tracing::debug!("delivery was recorded before; nothing to do");
         return Ok(Recorded::Redelivery);

@@ -6,11 +6,16 @@
 //! deliveries later, oldest first, in the same kind of transaction as the
 //! webhook handler. Deliveries of one pull request are applied in the order
 //! they arrived: a newer one waits while an older one is deferred.
+//!
+//! NOTE: the order holds for deliveries whose response was sent within
+//! GitHub's 10 seconds (see [`SETTLE`]). A delivery whose transaction meets four or
+//! more held locks in turn takes longer, and one that arrived after it may
+//! be applied first.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use pitot_store::deliveries::{self, DeferredDelivery, DeliveryOutcome};
+use pitot_store::deliveries::{self, DeferredDelivery, DeferredFailure, DeliveryOutcome};
 
 use super::apply::{after_commit, apply_event, begin_delivery};
 use super::payload::parse_event;
@@ -22,6 +27,12 @@ use crate::state::AppState;
 /// waits for a lock held during a GitHub call, which by estimate takes a
 /// second or two, so a short interval applies it soon after.
 const SCAN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a deferred delivery waits before it is applied: GitHub's
+/// response time limit for a delivery. By then every delivery that arrived
+/// before it has its response, so it is applied or deferred too, and the
+/// oldest is applied first.
+const SETTLE: Duration = Duration::from_secs(10);
 
 /// Runs the worker until the state's shutdown token is cancelled.
 pub async fn run_deferred(state: AppState) {
@@ -45,15 +56,16 @@ pub async fn run_deferred(state: AppState) {
 ///
 /// A delivery that fails stays deferred and is tried again in the next
 /// round, as are the newer deliveries of its pull request. After
-/// [`deliveries::MAX_DEFERRED_ATTEMPTS`] tries, or at once when its payload
-/// can no longer be read as its event, it is marked `failed`, with its
-/// payload kept for the operator.
+/// [`deliveries::MAX_DEFERRED_ATTEMPTS`] tries that did not just find a row
+/// locked, or at once after a permanent error such as a payload that no
+/// longer reads as its event, it is marked `failed`, with its payload kept
+/// for the operator.
 pub async fn apply_deferred(state: &AppState) -> anyhow::Result<usize> {
     let mut applied = 0;
     let mut tried = Vec::new();
     while !state.shutdown.is_cancelled() {
         let mut tx = begin_delivery(&state.pool).await?;
-        let Some(deferred) = deliveries::lock_next_deferred(&mut tx, &tried).await? else {
+        let Some(deferred) = deliveries::lock_next_deferred(&mut tx, &tried, SETTLE).await? else {
             break;
         };
         tried.push(deferred.id);
@@ -100,13 +112,19 @@ async fn record_failure(
 ) -> anyhow::Result<()> {
     // A payload that no longer parses, or that names something invalid,
     // fails the same way on every try.
-    let give_up = matches!(error, AppError::BadRequest(_));
+    let failure = if error.is_lock_timeout() {
+        DeferredFailure::Locked
+    } else if error.is_permanent() {
+        DeferredFailure::Permanent
+    } else {
+        DeferredFailure::Passing
+    };
     let message = match error {
         AppError::Internal(error) => format!("{error:#}"),
         error => error.to_string(),
     };
     let failed =
-        deliveries::record_deferred_failure(&state.pool, deferred.id, &message, give_up).await?;
+        deliveries::record_deferred_failure(&state.pool, deferred.id, &message, failure).await?;
     if failed {
         tracing::error!(
             delivery_id = deferred.delivery_id,

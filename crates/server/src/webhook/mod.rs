@@ -12,6 +12,8 @@ mod history;
 mod payload;
 mod workflow_run;
 
+use std::time::Instant;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -46,8 +48,9 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    let received = Instant::now();
     let mut verified_event = None;
-    let result = accept(&state, &headers, body, &mut verified_event).await;
+    let result = accept(&state, &headers, body, received, &mut verified_event).await;
 
     // Only a verified event name becomes a label: a forged delivery could
     // otherwise add a series per made-up name.
@@ -70,6 +73,7 @@ async fn accept<'h>(
     state: &AppState,
     headers: &'h HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    received: Instant,
     verified_event: &mut Option<&'h str>,
 ) -> Result<Recorded, AppError> {
     let body = body
@@ -105,7 +109,7 @@ async fn accept<'h>(
         span.record("repo", run.repository.full_name.as_str());
     }
 
-    apply::record_delivery(state, delivery_id, event_name, &event, &payload).await
+    apply::record_delivery(state, delivery_id, event_name, &event, &payload, received).await
 }
 
 /// Checks `X-Hub-Signature-256` against the configured secret.
