@@ -15,21 +15,42 @@ use crate::error::AppError;
 
 /// Stores the report and moves the job to `ingesting`; returns the seconds
 /// since the attempt was claimed.
+///
+/// A report whose results the ingest could not store (see
+/// [`unstorable_reason`]) is stored as a failed attempt, with its log but
+/// without its files, so that the pull request learns why at once. A 400
+/// response would make the agent drop the report, and the job would run
+/// again after its lease expired, to the same end.
 pub(crate) async fn store_report(
     conn: &mut sqlx::PgConnection,
     job_id: i64,
     report: &ReportRequest,
 ) -> Result<f64, AppError> {
+    let unstorable = unstorable_reason(report);
+    if let Some(reason) = &unstorable {
+        tracing::warn!(job_id, attempt = report.attempt, reason, "the report's results cannot be stored; the attempt fails");
+    }
+    let failed = unstorable.is_some() || report.outcome == JobOutcome::Failed;
+    let error = match (&unstorable, report.outcome) {
+        (Some(reason), _) => Some(reason.as_str()),
+        (None, JobOutcome::Completed) => None,
+        (None, JobOutcome::Failed) => Some(
+            report
+                .error
+                .as_deref()
+                .unwrap_or("the agent reported a failure without a reason"),
+        ),
+    };
     let new_report = NewJobReport {
         job_id,
         attempt: report.attempt,
-        outcome: outcome_name(report.outcome),
+        outcome: if failed { "failed" } else { outcome_name(report.outcome) },
         machine: &report.machine,
         head_sha: &report.head_sha,
         base_sha: report.base_sha.as_deref(),
-        benchmarks_json: report.benchmarks_json.as_deref(),
+        benchmarks_json: report.benchmarks_json.as_deref().filter(|_| unstorable.is_none()),
         log: &report.log,
-        error: report.error.as_deref(),
+        error,
     };
     let report_id = job_reports::insert_job_report(&mut *conn, &new_report)
         .await?
@@ -37,19 +58,11 @@ pub(crate) async fn store_report(
     let files: Vec<(&str, &str)> = report
         .results
         .iter()
+        .filter(|_| unstorable.is_none())
         .map(|file| (file.path.as_str(), file.content.as_str()))
         .collect();
     job_reports::insert_report_files(&mut *conn, report_id, &files).await?;
 
-    let error = match report.outcome {
-        JobOutcome::Completed => None,
-        JobOutcome::Failed => Some(
-            report
-                .error
-                .as_deref()
-                .unwrap_or("the agent reported a failure without a reason"),
-        ),
-    };
     let run_seconds = jobs::mark_job_ingesting(
         &mut *conn,
         job_id,
@@ -75,8 +88,7 @@ pub(crate) fn outcome_name(outcome: JobOutcome) -> &'static str {
 
 /// Checks what the database cannot store or what the ingest must be able to
 /// trust: NUL characters (PostgreSQL text rejects them), file paths that
-/// could leave the results folder, and duplicate paths. In results files,
-/// NUL characters escaped as `\u0000` in the JSON text are rejected too.
+/// could leave the results folder, and duplicate paths.
 pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
     check_name("machine", &report.machine)?;
     let texts = [
@@ -113,15 +125,6 @@ pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
                 "results file {path:?} contains a NUL character"
             )));
         }
-        // The file is stored as sent, and the ingest stores the decoded
-        // strings later, where a NUL would fail the whole ingest.
-        if let Some(offset) = escaped_nul_offset(&file.content) {
-            return Err(AppError::BadRequest(format!(
-                "results file {path:?} contains the escape \\u0000 (a NUL character) at byte {offset}, \
-                 which PostgreSQL cannot store in text. Remove the NUL characters from the file's \
-                 strings, such as benchmark parameter values."
-            )));
-        }
         if !seen.insert(path) {
             return Err(AppError::BadRequest(format!(
                 "results path {path:?} appears twice"
@@ -129,6 +132,28 @@ pub(crate) fn check_report(report: &ReportRequest) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// Returns why the ingest could not store the report's results, if it
+/// could not: a JSON document whose text escapes a NUL character as
+/// `\u0000`. The document is stored as sent, but the ingest stores its
+/// decoded strings, and PostgreSQL rejects a NUL in text and JSON.
+fn unstorable_reason(report: &ReportRequest) -> Option<String> {
+    let documents = report
+        .benchmarks_json
+        .iter()
+        .map(|text| ("benchmarks.json", text.as_str()))
+        .chain(report.results.iter().map(|file| (file.path.as_str(), file.content.as_str())));
+    for (path, text) in documents {
+        if let Some(offset) = escaped_nul_offset(text) {
+            return Some(format!(
+                "the report's file {path:?} contains the escape \\u0000 (a NUL character) at byte {offset}, \
+                 which PostgreSQL cannot store in text. Remove the NUL characters from the file's \
+                 strings, such as benchmark parameter values."
+            ));
+        }
+    }
+    None
 }
 
 /// Returns the byte offset of the first `\u0000` escape in the JSON text

@@ -595,7 +595,7 @@ async fn invalid_reports_are_400(pool: PgPool) {
     let job_id = queue_job(&app).await;
     claim(&app, &token).await;
     let file = |path: &str| json!({ "path": path, "content": "{}" });
-    let cases: [(&str, &str, Value, &str); 10] = [
+    let cases: [(&str, &str, Value, &str); 8] = [
         (
             "path leaves the folder",
             "results",
@@ -625,18 +625,6 @@ async fn invalid_reports_are_400(pool: PgPool) {
             "results",
             json!([{ "path": "m1/x.json", "content": "a\u{0}b" }]),
             "NUL",
-        ),
-        (
-            "escaped NUL in a file",
-            "results",
-            json!([{ "path": "m1/x.json", "content": r#"{"params": [["'a\u0000b'"]]}"# }]),
-            "results file \"m1/x.json\" contains the escape \\u0000",
-        ),
-        (
-            "escaped NUL after an escaped backslash",
-            "results",
-            json!([{ "path": "m1/x.json", "content": r#"["\\\u0000"]"# }]),
-            "contains the escape \\u0000",
         ),
         ("NUL in the log", "log", json!("a\u{0}b"), "NUL"),
         (
@@ -678,6 +666,64 @@ async fn invalid_reports_are_400(pool: PgPool) {
     );
     assert_eq!(app.count("job_reports").await, 0);
     assert_eq!(load(&app, job_id).await.state, JobState::Running);
+}
+
+/// Checks that a report whose results file or `benchmarks.json` escapes a
+/// NUL character as `\u0000`, which the ingest could not store, is
+/// accepted as a failed attempt that names the file and the fix, without
+/// its files. A 400 would make the agent drop it and the job run again.
+#[sqlx::test(migrations = "../../migrations")]
+async fn escaped_nul_fails_the_attempt(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let token = app.agent_token("bench-1").await;
+    let escaped = r#"{"params": [["'a\u0000b'"]]}"#;
+    let cases = [
+        ("results file", "results", json!([{ "path": "m1/x.json", "content": escaped }]), "\"m1/x.json\""),
+        (
+            "after an escaped backslash",
+            "results",
+            json!([{ "path": "m1/y.json", "content": r#"["\\\u0000"]"# }]),
+            "\"m1/y.json\" contains the escape \\u0000 (a NUL character) at byte 4",
+        ),
+        ("benchmarks.json", "benchmarks_json", json!(escaped), "\"benchmarks.json\""),
+    ];
+
+    for (number, (case, field, value, expected)) in cases.into_iter().enumerate() {
+        let mut payload = pull_request("labeled");
+        payload["number"] = (10 + number as i64).into();
+        payload["pull_request"]["number"] = (10 + number as i64).into();
+        let queued = app.deliver("pull_request", &format!("d-nul-{number}"), &payload).await;
+        let job_id = queued["job_id"].as_i64().expect("a job id");
+        claim(&app, &token).await;
+        let mut body = report_body(1);
+        body[field] = value;
+
+        let response = app
+            .post_agent(&report_path(job_id), Some(&token), &body)
+            .await;
+
+        assert_eq!(response.status, StatusCode::OK, "case {case}: {}", response.error());
+        let (outcome, error): (String, Option<String>) =
+            sqlx::query_as("SELECT outcome, error FROM job_reports WHERE job_id = $1")
+                .bind(job_id)
+                .fetch_one(&app.pool)
+                .await
+                .expect("the report");
+        assert_eq!(outcome, "failed", "case {case}");
+        let error = error.unwrap_or_default();
+        assert!(error.contains(expected), "case {case}: {error}");
+        assert!(error.contains("Remove the NUL characters"), "case {case}: {error}");
+        let files: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM job_report_files JOIN job_reports ON job_reports.id = report_id
+             WHERE job_reports.job_id = $1",
+        )
+        .bind(job_id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the file count");
+        assert_eq!(files, 0, "case {case}: no file is kept");
+        assert_eq!(load(&app, job_id).await.state, JobState::Ingesting, "case {case}");
+    }
 }
 
 /// Checks that `\\u0000` in a results file, an escaped backslash followed
