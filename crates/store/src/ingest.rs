@@ -35,9 +35,9 @@ pub enum IngestOutcome {
 pub enum ExistingRuns {
     /// The new file replaces the stored one, as a re-import does.
     Replace,
-    /// The stored file stays. A pull request's job passes this: its runner
-    /// runs untrusted code, which must not rewrite a run that a history
-    /// job, a release or an import stored.
+    /// The stored file stays, and so does a stored benchmark description. A
+    /// pull request's job passes this: its runner runs untrusted code, which
+    /// must not rewrite what a history job, a release or an import stored.
     Keep,
 }
 
@@ -146,7 +146,8 @@ impl Store {
     /// name the same run are written one after the other, so the last one
     /// replaces the others, as separate `ingest` calls would. With
     /// [`ExistingRuns::Keep`], a run stored from a different file keeps
-    /// that file, so of several files that name one run the first is stored.
+    /// that file, so of several files that name one run the first is stored,
+    /// and a benchmark the suite described before keeps its description.
     #[tracing::instrument(skip_all, fields(repo = %repo, files = files.len()))]
     pub async fn ingest_all_or_nothing(
         &self,
@@ -171,7 +172,7 @@ impl Store {
 
         let mut tx = self.begin_ingest().await?;
         if let Some(suite) = suite {
-            Store::write_suite(&mut tx, repo, suite).await?;
+            Store::write_suite(&mut tx, repo, suite, existing).await?;
         }
         // A savepoint, so that the refreshes of unchanged files can be
         // undone while the suite is kept.

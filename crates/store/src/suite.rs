@@ -7,7 +7,7 @@ use pitot_asv::{BenchmarkInfo, BenchmarkSuite, BenchmarkType, MachineInfo};
 use sqlx::PgConnection;
 
 use crate::catalog::{ensure_repository, find_repository};
-use crate::{RepoName, Store, StoreError};
+use crate::{ExistingRuns, RepoName, Store, StoreError};
 
 impl Store {
     /// Creates or updates one row per benchmark of `suite`, in one transaction.
@@ -16,16 +16,19 @@ impl Store {
     /// stay, and `benchmarks.json` only ever describes the newest suite.
     pub async fn upsert_suite(&self, repo: &RepoName, suite: &BenchmarkSuite) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        Store::write_suite(&mut tx, repo, suite).await?;
+        Store::write_suite(&mut tx, repo, suite, ExistingRuns::Replace).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Writes the rows of `upsert_suite` in the caller's transaction.
+    /// Writes the rows of `upsert_suite` in the caller's transaction. With
+    /// [`ExistingRuns::Keep`], a benchmark that a suite described before
+    /// keeps that description, and only new or undescribed ones are written.
     pub(crate) async fn write_suite(
         conn: &mut PgConnection,
         repo: &RepoName,
         suite: &BenchmarkSuite,
+        existing: ExistingRuns,
     ) -> Result<(), StoreError> {
         let repository_id = ensure_repository(conn, repo).await?;
 
@@ -57,14 +60,16 @@ impl Store {
              ORDER BY input.name
              ON CONFLICT ON CONSTRAINT benchmarks_repository_name_key DO UPDATE
              SET kind = excluded.kind, unit = excluded.unit, param_names = excluded.param_names,
-                 params = excluded.params, version = excluded.version",
+                 params = excluded.params, version = excluded.version
+             WHERE $8 OR benchmarks.kind IS NULL",
             repository_id,
             &names,
             &kinds,
             &units,
             &param_names,
             &params,
-            &versions as &[Option<String>]
+            &versions as &[Option<String>],
+            existing == ExistingRuns::Replace,
         )
         .execute(&mut *conn)
         .await?;

@@ -307,12 +307,18 @@ async fn all_or_nothing_with_one_run_twice_keeps_last(pool: PgPool) {
 }
 
 /// Checks that an ingest that keeps existing runs, as a pull request's job
-/// does, leaves a stored run's file alone and still stores new runs.
+/// does, leaves a stored run's file and a stored benchmark description
+/// alone, and still stores new runs and describes new benchmarks.
 #[sqlx::test(migrations = "../../migrations")]
 async fn keep_leaves_stored_run_alone(pool: PgPool) {
     let store = Store::from_pool(pool.clone());
     let trusted = results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]);
     store.ingest(&repo(), &trusted, [7; 32]).await.expect("trusted ingest");
+    store.upsert_suite(&repo(), &suite_of(&["b.time_a"])).await.expect("trusted suite");
+    let mut forged_suite = suite_of(&["b.time_a", "b.time_new"]);
+    for info in forged_suite.benchmarks.values_mut() {
+        info.unit = "bytes".into();
+    }
     let files = [
         results_file(1, "py3.12", vec![plain("b.time_a", 50.0)]),
         results_file(2, "py3.12", vec![plain("b.time_a", 2.0)]),
@@ -320,11 +326,24 @@ async fn keep_leaves_stored_run_alone(pool: PgPool) {
     let batch: Vec<(&ResultsFile, [u8; 32])> = vec![(&files[0], [8; 32]), (&files[1], [9; 32])];
 
     let outcomes = store
-        .ingest_all_or_nothing(&repo(), None, &batch, ExistingRuns::Keep)
+        .ingest_all_or_nothing(&repo(), Some(&forged_suite), &batch, ExistingRuns::Keep)
         .await
         .expect("ingest");
 
     assert_eq!(outcomes, [IngestOutcome::Kept, IngestOutcome::Inserted { values: 1 }]);
+    let units: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT name, unit FROM benchmarks ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .expect("units");
+    assert_eq!(
+        units,
+        [
+            ("b.time_a".to_owned(), Some("seconds".to_owned())),
+            ("b.time_new".to_owned(), Some("bytes".to_owned())),
+        ],
+        "the described benchmark keeps its unit, the new one is described"
+    );
     let values: Vec<f64> = sqlx::query_scalar("SELECT value FROM results ORDER BY value")
         .fetch_all(&pool)
         .await
