@@ -18,6 +18,7 @@ pub mod api_tokens;
 pub mod api;
 pub mod calibrations;
 pub mod commands;
+pub mod comparison_cache;
 pub mod change_points;
 mod commit_reports;
 mod confirmation;

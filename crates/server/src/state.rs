@@ -12,6 +12,7 @@ use pitot_store::commit_shas::CommitShas;
 
 use crate::actions::ActionsWake;
 use crate::commands::CommandsWake;
+use crate::comparison_cache::ComparisonCache;
 use crate::metrics::Metrics;
 use crate::queue_events::QueueEvents;
 use crate::reporter::ReporterWake;
@@ -44,6 +45,8 @@ pub struct AppState {
     /// Bounds how many public requests load and parse a job's report at
     /// once (see [`MAX_COMPARISON_LOADS`]).
     pub comparison_loads: Arc<tokio::sync::Semaphore>,
+    /// The comparisons built lately for job pages, details and charts.
+    pub comparison_cache: Arc<ComparisonCache>,
 }
 
 /// How many requests may load and parse a job's report at once. Anyone can
@@ -68,6 +71,7 @@ impl AppState {
             metrics: Metrics::default(),
             commit_shas: Arc::default(),
             comparison_loads: Arc::new(tokio::sync::Semaphore::new(MAX_COMPARISON_LOADS)),
+            comparison_cache: Arc::default(),
         }
     }
 

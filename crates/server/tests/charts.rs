@@ -288,6 +288,30 @@ async fn quarantines_shape_the_served_charts(pool: PgPool) {
     assert_eq!(after_lifting.body, response.body, "the same image");
 }
 
+/// Checks that the charts of one job reuse the comparison built for the
+/// first: the second request is served after the report's files are gone.
+#[sqlx::test(migrations = "../../migrations")]
+async fn charts_reuse_the_built_comparison(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let (job_id, comment) = reported_job(&app).await;
+    let path = chart_path(&comment, job_id, "summary");
+    let first = get(&app, &path).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.error());
+    sqlx::query(
+        "DELETE FROM job_report_files USING job_reports
+         WHERE job_reports.id = job_report_files.report_id AND job_reports.job_id = $1",
+    )
+    .bind(job_id)
+    .execute(&app.pool)
+    .await
+    .expect("files deleted");
+
+    let second = get(&app, &path).await;
+
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.error());
+    assert_eq!(second.body, first.body, "the same image");
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn bad_chart_requests_are_404(pool: PgPool) {
     let app = TestApp::new(pool);

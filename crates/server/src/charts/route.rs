@@ -152,13 +152,6 @@ pub(crate) async fn load_comparison(
             job.repository
         )));
     }
-    // Held until the comparison is built: the report's files and the
-    // history they are judged against are the costly part.
-    let _permit = state
-        .comparison_loads
-        .acquire()
-        .await
-        .context("the comparison loads were closed")?;
     let report = job_reports::latest_job_report(&state.pool, job_id)
         .await
         .context("failed to load the job's report")?;
@@ -171,6 +164,16 @@ pub(crate) async fn load_comparison(
     if report.error.is_some() {
         return Err(no_comparison("the run failed"));
     }
+    if let Some((base_sha, comparison)) = state.comparison_cache.get(report.id) {
+        return Ok((job, base_sha, comparison));
+    }
+    // Held until the comparison is built: the report's files and the
+    // history they are judged against are the costly part.
+    let _permit = state
+        .comparison_loads
+        .acquire()
+        .await
+        .context("the comparison loads were closed")?;
     let base_sha = job
         .base_sha
         .clone()
@@ -194,6 +197,7 @@ pub(crate) async fn load_comparison(
         .map_err(|error| anyhow::anyhow!("stored repository name {:?}: {error}", job.repository))?;
     let store = Store::from_pool(state.pool.clone());
     assess_with_history(&store, &repo, &mut comparison, &base_sha).await?;
+    state.comparison_cache.insert(report.id, &base_sha, &comparison);
     Ok((job, base_sha, comparison))
 }
 
