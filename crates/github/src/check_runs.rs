@@ -108,7 +108,9 @@ impl GitHubClient {
     /// a personal token. A timeout or 5xx may come after GitHub stored the
     /// run, so before each retry the commit's runs are searched for this
     /// App's run with `run.external_id`, and a stored run is returned
-    /// instead of a second one.
+    /// instead of a second one. When the last try or the search fails that
+    /// way, the client remembers it, and its next call for the same run
+    /// searches before it creates.
     #[tracing::instrument(skip_all, fields(repo = %repo, head_sha = %run.head_sha, external_id = %run.external_id))]
     pub async fn create_check_run(
         &self,
@@ -144,13 +146,28 @@ impl GitHubClient {
             auth: AuthKind::Installation,
         };
 
+        let uncertain_key = format!("{repo}\n{}", run.external_id);
+        if self.uncertain_check_runs().contains(&uncertain_key) {
+            if let Some(stored) = self.find_check_run(repo, run).await? {
+                self.uncertain_check_runs().remove(&uncertain_key);
+                return Ok(Some(stored));
+            }
+        }
         let policy = &self.shared.settings.retry;
         let mut attempt = 1;
         loop {
             let error = match self.send(&call).await {
-                Ok(response) => return Ok(Some(response.json(&call)?)),
+                Ok(response) => {
+                    self.uncertain_check_runs().remove(&uncertain_key);
+                    return Ok(Some(response.json(&call)?));
+                }
                 Err(error) if error.may_have_taken_effect() && attempt < policy.max_attempts => error,
-                Err(error) => return Err(error),
+                Err(error) => {
+                    if error.may_have_taken_effect() {
+                        self.uncertain_check_runs().insert(uncertain_key);
+                    }
+                    return Err(error);
+                }
             };
 
             let wait = policy.backoff(attempt);
@@ -162,11 +179,25 @@ impl GitHubClient {
                 "creating the check run may have failed; checking for it by external id before retrying"
             );
             tokio::time::sleep(wait).await;
-            if let Some(stored) = self.find_check_run(repo, run).await? {
-                return Ok(Some(stored));
+            match self.find_check_run(repo, run).await {
+                Ok(Some(stored)) => return Ok(Some(stored)),
+                Ok(None) => {}
+                Err(error) => {
+                    self.uncertain_check_runs().insert(uncertain_key);
+                    return Err(error);
+                }
             }
             attempt += 1;
         }
+    }
+
+    /// Locks the set of check runs whose creation may have taken effect.
+    fn uncertain_check_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // The set stays valid after a panic elsewhere.
+        self.shared
+            .uncertain_check_runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Sets the status (and conclusion) of check run `check_run_id`, and its

@@ -104,6 +104,10 @@ pub(crate) struct Shared {
     /// The account the credentials act as, fetched on first use.
     pub identity: tokio::sync::OnceCell<Identity>,
     pub calls: CallRecorder,
+    /// The check runs, by repository and external id, whose creation may
+    /// have taken effect although the call failed. The next creation of
+    /// one looks for it first.
+    pub uncertain_check_runs: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl std::fmt::Debug for GitHubClient {
@@ -165,6 +169,7 @@ impl GitHubClient {
             warned_no_check_runs: AtomicBool::new(false),
             identity: tokio::sync::OnceCell::new(),
             calls: CallRecorder::default(),
+            uncertain_check_runs: std::sync::Mutex::default(),
         };
         Ok(GitHubClient {
             shared: Arc::new(shared),

@@ -140,6 +140,30 @@ async fn check_run_timeout_after_store_creates_no_duplicate() {
     assert_eq!(stub.requests_matching(&post).len(), 1);
 }
 
+/// Checks that a creation whose POST may have taken effect and whose search
+/// for the run then failed is not repeated blindly: the next call searches
+/// first and returns the stored run.
+#[tokio::test]
+async fn failed_search_is_retried_before_creating() {
+    let stub = GitHubStub::start().await;
+    let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
+    let list = RequestMatch::get(&format!("/repos/{REPO}/commits/{HEAD_SHA}/check-runs"));
+    stub.fail_next(post.clone(), Failure::BadGatewayAfterHandling, 1);
+    stub.fail_next(list.clone(), Failure::NotFound, 1);
+    let client = app_client(&stub);
+    let output = running();
+    let first = client.create_check_run(REPO, &new_run(&output)).await;
+    assert!(first.is_err(), "the search failed: {first:?}");
+
+    let created = client.create_check_run(REPO, &new_run(&output)).await.unwrap().unwrap();
+
+    let runs = stub.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
+    assert_eq!(created.id, runs[0].id);
+    assert_eq!(stub.requests_matching(&post).len(), 1, "no second POST");
+    assert_eq!(stub.requests_matching(&list).len(), 2);
+}
+
 #[tokio::test]
 async fn other_apps_run_is_not_reused() {
     let stub = GitHubStub::start().await;
