@@ -27,42 +27,38 @@ pub(crate) async fn store_report(
     report: &ReportRequest,
 ) -> Result<f64, AppError> {
     let unstorable = unstorable_reason(report);
-    if let Some(reason) = &unstorable {
-        tracing::warn!(job_id, attempt = report.attempt, reason, "the report's results cannot be stored; the attempt fails");
-    }
-    let failed = unstorable.is_some() || report.outcome == JobOutcome::Failed;
-    let error = match (&unstorable, report.outcome) {
-        (Some(reason), _) => Some(reason.as_str()),
-        (None, JobOutcome::Completed) => None,
-        (None, JobOutcome::Failed) => Some(
-            report
-                .error
-                .as_deref()
-                .unwrap_or("the agent reported a failure without a reason"),
-        ),
+    let (outcome, report_error) = match &unstorable {
+        Some(reason) => {
+            tracing::warn!(job_id, attempt = report.attempt, reason, "the report's results cannot be stored, so the attempt fails");
+            (JobOutcome::Failed, Some(reason.as_str()))
+        }
+        None => (report.outcome, report.error.as_deref()),
     };
+    let stored = unstorable.is_none();
     let new_report = NewJobReport {
         job_id,
         attempt: report.attempt,
-        outcome: if failed { "failed" } else { outcome_name(report.outcome) },
+        outcome: outcome_name(outcome),
         machine: &report.machine,
         head_sha: &report.head_sha,
         base_sha: report.base_sha.as_deref(),
-        benchmarks_json: report.benchmarks_json.as_deref().filter(|_| unstorable.is_none()),
+        benchmarks_json: report.benchmarks_json.as_deref().filter(|_| stored),
         log: &report.log,
-        error,
+        error: report_error,
     };
     let report_id = job_reports::insert_job_report(&mut *conn, &new_report)
         .await?
         .context("the running job's attempt already has a report")?;
-    let files: Vec<(&str, &str)> = report
-        .results
-        .iter()
-        .filter(|_| unstorable.is_none())
-        .map(|file| (file.path.as_str(), file.content.as_str()))
-        .collect();
+    let mut files: Vec<(&str, &str)> = Vec::new();
+    if stored {
+        files.extend(report.results.iter().map(|file| (file.path.as_str(), file.content.as_str())));
+    }
     job_reports::insert_report_files(&mut *conn, report_id, &files).await?;
 
+    let error = match outcome {
+        JobOutcome::Completed => None,
+        JobOutcome::Failed => Some(report_error.unwrap_or("the agent reported a failure without a reason")),
+    };
     let run_seconds = jobs::mark_job_ingesting(
         &mut *conn,
         job_id,
