@@ -2,8 +2,8 @@
 //! lease expiry, the reporter, the deferred-delivery worker, the command
 //! worker (which also resolves published releases), the GitHub Actions
 //! worker, the retention pruning (unless `[retention]` keeps everything)
-//! and, when a repository asks for it, the nightly history worker. All
-//! stop when the state's shutdown token is cancelled.
+//! and, when a repository's configuration turns it on, the nightly history
+//! worker. All stop when the state's shutdown token is cancelled.
 
 use anyhow::Context as _;
 use pitot_store::jobs::{self, ExpiredLease, JobState};

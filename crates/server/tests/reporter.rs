@@ -30,8 +30,9 @@ fn results_json(sha: &str) -> Value {
 /// Returns the fixture's results at `sha` with one more benchmark, whose
 /// parameter value contains a NUL character. The parser accepts it, because
 /// the JSON text contains only the escape `\u0000`, but PostgreSQL rejects
-/// the value once the ingest stores its series. The report endpoint rejects
-/// such a file, so [`replace_report_file`] puts it into a stored report.
+/// the value once the ingest stores its series. The report endpoint stores
+/// such a file's report as a failed attempt without it, so
+/// [`replace_report_file`] puts it into a stored report.
 fn results_rejected_by_postgres(sha: &str) -> Value {
     let mut results = results_json(sha);
     results["results"]["bad.Nul.time_nul"] =

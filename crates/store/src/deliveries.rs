@@ -44,7 +44,7 @@ pub enum DeliveryOutcome {
     /// deferred-delivery worker.
     Deferred,
     /// A deferred delivery that could not be applied after
-    /// [`MAX_DEFERRED_ATTEMPTS`] tries; its payload and error are kept.
+    /// [`MAX_DEFERRED_ATTEMPTS`] tries. Its payload and error are kept.
     Failed,
 }
 
@@ -260,8 +260,8 @@ pub async fn finish_deferred(
 /// The kind of failure of a try at applying a deferred delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeferredFailure {
-    /// A row lock was still held: the reason the delivery waits, so the
-    /// try does not count towards [`MAX_DEFERRED_ATTEMPTS`].
+    /// A row lock was still held. That is what the delivery waits for, so
+    /// the try does not count towards [`MAX_DEFERRED_ATTEMPTS`].
     Locked,
     /// A failure that may pass, such as a database error.
     Passing,

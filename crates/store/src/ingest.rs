@@ -146,8 +146,8 @@ impl Store {
     /// name the same run are written one after the other, so the last one
     /// replaces the others, as separate `ingest` calls would. With
     /// [`ExistingRuns::Keep`], a run stored from a different file keeps
-    /// that file, so of several files that name one run the first is stored,
-    /// and a benchmark the suite described before keeps its description.
+    /// that file, so of several files that name one run the first is stored.
+    /// A benchmark that a suite described before then keeps its description.
     #[tracing::instrument(skip_all, fields(repo = %repo, files = files.len()))]
     pub async fn ingest_all_or_nothing(
         &self,
