@@ -43,6 +43,7 @@ mod job_report_store;
 mod metrics;
 mod noise_thresholds;
 mod queue_events;
+mod repository_ids;
 mod routes;
 mod secret_tokens;
 mod security_headers;
@@ -53,7 +54,7 @@ mod webhook;
 
 pub use error::AppError;
 pub use metrics::Metrics;
-pub use queue_events::QueueEvents;
+pub use queue_events::{JobAnnouncer, QueueEvents};
 pub use routes::router;
 pub use serve::serve;
 pub use state::AppState;

@@ -2,10 +2,14 @@
 //! is queued or a report stored.
 //!
 //! Enqueueing sends `pg_notify` in its transaction, so the notification
-//! arrives when the job is committed, from any server replica. One
-//! listener task per process receives it and wakes every waiting claim;
-//! they race for the job and `SKIP LOCKED` gives it to one of them.
+//! arrives when the job is committed, from any server replica. Webhook
+//! deliveries instead announce their jobs after the commit through
+//! [`JobAnnouncer`], which sends one notification for all the jobs queued
+//! while the previous one was on its way. One listener task per process
+//! receives the notifications and wakes every waiting claim; they race for
+//! the job and `SKIP LOCKED` gives it to one of them.
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +46,70 @@ impl QueueEvents {
     /// Wakes every waiting claim.
     pub fn wake_all(&self) {
         self.notify.notify_waiters();
+    }
+}
+
+/// Sends the job-queued notification for jobs that committed transactions
+/// queued; cheap to clone.
+///
+/// A notification only asks listeners to look at the queue, so one
+/// notification serves every job queued before it is sent. A sender task
+/// runs while announcements arrive and sends one notification per round
+/// trip, however many jobs were announced during it. PostgreSQL holds one
+/// lock for the whole cluster from a notifying transaction's commit until
+/// it ends, so a notification in each of a burst of webhook transactions
+/// would make their commits wait for each other.
+///
+/// A notification lost with the process, or to a failed send, delays the
+/// job until waiting claims look at the queue on their own, every few
+/// seconds.
+#[derive(Clone, Default)]
+pub struct JobAnnouncer {
+    shared: Arc<Announcements>,
+}
+
+#[derive(Default)]
+struct Announcements {
+    /// A job was announced that no sent notification covers yet.
+    pending: AtomicBool,
+    /// A sender task is running.
+    sending: AtomicBool,
+    /// The latest job announced, sent as the notification's payload.
+    latest_job: AtomicI64,
+}
+
+impl JobAnnouncer {
+    /// Announces that `job_id` was queued and committed. Call it within a
+    /// Tokio runtime. It returns at once.
+    pub fn announce(&self, pool: &PgPool, job_id: i64) {
+        let shared = &self.shared;
+        shared.latest_job.store(job_id, Ordering::Release);
+        shared.pending.store(true, Ordering::Release);
+        if !shared.sending.swap(true, Ordering::AcqRel) {
+            tokio::spawn(send_announcements(pool.clone(), Arc::clone(shared)));
+        }
+    }
+}
+
+/// Sends notifications until no announcement is pending, then stops.
+async fn send_announcements(pool: PgPool, shared: Arc<Announcements>) {
+    loop {
+        while shared.pending.swap(false, Ordering::AcqRel) {
+            let job_id = shared.latest_job.load(Ordering::Acquire);
+            if let Err(error) = pitot_store::jobs::notify_job_queued(&pool, job_id).await {
+                tracing::warn!(
+                    job_id,
+                    error = %error,
+                    "failed to announce queued jobs; claims will find them when they next look"
+                );
+            }
+        }
+        shared.sending.store(false, Ordering::Release);
+        // An announcement made after the last swap but before the store
+        // above found a sender still running and started none.
+        if !shared.pending.load(Ordering::Acquire) || shared.sending.swap(true, Ordering::AcqRel) {
+            return;
+        }
     }
 }
 

@@ -14,8 +14,9 @@ use crate::actions::ActionsWake;
 use crate::commands::CommandsWake;
 use crate::comparison_cache::ComparisonCache;
 use crate::metrics::Metrics;
-use crate::queue_events::QueueEvents;
+use crate::queue_events::{JobAnnouncer, QueueEvents};
 use crate::reporter::ReporterWake;
+use crate::repository_ids::RepositoryIds;
 
 /// The state shared by handlers and workers; cloning it is cheap.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wakes claims that wait for a job; fed by the listener worker.
     pub queue_events: QueueEvents,
+    /// Notifies every replica of jobs that webhook deliveries queued.
+    pub job_announcer: JobAnnouncer,
     /// Wakes the reporter when a report is stored or a job queued.
     pub reporter_wake: ReporterWake,
     /// Wakes the command worker when a pull request command is recorded.
@@ -47,6 +50,8 @@ pub struct AppState {
     pub comparison_loads: Arc<tokio::sync::Semaphore>,
     /// The comparisons built lately for job pages, details and charts.
     pub comparison_cache: Arc<ComparisonCache>,
+    /// The ids of repositories that pull request deliveries named.
+    pub(crate) repository_ids: Arc<RepositoryIds>,
 }
 
 /// How many requests may load and parse a job's report at once. Anyone can
@@ -63,6 +68,7 @@ impl AppState {
             pool,
             config: Arc::new(config),
             queue_events: QueueEvents::default(),
+            job_announcer: JobAnnouncer::default(),
             reporter_wake: ReporterWake::default(),
             commands_wake: CommandsWake::default(),
             actions_wake: ActionsWake::default(),
@@ -72,6 +78,7 @@ impl AppState {
             commit_shas: Arc::default(),
             comparison_loads: Arc::new(tokio::sync::Semaphore::new(MAX_COMPARISON_LOADS)),
             comparison_cache: Arc::default(),
+            repository_ids: Arc::default(),
         }
     }
 

@@ -117,6 +117,98 @@ async fn concurrent_redeliveries_are_one_job(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_labels_of_two_heads_leave_at_most_one_active_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let heads = [FIXTURE_HEAD, NEW_HEAD];
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..20 {
+        let body = serde_json::to_vec(&with_head(pull_request("labeled"), heads[index % 2])).unwrap();
+        let request = webhook_request("pull_request", &format!("d-{index}"), &body)
+            .header(
+                "x-hub-signature-256",
+                pitot_github::sign(SECRET.as_bytes(), &body),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let router = app.router.clone();
+        tasks.spawn(async move {
+            tower::ServiceExt::oneshot(router, request)
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let statuses = tasks.join_all().await;
+
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::ACCEPTED),
+        "{statuses:?}"
+    );
+    // Each label supersedes the other head's job. One that waited for the
+    // pull request while another delivery queued a job must see that job.
+    let states: Vec<String> = app.jobs().await.into_iter().map(|(_, state)| state).collect();
+    let active = states.iter().filter(|state| *state == "queued").count();
+    assert!(active <= 1, "one run per pull request at a time: {states:?}");
+    assert_eq!(states.len(), 2, "one job per head: {states:?}");
+    assert_eq!(app.count("deliveries").await, 20);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn queued_job_is_announced_after_the_commit(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
+        .await
+        .expect("listener connects");
+    listener
+        .listen(pitot_store::jobs::JOB_QUEUED_CHANNEL)
+        .await
+        .expect("listens");
+
+    let response = app
+        .deliver("pull_request", "d-1", &pull_request("labeled"))
+        .await;
+
+    let job_id = response["job_id"].as_i64().expect("a job id");
+    let notification = tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv())
+        .await
+        .expect("a notification within 30 seconds")
+        .expect("the listener stays connected");
+    assert_eq!(notification.payload(), job_id.to_string());
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn announcements_end_with_the_latest_job(pool: PgPool) {
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener connects");
+    listener
+        .listen(pitot_store::jobs::JOB_QUEUED_CHANNEL)
+        .await
+        .expect("listens");
+    let announcer = pitot_server::JobAnnouncer::default();
+
+    // Announcements made while a notification is on its way share the next
+    // one; the last announcement must still be sent.
+    for job_id in 1..=200 {
+        announcer.announce(&pool, job_id);
+        if job_id % 10 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    let mut payloads = Vec::new();
+    while payloads.last().map(String::as_str) != Some("200") {
+        let notification = tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no notification for job 200 after {payloads:?}"))
+            .expect("the listener stays connected");
+        payloads.push(notification.payload().to_owned());
+    }
+    assert!(payloads.len() <= 200, "{payloads:?}");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
 async fn same_event_under_two_ids_is_one_job(pool: PgPool) {
     let app = TestApp::new(pool);
     let payload = pull_request("labeled");

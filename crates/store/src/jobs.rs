@@ -223,6 +223,64 @@ pub async fn insert_pull_request_job(
     Ok(id)
 }
 
+/// Supersedes the queued and running jobs of the pull request's other
+/// heads with `superseded_reason`, as [`supersede_other_heads`] with
+/// `running` does, and inserts a queued job for the head, as
+/// [`insert_pull_request_job`] does, in one statement. Returns the new
+/// job's id, or `None` when the head already has a job.
+///
+/// Call it after writing the pull request's row in an earlier statement of
+/// the same transaction. That statement waits for concurrent changes to the
+/// pull request, and this one, which takes a newer snapshot, then reads the
+/// jobs they committed. It sends no notification.
+pub async fn queue_head_superseding_others(
+    executor: impl PgExecutor<'_>,
+    job: &NewPullRequestJob<'_>,
+    superseded_reason: &str,
+) -> Result<Option<i64>, StoreError> {
+    let head_sha = full_sha(job.head_sha)?;
+    // The two writes touch different heads, so the order in which
+    // PostgreSQL runs them does not matter.
+    let id = sqlx::query_scalar!(
+        r#"
+        WITH superseded AS (
+            UPDATE jobs
+            SET state = 'superseded', error = $12, lease_expires_at = NULL,
+                finished_at = now(), updated_at = now()
+            WHERE state IN ('queued', 'running')
+              AND (
+                  (repository_id = $1 AND pr_number = $2 AND head_sha <> $3)
+                  OR (kind = 'confirm' AND parent_job_id IN (
+                      SELECT id FROM jobs WHERE repository_id = $1 AND pr_number = $2 AND head_sha <> $3
+                  ))
+              )
+            RETURNING id
+        )
+        INSERT INTO jobs (repository_id, pr_number, head_sha, base_ref, clone_url,
+                          head_fetch_ref, installation_id, attempt_limit, bench,
+                          backend, dispatch_ref)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (repository_id, pr_number, head_sha) WHERE pr_number IS NOT NULL DO NOTHING
+        RETURNING id
+        "#,
+        job.repository_id,
+        job.pr_number,
+        head_sha,
+        job.base_ref,
+        job.clone_url,
+        job.head_fetch_ref,
+        job.installation_id,
+        job.max_attempts,
+        job.bench,
+        job.backend.as_str(),
+        job.dispatch_ref,
+        superseded_reason,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(id)
+}
+
 /// Queues the finished job (reported, failed or cancelled) of a pull
 /// request head again, on the same row, and returns its id. Returns `None`
 /// when the head has no job or its job is not finished.

@@ -142,3 +142,11 @@ pub async fn ensure_repository(
 ) -> Result<i32, StoreError> {
     crate::catalog::ensure_repository(conn, repository).await
 }
+
+/// Returns the id of `repository`, if it has a row.
+pub async fn find_repository(
+    conn: &mut sqlx::PgConnection,
+    repository: &crate::RepoName,
+) -> Result<Option<i32>, StoreError> {
+    crate::catalog::find_repository(conn, repository).await
+}

@@ -184,8 +184,16 @@ pub(super) async fn apply_event(
     })
 }
 
-/// Wakes the workers an applied delivery concerns and logs what it did.
+/// Wakes the workers an applied delivery concerns, announces the job it
+/// queued, and logs what it did. The deliveries send no job-queued
+/// notification in their transaction: a burst of them would queue each
+/// commit behind PostgreSQL's one lock for notifying transactions.
 pub(super) fn after_commit(state: &AppState, outcome: DeliveryOutcome, job_id: Option<i64>) {
+    if announces_job(outcome) {
+        if let Some(job_id) = job_id {
+            state.job_announcer.announce(&state.pool, job_id);
+        }
+    }
     if matches!(
         outcome,
         DeliveryOutcome::WorkflowRunCompleted | DeliveryOutcome::JobQueued | DeliveryOutcome::JobRequeued
@@ -233,7 +241,7 @@ async fn apply_pull_request(
             .map_err(|error: pitot_store::InvalidRepoName| {
                 AppError::BadRequest(format!("repository.full_name: {error}"))
             })?;
-    let repository_id = pull_requests::ensure_repository(conn, &repository).await?;
+    let repository_id = state.repository_ids.ensure(conn, &repository).await?;
     let head = PullRequestHead {
         repository_id,
         number: event.number,
@@ -316,7 +324,7 @@ async fn enqueue_head(
         backend: job_backend(state, &event.repository.full_name),
         dispatch_ref: event.repository.default_branch.as_deref(),
     };
-    let (outcome, job_id, _) = enqueue_job(conn, &job).await?;
+    let (outcome, job_id, _) = queue_head(conn, &job).await?;
     Ok((outcome, job_id))
 }
 
@@ -328,53 +336,61 @@ pub(crate) fn job_backend(state: &AppState, repository: &str) -> Backend {
     }
 }
 
-/// Queues `job`: a new row, the head's finished row again, or the row that
-/// is already queued or running. Returns what happened, the job's id and
-/// its state now. Queued and running jobs of the pull request's other heads
-/// are superseded: only one run per pull request goes on at a time.
-///
-/// A queued job gets the job's `backend` and `dispatch_ref`. A new row is
-/// inserted with them. A row queued again, or found queued, is updated,
-/// which also clears what an earlier run recorded about its workflow.
+/// Queues `job` as [`queue_head`] does and sends the job-queued
+/// notification in the transaction when a job was queued or queued again.
 pub(crate) async fn enqueue_job(
     conn: &mut PgConnection,
     job: &NewPullRequestJob<'_>,
 ) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
-    let (outcome, job_id, state) = enqueue_job_row(conn, job).await?;
-    if state == JobState::Queued && outcome != DeliveryOutcome::JobQueued {
-        actions_jobs::set_job_backend(&mut *conn, job_id, job.backend, job.dispatch_ref).await?;
+    let (outcome, job_id, state) = queue_head(conn, job).await?;
+    if announces_job(outcome) {
+        jobs::notify_job_queued(&mut *conn, job_id).await?;
     }
     Ok((outcome, job_id, state))
 }
 
-async fn enqueue_job_row(
+/// Queues `job`: a new row, the head's finished row again, or the row that
+/// is already queued or running. Returns what happened, the job's id and
+/// its state now. Queued and running jobs of the pull request's other heads
+/// are superseded: only one run per pull request goes on at a time. Sends
+/// no notification.
+///
+/// A queued job gets the job's `backend` and `dispatch_ref`. A new row is
+/// inserted with them. A row queued again, or found queued, is updated,
+/// which also clears what an earlier run recorded about its workflow.
+async fn queue_head(
     conn: &mut PgConnection,
     job: &NewPullRequestJob<'_>,
 ) -> Result<(DeliveryOutcome, i64, JobState), AppError> {
     let head = job.head_sha.get(..10).unwrap_or(job.head_sha);
     let reason = format!("a run of the pull request's head {head} replaced it");
-    jobs::supersede_other_heads(
-        &mut *conn,
-        job.repository_id,
-        job.pr_number,
-        job.head_sha,
-        true,
-        &reason,
-    )
-    .await?;
-    if let Some(job_id) = jobs::insert_pull_request_job(&mut *conn, job).await? {
-        jobs::notify_job_queued(&mut *conn, job_id).await?;
+    if let Some(job_id) = jobs::queue_head_superseding_others(&mut *conn, job, &reason).await? {
         return Ok((DeliveryOutcome::JobQueued, job_id, JobState::Queued));
     }
-    if let Some(job_id) = jobs::requeue_finished_job(&mut *conn, job).await? {
-        jobs::notify_job_queued(&mut *conn, job_id).await?;
-        return Ok((DeliveryOutcome::JobRequeued, job_id, JobState::Queued));
-    }
-    let (job_id, state) =
-        jobs::find_pull_request_job(&mut *conn, job.repository_id, job.pr_number, job.head_sha)
+    let (outcome, job_id, state) = match jobs::requeue_finished_job(&mut *conn, job).await? {
+        Some(job_id) => (DeliveryOutcome::JobRequeued, job_id, JobState::Queued),
+        None => {
+            let (job_id, state) = jobs::find_pull_request_job(
+                &mut *conn,
+                job.repository_id,
+                job.pr_number,
+                job.head_sha,
+            )
             .await?
             .context("the head's job was neither inserted, re-queued nor found")?;
-    Ok((DeliveryOutcome::JobUnchanged, job_id, state))
+            (DeliveryOutcome::JobUnchanged, job_id, state)
+        }
+    };
+    if state == JobState::Queued {
+        actions_jobs::set_job_backend(&mut *conn, job_id, job.backend, job.dispatch_ref).await?;
+    }
+    Ok((outcome, job_id, state))
+}
+
+/// Returns whether a delivery with `outcome` put a job in the queue, so
+/// that claims and the reporter should hear of it.
+fn announces_job(outcome: DeliveryOutcome) -> bool {
+    matches!(outcome, DeliveryOutcome::JobQueued | DeliveryOutcome::JobRequeued)
 }
 
 /// Records a `/pitot` command written in a new comment on a pull request,

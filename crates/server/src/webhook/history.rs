@@ -7,7 +7,7 @@ use pitot_github::{PushEvent, ReleaseEvent, RepoRef};
 use pitot_store::commit_jobs::{self, JobKind, NewCommitJob};
 use pitot_store::deliveries::DeliveryOutcome;
 use pitot_store::releases::{self, NewRelease};
-use pitot_store::{jobs, pull_requests, RepoName};
+use pitot_store::{pull_requests, RepoName};
 use sqlx::PgConnection;
 
 use crate::config::HistoryMode;
@@ -72,7 +72,6 @@ pub async fn apply_push(
     else {
         return Ok((DeliveryOutcome::JobUnchanged, None));
     };
-    jobs::notify_job_queued(&mut *conn, job_id).await?;
     let reason = format!(
         "more than {MAX_QUEUED_HISTORY_JOBS} history jobs were queued for the repository; newer pushes went first"
     );
