@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
+use crate::catalog_cache::StoredEnvironment;
 use crate::{RepoName, StoreError};
 
 /// Returns the id of `repo`, creating the row if needed.
@@ -69,13 +70,15 @@ pub(crate) struct EnvironmentFields<'a> {
     pub requirements: &'a BTreeMap<String, String>,
 }
 
-/// Returns the id of an environment, creating it or refreshing its Python
-/// version and requirements when the file describes them differently.
+/// Returns an environment's row as stored after the call, creating it when
+/// missing. With `refresh`, a Python version and requirements that differ
+/// from the file's are replaced by the file's; without it they stay.
 pub(crate) async fn ensure_environment(
     conn: &mut PgConnection,
     repository_id: i32,
     env: &EnvironmentFields<'_>,
-) -> Result<i32, StoreError> {
+    refresh: bool,
+) -> Result<StoredEnvironment, StoreError> {
     let requirements = serde_json::to_value(env.requirements).unwrap_or_default();
     for _ in 0..2 {
         let existing = sqlx::query!(
@@ -89,17 +92,27 @@ pub(crate) async fn ensure_environment(
             // Updating only on a difference keeps the common case free of row
             // locks, which concurrent ingests of the same environment would
             // otherwise wait on.
-            if row.python.as_deref() != env.python || row.requirements != requirements {
-                sqlx::query!(
-                    "UPDATE environments SET python = $2, requirements = $3 WHERE id = $1",
-                    row.id,
-                    env.python,
-                    requirements
-                )
-                .execute(&mut *conn)
-                .await?;
+            let differs = row.python.as_deref() != env.python || row.requirements != requirements;
+            if !differs || !refresh {
+                return Ok(StoredEnvironment {
+                    id: row.id,
+                    python: row.python,
+                    requirements: row.requirements,
+                });
             }
-            return Ok(row.id);
+            sqlx::query!(
+                "UPDATE environments SET python = $2, requirements = $3 WHERE id = $1",
+                row.id,
+                env.python,
+                requirements
+            )
+            .execute(&mut *conn)
+            .await?;
+            return Ok(StoredEnvironment {
+                id: row.id,
+                python: env.python.map(str::to_owned),
+                requirements,
+            });
         }
         sqlx::query!(
             "INSERT INTO environments (repository_id, name, python, requirements) VALUES ($1, $2, $3, $4)

@@ -246,7 +246,7 @@ async fn write_files(
     existing: ExistingRuns,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
     let prepared: Vec<&PreparedFile<'_>> = files.iter().map(|file| &file.prepared).collect();
-    let keys = keys::resolve_run_keys(conn, cache, found, repo, &prepared).await?;
+    let keys = keys::resolve_run_keys(conn, cache, found, repo, &prepared, existing).await?;
     let claims = claim_runs(conn, &keys, files, existing).await?;
 
     let mut rows = CopyBuffer::new();

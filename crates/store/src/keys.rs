@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::catalog::{self, EnvironmentFields, SeriesScope, StoredCommit};
-use crate::catalog_cache::{CatalogCache, CatalogIds, SeriesIdentity, StoredEnvironment};
+use crate::catalog_cache::{CatalogCache, CatalogIds, SeriesIdentity};
 use crate::prepare::PreparedFile;
-use crate::{RepoName, StoreError};
+use crate::{ExistingRuns, RepoName, StoreError};
 
 /// The ids a run refers to.
 pub(crate) struct RunKeys {
@@ -39,13 +39,14 @@ pub(crate) async fn resolve_run_keys(
     found: &mut CatalogIds,
     repo: &RepoName,
     files: &[&PreparedFile<'_>],
+    existing: ExistingRuns,
 ) -> Result<Vec<RunKeys>, StoreError> {
     let repository_id = resolve_repository(conn, cache, found, repo).await?;
     let commits = resolve_commits(conn, cache, found, repository_id, files).await?;
     let mut keys = Vec::with_capacity(files.len());
     for (prepared, (commit_id, committed_at)) in files.iter().zip(commits) {
         let machine_id = resolve_machine(conn, cache, found, repository_id, &prepared.file.machine).await?;
-        let environment_id = resolve_environment(conn, cache, found, repository_id, prepared).await?;
+        let environment_id = resolve_environment(conn, cache, found, repository_id, prepared, existing).await?;
         keys.push(RunKeys {
             repository_id,
             machine_id,
@@ -95,15 +96,17 @@ async fn resolve_machine(
     Ok(id)
 }
 
-/// Returns the environment's id. A cached id is used only when the cached
-/// description equals the file's, so a changed description still reaches
-/// `catalog::ensure_environment`, which updates the row.
+/// Returns the environment's id. With [`ExistingRuns::Replace`] a cached id
+/// is used only when the cached description equals the file's, so a changed
+/// description still reaches `catalog::ensure_environment`, which updates
+/// the row. With [`ExistingRuns::Keep`] a stored description stays as it is.
 async fn resolve_environment(
     conn: &mut PgConnection,
     cache: &CatalogCache,
     found: &mut CatalogIds,
     repository_id: i32,
     prepared: &PreparedFile<'_>,
+    existing: ExistingRuns,
 ) -> Result<i32, StoreError> {
     let file = prepared.file;
     let requirements = serde_json::to_value(&file.requirements).unwrap_or_default();
@@ -114,8 +117,9 @@ async fn resolve_environment(
         .get(&key)
         .or(found.environments.get(&key))
         .cloned();
+    let refresh = existing == ExistingRuns::Replace;
     if let Some(stored) = cached {
-        if stored.python == file.python && stored.requirements == requirements {
+        if !refresh || (stored.python == file.python && stored.requirements == requirements) {
             return Ok(stored.id);
         }
     }
@@ -125,12 +129,8 @@ async fn resolve_environment(
         python: file.python.as_deref(),
         requirements: &file.requirements,
     };
-    let id = catalog::ensure_environment(conn, repository_id, &fields).await?;
-    let stored = StoredEnvironment {
-        id,
-        python: file.python.clone(),
-        requirements,
-    };
+    let stored = catalog::ensure_environment(conn, repository_id, &fields, refresh).await?;
+    let id = stored.id;
     found.environments.insert(key, stored);
     Ok(id)
 }

@@ -356,6 +356,46 @@ async fn keep_leaves_stored_run_alone(pool: PgPool) {
     assert_eq!(hashes, [vec![7; 32], vec![9; 32]]);
 }
 
+/// Checks that a pull request's files cannot rewrite how a shared
+/// environment is described, while a trusted ingest still can.
+#[sqlx::test(migrations = "../../migrations")]
+async fn keep_leaves_environment_description_alone(pool: PgPool) {
+    let store = Store::from_pool(pool.clone());
+    let trusted = results_file(1, "py3.12", vec![plain("b.time_a", 1.0)]);
+    store.ingest(&repo(), &trusted, [7; 32]).await.expect("trusted ingest");
+    let mut forged = results_file(2, "py3.12", vec![plain("b.time_a", 2.0)]);
+    forged.python = Some("3.99".into());
+    forged.requirements.insert("numpy".into(), "0.0".into());
+    let batch: Vec<(&ResultsFile, [u8; 32])> = vec![(&forged, [8; 32])];
+
+    let outcomes = store
+        .ingest_all_or_nothing(&repo(), None, &batch, ExistingRuns::Keep)
+        .await
+        .expect("ingest");
+
+    assert_eq!(outcomes, [IngestOutcome::Inserted { values: 1 }]);
+    let described: (Option<String>, serde_json::Value) =
+        sqlx::query_as("SELECT python, requirements FROM environments")
+            .fetch_one(&pool)
+            .await
+            .expect("one environment");
+    assert_eq!(described.0.as_deref(), Some("3.12"), "the stored Python version stays");
+    assert_eq!(described.1, serde_json::json!({}), "the stored requirements stay");
+    assert_eq!(count(&pool, "runs").await, 2, "both runs share the environment");
+
+    let batch: Vec<(&ResultsFile, [u8; 32])> = vec![(&forged, [9; 32])];
+    store
+        .ingest_all_or_nothing(&repo(), None, &batch, ExistingRuns::Replace)
+        .await
+        .expect("trusted ingest");
+
+    let python: Option<String> = sqlx::query_scalar("SELECT python FROM environments")
+        .fetch_one(&pool)
+        .await
+        .expect("one environment");
+    assert_eq!(python.as_deref(), Some("3.99"), "a trusted ingest updates the description");
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn cache_keeps_only_committed_ids(pool: PgPool) {
     let store = Store::from_pool(pool.clone()).with_catalog_cache();
