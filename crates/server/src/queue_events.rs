@@ -74,7 +74,8 @@ struct Announcements {
     pending: AtomicBool,
     /// A sender task is running.
     sending: AtomicBool,
-    /// The latest job announced, sent as the notification's payload.
+    /// A recently announced job, sent as the notification's payload, which
+    /// listeners do not read.
     latest_job: AtomicI64,
 }
 
@@ -83,9 +84,13 @@ impl JobAnnouncer {
     /// Tokio runtime. It returns at once.
     pub fn announce(&self, pool: &PgPool, job_id: i64) {
         let shared = &self.shared;
-        shared.latest_job.store(job_id, Ordering::Release);
-        shared.pending.store(true, Ordering::Release);
-        if !shared.sending.swap(true, Ordering::AcqRel) {
+        shared.latest_job.store(job_id, Ordering::Relaxed);
+        // Sequentially consistent, as in the sender: of this store followed
+        // by a load of `sending`, and the sender's store of `sending`
+        // followed by a load of `pending`, at least one sees the other's
+        // store, so an announcement is never left without a sender.
+        shared.pending.store(true, Ordering::SeqCst);
+        if !shared.sending.swap(true, Ordering::SeqCst) {
             tokio::spawn(send_announcements(pool.clone(), Arc::clone(shared)));
         }
     }
@@ -94,8 +99,8 @@ impl JobAnnouncer {
 /// Sends notifications until no announcement is pending, then stops.
 async fn send_announcements(pool: PgPool, shared: Arc<Announcements>) {
     loop {
-        while shared.pending.swap(false, Ordering::AcqRel) {
-            let job_id = shared.latest_job.load(Ordering::Acquire);
+        while shared.pending.swap(false, Ordering::SeqCst) {
+            let job_id = shared.latest_job.load(Ordering::Relaxed);
             if let Err(error) = pitot_store::jobs::notify_job_queued(&pool, job_id).await {
                 tracing::warn!(
                     job_id,
@@ -104,10 +109,10 @@ async fn send_announcements(pool: PgPool, shared: Arc<Announcements>) {
                 );
             }
         }
-        shared.sending.store(false, Ordering::Release);
+        shared.sending.store(false, Ordering::SeqCst);
         // An announcement made after the last swap but before the store
         // above found a sender still running and started none.
-        if !shared.pending.load(Ordering::Acquire) || shared.sending.swap(true, Ordering::AcqRel) {
+        if !shared.pending.load(Ordering::SeqCst) || shared.sending.swap(true, Ordering::SeqCst) {
             return;
         }
     }

@@ -239,8 +239,11 @@ pub async fn queue_head_superseding_others(
     superseded_reason: &str,
 ) -> Result<Option<i64>, StoreError> {
     let head_sha = full_sha(job.head_sha)?;
-    // The two writes touch different heads, so the order in which
-    // PostgreSQL runs them does not matter.
+    // The insert reads the supersede's result, so the supersede runs
+    // first and locks the other heads' rows before the new row is
+    // inserted, in the order of the separate statements before it.
+    // Otherwise a transaction that holds one of those rows and inserts the
+    // same head, such as a command's, could deadlock with this one.
     let id = sqlx::query_scalar!(
         r#"
         WITH superseded AS (
@@ -259,7 +262,8 @@ pub async fn queue_head_superseding_others(
         INSERT INTO jobs (repository_id, pr_number, head_sha, base_ref, clone_url,
                           head_fetch_ref, installation_id, attempt_limit, bench,
                           backend, dispatch_ref)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+        FROM (SELECT count(*) FROM superseded) AS done
         ON CONFLICT (repository_id, pr_number, head_sha) WHERE pr_number IS NOT NULL DO NOTHING
         RETURNING id
         "#,
