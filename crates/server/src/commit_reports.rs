@@ -34,7 +34,7 @@ use sqlx::PgConnection;
 use crate::calibrations;
 use crate::change_points;
 use crate::job_comparison::parse_report;
-use crate::noise_thresholds::assess_with_history;
+use crate::noise_thresholds::{assess_with_history, Sides};
 use crate::reporter::MAX_REPORT_FAILURES;
 use crate::state::AppState;
 
@@ -200,7 +200,7 @@ pub(crate) async fn ingest_and_compare(
         state.metrics.count_ingest(outcome);
     }
     let mut comparison = parsed.compare(base_sha, head_sha)?;
-    assess_with_history(&store, &repo, &mut comparison, base_sha).await?;
+    assess_with_history(&store, &repo, &mut comparison, base_sha, Sides::OneRun).await?;
     Ok(comparison)
 }
 

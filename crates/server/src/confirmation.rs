@@ -28,7 +28,7 @@ use pitot_store::{RepoName, Store};
 use sqlx::PgConnection;
 
 use crate::job_comparison::parse_report;
-use crate::noise_thresholds::assess_with_history;
+use crate::noise_thresholds::{assess_with_history, Sides};
 use crate::state::AppState;
 
 /// The maximum length, in characters, of a confirmation run's error that
@@ -190,7 +190,7 @@ async fn compare_confirmation(
         .parse()
         .with_context(|| format!("repository name {:?}", task.repository))?;
     let store = Store::from_pool(state.pool.clone());
-    assess_with_history(&store, &repo, &mut second, base_sha).await?;
+    assess_with_history(&store, &repo, &mut second, base_sha, Sides::OneRun).await?;
 
     let rounds = job
         .rounds

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context as _;
 use pitot_stats::calibration::calibrated_threshold;
-use pitot_stats::noise::{noise_threshold, HISTORY_WINDOW};
+use pitot_stats::noise::{noise_threshold, run_shifts, without_run_shifts, HISTORY_WINDOW};
 use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row, ThresholdSource};
 use pitot_store::calibrations::{self, SeriesNoise};
 use pitot_store::{RecentSeries, RepoName, Store};
@@ -20,6 +20,19 @@ use pitot_store::{RecentSeries, RepoName, Store};
 /// A row's series within one comparison: name with parameters, machine,
 /// environment.
 type SeriesId = (String, String, String);
+
+/// The runs in which a comparison's two sides were measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sides {
+    /// In one run on one machine, as a job measures base and head. A shift
+    /// that the whole suite shares between history runs is not noise such
+    /// a comparison can show, so it is taken out before learning.
+    OneRun,
+    /// In runs that may differ in machine or time, as two stored commits
+    /// picked on the dashboard. The thresholds keep the shifts between
+    /// runs, which such a comparison shows too.
+    SeparateRuns,
+}
 
 /// The thresholds of a comparison's rows, by series.
 pub(crate) struct Thresholds {
@@ -44,17 +57,21 @@ impl Thresholds {
 /// threshold.
 ///
 /// Points from another benchmark version than base's are dropped, because
-/// asv does not compare across versions either.
+/// asv does not compare across versions either. The history comes from
+/// separate runs, often on different machines, so for a comparison of
+/// [`Sides::OneRun`] each run's suite-wide shift
+/// (`pitot_stats::noise::run_shifts`, estimated from the comparison's
+/// series) is taken out of every series' values before learning.
 ///
-/// NOTE: the history comes from separate runs, often on different
-/// machines, so it shows more noise than a pull request's base and head
-/// measured in one run. `docs/detection.md` measures what that costs in
+/// NOTE: what is left still shows more noise than a pull request's base and
+/// head measured in one run. `docs/detection.md` measures what that costs in
 /// missed regressions.
 pub(crate) async fn load_thresholds(
     store: &Store,
     repo: &RepoName,
     comparison: &Comparison,
     base_sha: &str,
+    sides: Sides,
 ) -> anyhow::Result<Thresholds> {
     let factor = comparison.options.factor;
     let environments: BTreeSet<(&str, &str)> = comparison
@@ -93,16 +110,26 @@ pub(crate) async fn load_thresholds(
                     "failed to load the history of machine {machine}, environment {environment}"
                 )
             })?;
-        for series in history {
+        let mut learnt = Vec::new();
+        for series in &history {
             let id = (
-                display_name(&series),
+                display_name(series),
                 machine.to_owned(),
                 environment.to_owned(),
             );
             let Some(row) = rows_by_series.get(&id) else {
                 continue;
             };
-            let values = same_version_values(&series, row);
+            learnt.push((id, *row, same_version_points(series, row)));
+        }
+        let points: Vec<Vec<(&str, Measurement)>> =
+            learnt.iter().map(|(_, _, points)| points.clone()).collect();
+        let shifts = match sides {
+            Sides::OneRun => run_shifts(&points),
+            Sides::SeparateRuns => HashMap::new(),
+        };
+        for (id, row, points) in learnt {
+            let values = without_run_shifts(&points, &shifts);
             by_series.insert(id, noise_threshold(&values, row.kind.as_ref(), factor));
         }
     }
@@ -181,7 +208,9 @@ fn display_name(series: &RecentSeries) -> String {
     }
 }
 
-fn same_version_values(series: &RecentSeries, row: &Row) -> Vec<Measurement> {
+/// Returns the series' points of base's benchmark version as (commit,
+/// measurement).
+fn same_version_points<'s>(series: &'s RecentSeries, row: &Row) -> Vec<(&'s str, Measurement)> {
     series
         .points
         .iter()
@@ -189,7 +218,7 @@ fn same_version_values(series: &RecentSeries, row: &Row) -> Vec<Measurement> {
             (Some(point), Some(base)) => point == base,
             _ => true,
         })
-        .map(|point| Measurement::from_outcome(point.outcome))
+        .map(|point| (point.commit.as_str(), Measurement::from_outcome(point.outcome)))
         .collect()
 }
 
@@ -202,8 +231,9 @@ pub(crate) async fn assess_with_history(
     repo: &RepoName,
     comparison: &mut Comparison,
     base_sha: &str,
+    sides: Sides,
 ) -> anyhow::Result<()> {
-    let thresholds = load_thresholds(store, repo, comparison, base_sha).await?;
+    let thresholds = load_thresholds(store, repo, comparison, base_sha, sides).await?;
     pitot_stats::assess(
         comparison,
         |row| thresholds.of(row),
@@ -211,4 +241,78 @@ pub(crate) async fn assess_with_history(
     )
     .context("failed to apply pitot's verdict to the comparison")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use pitot_asv::{BenchmarkResult, BenchmarkSuite, Outcome, ResultsFile};
+    use pitot_stats::{compare, CompareOptions};
+    use sqlx::PgPool;
+
+    use super::*;
+
+    /// Builds run `index` of six benchmarks, each measured at `speed`
+    /// times its own level.
+    fn run(index: u64, speed: f64) -> ResultsFile {
+        let benchmarks = (0..6)
+            .map(|number| BenchmarkResult {
+                name: format!("bench.track_{number}"),
+                outcomes: vec![Outcome::Value(speed * f64::from(number + 1))],
+                version: Some("v1".into()),
+                ..BenchmarkResult::default()
+            })
+            .collect();
+        ResultsFile {
+            schema_version: 2,
+            machine: "m1".into(),
+            env_name: "py3.12".into(),
+            commit_hash: format!("{index:040x}"),
+            date: Some(1_700_000_000_000 + 60_000 * i64::try_from(index).expect("small")),
+            python: Some("3.12".into()),
+            benchmarks,
+            ..ResultsFile::default()
+        }
+    }
+
+    #[sqlx::test(migrations = "../../migrations")]
+    async fn thresholds_ignore_machine_speed(pool: PgPool) {
+        let store = Store::from_pool(pool);
+        let repo: RepoName = "o/r".parse().expect("valid name");
+        // Every other run happened on a machine that ran the whole suite
+        // 30% slower; the benchmarks themselves never moved.
+        let runs: Vec<ResultsFile> = (1..=20)
+            .map(|index| run(index, if index % 2 == 0 { 1.3 } else { 1.0 }))
+            .collect();
+        for (index, file) in runs.iter().enumerate() {
+            let hash = [u8::try_from(index).expect("small"); 32];
+            store.ingest(&repo, file, hash).await.expect("ingest");
+        }
+        let base = &runs[19];
+        let head = run(21, 1.0);
+        let comparison = compare(
+            std::slice::from_ref(base),
+            std::slice::from_ref(&head),
+            &BenchmarkSuite::default(),
+            &CompareOptions::default(),
+        )
+        .expect("comparison");
+
+        let one_run = load_thresholds(&store, &repo, &comparison, &base.commit_hash, Sides::OneRun)
+            .await
+            .expect("thresholds");
+        let separate_runs =
+            load_thresholds(&store, &repo, &comparison, &base.commit_hash, Sides::SeparateRuns)
+                .await
+                .expect("thresholds");
+
+        assert_eq!(comparison.rows.len(), 6);
+        for row in &comparison.rows {
+            let threshold = one_run.of(row);
+            assert_eq!(threshold.source, ThresholdSource::History { points: 20 }, "{}", row.name);
+            assert!(threshold.relative < 1e-9, "{}: {threshold:?}", row.name);
+            // Every change between runs is 30%, so the fence is 30%.
+            let threshold = separate_runs.of(row);
+            assert!((threshold.relative - 0.3).abs() < 1e-9, "{}: {threshold:?}", row.name);
+        }
+    }
 }

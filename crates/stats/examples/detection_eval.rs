@@ -23,6 +23,9 @@
 //!
 //! The noise threshold of each row is learnt from the up to 50 runs of its
 //! series up to and including the base, in the order the runs happened.
+//! For the runs of one CI job each run's suite-wide shift is taken out
+//! first, as the server does for a job's base and head. Consecutive
+//! commits keep it, as the server does for two stored commits.
 //! A third table measures the runs of one CI job again with thresholds
 //! from an emulated A/A calibration instead: the latest earlier pair of
 //! runs of the same machine and environment stands for its two passes.
@@ -41,7 +44,9 @@ use pitot_asv::{
 };
 use pitot_stats::calibration::calibrated_threshold;
 use pitot_stats::interval::hodges_lehmann_ratio;
-use pitot_stats::noise::{noise_threshold, relative_change, HISTORY_WINDOW};
+use pitot_stats::noise::{
+    noise_threshold, relative_change, run_shifts, without_run_shifts, HISTORY_WINDOW,
+};
 use pitot_stats::{
     assess, compare, CompareOptions, DetectionOptions, Measurement, NoiseThreshold, Row,
     ThresholdSource, INTERVAL_LEVEL,
@@ -200,7 +205,8 @@ fn evaluate_group(
             continue;
         }
         let window = &in_run_order[(end + 1).saturating_sub(HISTORY_WINDOW)..=end];
-        let mut thresholds = thresholds(window, suite, options.factor);
+        let remove_shifts = pairing == Pairing::SameJob;
+        let mut thresholds = thresholds(window, suite, options.factor, remove_shifts);
         if rule == ThresholdRule::Calibration {
             let Some(calibration) = earlier_pair(&pairs, &position, base_index) else {
                 continue;
@@ -429,22 +435,37 @@ fn row_name(benchmark: &str, params: &[&str]) -> String {
     }
 }
 
-/// Returns each row's threshold learnt from the files of `window`.
+/// Returns each row's threshold learnt from the files of `window`, with
+/// each run's suite-wide shift taken out first when `remove_shifts`.
 fn thresholds(
     window: &[&Values],
     suite: &BenchmarkSuite,
     factor: f64,
+    remove_shifts: bool,
 ) -> HashMap<String, NoiseThreshold> {
     let Some(last) = window.last() else {
         return HashMap::new();
     };
-    last.keys()
+    let histories: Vec<Vec<(usize, Measurement)>> = last
+        .keys()
         .map(|name| {
-            let history: Vec<Measurement> = window
+            window
                 .iter()
-                .map(|values| values.get(name).copied().unwrap_or(Measurement::Missing))
-                .collect();
+                .enumerate()
+                .map(|(run, values)| (run, values.get(name).copied().unwrap_or(Measurement::Missing)))
+                .collect()
+        })
+        .collect();
+    let shifts = if remove_shifts {
+        run_shifts(&histories)
+    } else {
+        HashMap::new()
+    };
+    last.keys()
+        .zip(&histories)
+        .map(|(name, history)| {
             let kind = kind_of(suite, name);
+            let history = without_run_shifts(history, &shifts);
             (name.clone(), noise_threshold(&history, kind, factor))
         })
         .collect()

@@ -7,6 +7,16 @@
 //! interquartile ranges of the relative changes between consecutive
 //! results, a robust outlier fence that a real step in the history barely
 //! moves.
+//!
+//! Default-branch runs often happen on different machines, and a faster or
+//! slower machine moves every benchmark of the run together. A pull
+//! request's base and head run on one machine, so that shared move is not
+//! noise they can show. [`run_shifts`] estimates it per run from the whole
+//! suite, and [`without_run_shifts`] takes it out of a series before its
+//! threshold is learnt.
+
+use std::collections::HashMap;
+use std::hash::Hash;
 
 use pitot_asv::BenchmarkType;
 
@@ -123,6 +133,68 @@ pub fn noise_threshold(
             source: ThresholdSource::History { points },
         }
     }
+}
+
+/// The minimum number of series with a usable value in a run for the run's
+/// shift to be estimated. With fewer, one benchmark's own change could pass
+/// for the whole machine's.
+pub const MIN_SHIFT_SERIES: usize = 5;
+
+/// Returns, for each run of a suite's history, the natural logarithm of
+/// the factor by which the run measured the suite slower than usual.
+///
+/// `series` contains each series' points as (run, measurement). A series'
+/// usual level is the median of its log values. A run's shift is the
+/// median, over the series with a usable value in that run, of how far
+/// that value lies from its series' usual level: one pass of Tukey's
+/// median polish. A change in a few benchmarks barely moves the median;
+/// a machine that runs everything 10% slower moves it by `ln 1.1`. Runs
+/// with fewer than [`MIN_SHIFT_SERIES`] usable values get no shift.
+pub fn run_shifts<K: Eq + Hash + Clone>(series: &[Vec<(K, Measurement)>]) -> HashMap<K, f64> {
+    let mut offsets: HashMap<K, Vec<f64>> = HashMap::new();
+    for points in series {
+        let logs: Vec<(&K, f64)> = points
+            .iter()
+            .filter_map(|(run, measurement)| usable(*measurement).map(|value| (run, value.ln())))
+            .collect();
+        if logs.is_empty() {
+            continue;
+        }
+        let mut sorted: Vec<f64> = logs.iter().map(|(_, log)| *log).collect();
+        sorted.sort_by(f64::total_cmp);
+        let usual = quantile(&sorted, 0.5);
+        for (run, log) in logs {
+            offsets.entry(run.clone()).or_default().push(log - usual);
+        }
+    }
+    offsets
+        .into_iter()
+        .filter(|(_, run_offsets)| run_offsets.len() >= MIN_SHIFT_SERIES)
+        .map(|(run, mut run_offsets)| {
+            run_offsets.sort_by(f64::total_cmp);
+            (run, quantile(&run_offsets, 0.5))
+        })
+        .collect()
+}
+
+/// Returns a series' measurements with each usable value divided by its
+/// run's factor from [`run_shifts`]. Runs without a shift keep their value.
+pub fn without_run_shifts<K: Eq + Hash>(
+    points: &[(K, Measurement)],
+    shifts: &HashMap<K, f64>,
+) -> Vec<Measurement> {
+    points
+        .iter()
+        .map(|(run, measurement)| match (usable(*measurement), shifts.get(run)) {
+            (Some(value), Some(shift)) => Measurement::Value(value * (-shift).exp()),
+            _ => *measurement,
+        })
+        .collect()
+}
+
+/// Returns the measured value when it is positive and finite.
+fn usable(measurement: Measurement) -> Option<f64> {
+    measurement.value().filter(|value| value.is_finite() && *value > 0.0)
 }
 
 /// Returns `max(a / b, b / a) - 1`, or `None` unless both values are
@@ -251,6 +323,76 @@ mod tests {
         assert_eq!(time.source, ThresholdSource::Floor { points: 12 });
         assert_eq!(memory.relative, 0.0);
         assert_eq!(memory.source, ThresholdSource::History { points: 12 });
+    }
+
+    #[test]
+    fn run_shift_is_the_median_offset() {
+        // Five series whose usual level is 1.0 (the median of 1, 1, 1 and
+        // the run-b value). In run "b" four run 10% slower and one 50%
+        // faster: the median offset is ln 1.1.
+        let series: Vec<Vec<(&str, Measurement)>> = [1.1, 1.1, 1.1, 1.1, 0.5]
+            .iter()
+            .map(|&b| {
+                vec![
+                    ("a", Measurement::Value(1.0)),
+                    ("b", Measurement::Value(b)),
+                    ("c", Measurement::Value(1.0)),
+                    ("d", Measurement::Value(1.0)),
+                ]
+            })
+            .collect();
+
+        let shifts = run_shifts(&series);
+
+        assert_close(shifts["b"], 1.1_f64.ln(), "run b");
+        assert_close(shifts["a"], 0.0, "run a");
+        assert_eq!(shifts.len(), 4);
+    }
+
+    #[test]
+    fn run_shift_needs_five_series() {
+        let series: Vec<Vec<(&str, Measurement)>> = (0..MIN_SHIFT_SERIES - 1)
+            .map(|_| vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(2.0))])
+            .collect();
+
+        assert!(run_shifts(&series).is_empty());
+    }
+
+    #[test]
+    fn run_shift_ignores_unusable_values() {
+        // Run "b" has a usable value in four series only: a failure and a
+        // zero do not count, so it gets no shift.
+        let mut series: Vec<Vec<(&str, Measurement)>> = (0..4)
+            .map(|_| vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(2.0))])
+            .collect();
+        series.push(vec![("a", Measurement::Value(1.0)), ("b", Measurement::Failed)]);
+        series.push(vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(0.0))]);
+
+        let shifts = run_shifts(&series);
+
+        assert!(!shifts.contains_key("b"));
+        assert_close(shifts["a"], -(2.0_f64.ln()) / 2.0, "run a");
+    }
+
+    #[test]
+    fn removing_shifts_divides_by_the_factor() {
+        let shifts = HashMap::from([("b", 2.0_f64.ln())]);
+        let points = [
+            ("a", Measurement::Value(3.0)),
+            ("b", Measurement::Value(3.0)),
+            ("b", Measurement::Failed),
+            ("c", Measurement::Value(3.0)),
+        ];
+
+        let values = without_run_shifts(&points, &shifts);
+
+        assert_eq!(values[0], Measurement::Value(3.0));
+        let Measurement::Value(shifted) = values[1] else {
+            panic!("expected a value, got {:?}", values[1]);
+        };
+        assert_close(shifted, 1.5, "run b");
+        assert_eq!(values[2], Measurement::Failed);
+        assert_eq!(values[3], Measurement::Value(3.0));
     }
 
     #[test]

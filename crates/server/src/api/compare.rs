@@ -13,7 +13,7 @@ use super::params::{query, repository};
 use crate::blocking::run_blocking;
 use crate::error::AppError;
 use crate::job_comparison::COMPARE_OPTIONS;
-use crate::noise_thresholds::assess_with_history;
+use crate::noise_thresholds::{assess_with_history, Sides};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -84,7 +84,7 @@ pub(super) async fn compare_commits(
             .map_err(|error| {
                 AppError::BadRequest(format!("cannot compare {base} with {head}: {error}"))
             })?;
-    assess_with_history(&store, &repo, &mut comparison, &base_sha).await?;
+    assess_with_history(&store, &repo, &mut comparison, &base_sha, Sides::SeparateRuns).await?;
     let options = RenderOptions {
         before: CommitLabel {
             hash: base_sha.clone(),

@@ -16,7 +16,7 @@ use super::inputs::{history_chart, ChartJob, Charted};
 use crate::blocking::run_blocking;
 use crate::error::AppError;
 use crate::job_comparison::parse_report;
-use crate::noise_thresholds::assess_with_history;
+use crate::noise_thresholds::{assess_with_history, Sides};
 use crate::state::AppState;
 
 /// How long caches may keep a chart: a year, the longest HTTP/1.1 allows.
@@ -196,7 +196,7 @@ pub(crate) async fn load_comparison(
         .parse()
         .map_err(|error| anyhow::anyhow!("stored repository name {:?}: {error}", job.repository))?;
     let store = Store::from_pool(state.pool.clone());
-    assess_with_history(&store, &repo, &mut comparison, &base_sha).await?;
+    assess_with_history(&store, &repo, &mut comparison, &base_sha, Sides::OneRun).await?;
     state.comparison_cache.insert(report.id, &base_sha, &comparison);
     Ok((job, base_sha, comparison))
 }
