@@ -24,11 +24,10 @@ use pitot_store::confirm_jobs::{self, ConfirmJob, NewConfirmJob};
 use pitot_store::job_reports;
 use pitot_store::jobs::{self, JobState};
 use pitot_store::reporting::ReportTask;
-use pitot_store::{RepoName, Store};
 use sqlx::PgConnection;
 
 use crate::job_comparison::parse_report;
-use crate::noise_thresholds::{assess_with_history, Sides};
+use crate::noise_thresholds::assess_like;
 use crate::state::AppState;
 
 /// The maximum length, in characters, of a confirmation run's error that
@@ -185,12 +184,7 @@ async fn compare_confirmation(
         }
     };
 
-    let repo: RepoName = task
-        .repository
-        .parse()
-        .with_context(|| format!("repository name {:?}", task.repository))?;
-    let store = Store::from_pool(state.pool.clone());
-    assess_with_history(&store, &repo, &mut second, base_sha, Sides::OneRun).await?;
+    assess_like(judged, &mut second)?;
 
     let rounds = job
         .rounds

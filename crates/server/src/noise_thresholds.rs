@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context as _;
 use pitot_stats::calibration::calibrated_threshold;
+use pitot_asv::BenchmarkType;
 use pitot_stats::noise::{noise_threshold, run_shifts, without_run_shifts, HISTORY_WINDOW};
 use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row, ThresholdSource};
 use pitot_store::calibrations::{self, SeriesNoise};
@@ -25,13 +26,21 @@ type SeriesId = (String, String, String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sides {
     /// In one run on one machine, as a job measures base and head. A shift
-    /// that the whole suite shares between history runs is not noise such
-    /// a comparison can show, so it is taken out before learning.
+    /// that the suite's wall-time benchmarks share between history runs is
+    /// not noise such a comparison can show, so it is taken out of their
+    /// values before learning.
     OneRun,
     /// In runs that may differ in machine or time, as two stored commits
     /// picked on the dashboard. The thresholds keep the shifts between
     /// runs, which such a comparison shows too.
     SeparateRuns,
+}
+
+/// A row's series with its history points as (commit, measurement).
+struct History<'c> {
+    id: SeriesId,
+    row: &'c Row,
+    points: Vec<(&'c str, Measurement)>,
 }
 
 /// The thresholds of a comparison's rows, by series.
@@ -59,9 +68,9 @@ impl Thresholds {
 /// Points from another benchmark version than base's are dropped, because
 /// asv does not compare across versions either. The history comes from
 /// separate runs, often on different machines, so for a comparison of
-/// [`Sides::OneRun`] each run's suite-wide shift
-/// (`pitot_stats::noise::run_shifts`, estimated from the comparison's
-/// series) is taken out of every series' values before learning.
+/// [`Sides::OneRun`] each run's shift (`pitot_stats::noise::run_shifts`,
+/// estimated from the comparison's wall-time series) is taken out of
+/// those series' values before learning.
 ///
 /// NOTE: what is left still shows more noise than a pull request's base and
 /// head measured in one run. `docs/detection.md` measures what that costs in
@@ -120,21 +129,70 @@ pub(crate) async fn load_thresholds(
             let Some(row) = rows_by_series.get(&id) else {
                 continue;
             };
-            learnt.push((id, *row, same_version_points(series, row)));
+            learnt.push(History {
+                id,
+                row,
+                points: same_version_points(series, row),
+            });
         }
-        let points: Vec<Vec<(&str, Measurement)>> =
-            learnt.iter().map(|(_, _, points)| points.clone()).collect();
         let shifts = match sides {
-            Sides::OneRun => run_shifts(&points),
+            Sides::OneRun => wall_time_shifts(&learnt),
             Sides::SeparateRuns => HashMap::new(),
         };
-        for (id, row, points) in learnt {
-            let values = without_run_shifts(&points, &shifts);
-            by_series.insert(id, noise_threshold(&values, row.kind.as_ref(), factor));
+        for history in learnt {
+            let values = if is_wall_time(history.row) {
+                without_run_shifts(&history.points, &shifts)
+            } else {
+                history.points.iter().map(|(_, measurement)| *measurement).collect()
+            };
+            let threshold = noise_threshold(&values, history.row.kind.as_ref(), factor);
+            by_series.insert(history.id, threshold);
         }
     }
     apply_calibrations(store, repo, comparison, &mut by_series).await?;
     Ok(Thresholds { by_series, factor })
+}
+
+/// Returns each history run's shift from the wall-time series among
+/// `learnt`, grouped by benchmark.
+fn wall_time_shifts<'c>(learnt: &[History<'c>]) -> HashMap<&'c str, f64> {
+    let series: Vec<(&str, Vec<(&str, Measurement)>)> = learnt
+        .iter()
+        .filter(|history| is_wall_time(history.row))
+        .map(|history| (history.row.benchmark.as_str(), history.points.clone()))
+        .collect();
+    run_shifts(&series)
+}
+
+/// Returns whether the row is known to measure wall time. A machine's
+/// speed moves only those; a row of unknown type keeps its values.
+fn is_wall_time(row: &Row) -> bool {
+    row.kind == Some(BenchmarkType::Time)
+}
+
+/// Applies pitot's verdict to a confirmation run's `comparison` with the
+/// thresholds that `judged`, the first run's comparison, was judged by, so
+/// both runs are held to the same rule. A row the first run did not judge
+/// gets the default threshold.
+pub(crate) fn assess_like(judged: &Comparison, comparison: &mut Comparison) -> anyhow::Result<()> {
+    let factor = comparison.options.factor;
+    let thresholds: HashMap<SeriesId, NoiseThreshold> = judged
+        .rows
+        .iter()
+        .filter_map(|row| Some((series_id(row), row.detection.as_ref()?.threshold)))
+        .collect();
+    pitot_stats::assess(
+        comparison,
+        |row| {
+            thresholds
+                .get(&series_id(row))
+                .copied()
+                .unwrap_or_else(|| NoiseThreshold::without_history(0, factor))
+        },
+        &pitot_stats::DetectionOptions::default(),
+    )
+    .context("failed to apply pitot's verdict to the confirmation run")?;
+    Ok(())
 }
 
 /// Replaces the default threshold of every row with too little history by
@@ -245,7 +303,7 @@ pub(crate) async fn assess_with_history(
 
 #[cfg(test)]
 mod tests {
-    use pitot_asv::{BenchmarkResult, BenchmarkSuite, Outcome, ResultsFile};
+    use pitot_asv::{BenchmarkInfo, BenchmarkResult, BenchmarkSuite, Outcome, ResultsFile};
     use pitot_stats::{compare, CompareOptions};
     use sqlx::PgPool;
 
@@ -256,7 +314,7 @@ mod tests {
     fn run(index: u64, speed: f64) -> ResultsFile {
         let benchmarks = (0..6)
             .map(|number| BenchmarkResult {
-                name: format!("bench.track_{number}"),
+                name: format!("bench.time_{number}"),
                 outcomes: vec![Outcome::Value(speed * f64::from(number + 1))],
                 version: Some("v1".into()),
                 ..BenchmarkResult::default()
@@ -272,6 +330,25 @@ mod tests {
             benchmarks,
             ..ResultsFile::default()
         }
+    }
+
+    /// Describes the six benchmarks of [`run`] as wall-time benchmarks.
+    fn suite() -> BenchmarkSuite {
+        let benchmarks = (0..6)
+            .map(|number| {
+                let name = format!("bench.time_{number}");
+                let info = BenchmarkInfo {
+                    name: name.clone(),
+                    kind: BenchmarkType::Time,
+                    unit: "seconds".into(),
+                    params: Vec::new(),
+                    param_names: Vec::new(),
+                    version: Some("v1".into()),
+                };
+                (name, info)
+            })
+            .collect();
+        BenchmarkSuite { benchmarks }
     }
 
     #[sqlx::test(migrations = "../../migrations")]
@@ -292,7 +369,7 @@ mod tests {
         let comparison = compare(
             std::slice::from_ref(base),
             std::slice::from_ref(&head),
-            &BenchmarkSuite::default(),
+            &suite(),
             &CompareOptions::default(),
         )
         .expect("comparison");
@@ -307,9 +384,9 @@ mod tests {
 
         assert_eq!(comparison.rows.len(), 6);
         for row in &comparison.rows {
+            // Identical wall times after the shift, so the time floor.
             let threshold = one_run.of(row);
-            assert_eq!(threshold.source, ThresholdSource::History { points: 20 }, "{}", row.name);
-            assert!(threshold.relative < 1e-9, "{}: {threshold:?}", row.name);
+            assert_eq!(threshold.source, ThresholdSource::Floor { points: 20 }, "{}", row.name);
             // Every change between runs is 30%, so the fence is 30%.
             let threshold = separate_runs.of(row);
             assert!((threshold.relative - 0.3).abs() < 1e-9, "{}: {threshold:?}", row.name);

@@ -446,34 +446,49 @@ fn thresholds(
     let Some(last) = window.last() else {
         return HashMap::new();
     };
-    let histories: Vec<Vec<(usize, Measurement)>> = last
+    let is_time = |name: &str| kind_of(suite, name) == Some(&BenchmarkType::Time);
+    let histories: Vec<(&str, Vec<(usize, Measurement)>)> = last
         .keys()
         .map(|name| {
-            window
+            let points = window
                 .iter()
                 .enumerate()
                 .map(|(run, values)| (run, values.get(name).copied().unwrap_or(Measurement::Missing)))
-                .collect()
+                .collect();
+            (benchmark_of(name), points)
         })
         .collect();
     let shifts = if remove_shifts {
-        run_shifts(&histories)
+        let wall_time: Vec<(&str, Vec<(usize, Measurement)>)> = last
+            .keys()
+            .zip(&histories)
+            .filter(|(name, _)| is_time(name))
+            .map(|(_, series)| series.clone())
+            .collect();
+        run_shifts(&wall_time)
     } else {
         HashMap::new()
     };
     last.keys()
         .zip(&histories)
-        .map(|(name, history)| {
-            let kind = kind_of(suite, name);
-            let history = without_run_shifts(history, &shifts);
-            (name.clone(), noise_threshold(&history, kind, factor))
+        .map(|(name, (_, points))| {
+            let history = if is_time(name) {
+                without_run_shifts(points, &shifts)
+            } else {
+                points.iter().map(|(_, measurement)| *measurement).collect()
+            };
+            (name.clone(), noise_threshold(&history, kind_of(suite, name), factor))
         })
         .collect()
 }
 
 fn kind_of<'a>(suite: &'a BenchmarkSuite, name: &str) -> Option<&'a BenchmarkType> {
-    let benchmark = name.split('(').next().unwrap_or(name);
-    suite.benchmarks.get(benchmark).map(|info| &info.kind)
+    suite.benchmarks.get(benchmark_of(name)).map(|info| &info.kind)
+}
+
+/// Returns the benchmark of a row's name, without its parameters.
+fn benchmark_of(name: &str) -> &str {
+    name.split('(').next().unwrap_or(name)
 }
 
 /// Returns each series' median relative change between consecutive

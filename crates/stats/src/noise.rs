@@ -9,11 +9,11 @@
 //! moves.
 //!
 //! Default-branch runs often happen on different machines, and a faster or
-//! slower machine moves every benchmark of the run together. A pull
+//! slower machine moves every wall-time benchmark of the run together. A pull
 //! request's base and head run on one machine, so that shared move is not
-//! noise they can show. [`run_shifts`] estimates it per run from the whole
-//! suite, and [`without_run_shifts`] takes it out of a series before its
-//! threshold is learnt.
+//! noise they can show. [`run_shifts`] estimates it per run from the
+//! suite's wall-time benchmarks, and [`without_run_shifts`] takes it out of
+//! a wall-time series before its threshold is learnt.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -135,46 +135,107 @@ pub fn noise_threshold(
     }
 }
 
-/// The minimum number of series with a usable value in a run for the run's
-/// shift to be estimated. With fewer, one benchmark's own change could pass
-/// for the whole machine's.
-pub const MIN_SHIFT_SERIES: usize = 5;
+/// The minimum number of benchmarks with a usable value in a run for the
+/// run's shift to be estimated. With fewer, one benchmark's own change
+/// could pass for the whole machine's.
+pub const MIN_SHIFT_BENCHMARKS: usize = 5;
+
+/// The maximum number of rounds of median polish that [`run_shifts`] takes.
+const MAX_POLISH_ROUNDS: usize = 20;
+
+/// The change in every shift below which [`run_shifts`] stops: a factor of
+/// about one in a million.
+const POLISH_TOLERANCE: f64 = 1e-6;
 
 /// Returns, for each run of a suite's history, the natural logarithm of
-/// the factor by which the run measured the suite slower than usual.
+/// the factor by which the run measured the suite slower than usual. Only
+/// differences between runs' shifts mean something.
 ///
-/// `series` contains each series' points as (run, measurement). A series'
-/// usual level is the median of its log values. A run's shift is the
-/// median, over the series with a usable value in that run, of how far
-/// that value lies from its series' usual level: one pass of Tukey's
-/// median polish. A change in a few benchmarks barely moves the median;
-/// a machine that runs everything 10% slower moves it by `ln 1.1`. Runs
-/// with fewer than [`MIN_SHIFT_SERIES`] usable values get no shift.
-pub fn run_shifts<K: Eq + Hash + Clone>(series: &[Vec<(K, Measurement)>]) -> HashMap<K, f64> {
-    let mut offsets: HashMap<K, Vec<f64>> = HashMap::new();
-    for points in series {
-        let logs: Vec<(&K, f64)> = points
-            .iter()
-            .filter_map(|(run, measurement)| usable(*measurement).map(|value| (run, value.ln())))
-            .collect();
-        if logs.is_empty() {
-            continue;
+/// `series` contains each series' benchmark and its points as (run,
+/// measurement). Pass wall-time series only: a faster machine does not
+/// change a memory or count result. The shifts come from Tukey's median
+/// polish on log values. A series' level is the median of its values with
+/// the shifts taken out. A run's values still lie some way above their
+/// levels; per benchmark the median of that distance over its series is
+/// one vote, and the run's shift moves by the median vote. So each
+/// benchmark has one vote, however many parameter combinations it has. Rounds repeat until no shift moves by more than
+/// [`POLISH_TOLERANCE`], because series cover different runs. A change in
+/// a few benchmarks barely moves a shift; a machine that runs everything
+/// 10% slower moves it by `ln 1.1`. Runs with usable values of fewer than
+/// [`MIN_SHIFT_BENCHMARKS`] benchmarks get no shift.
+pub fn run_shifts<B, K>(series: &[(B, Vec<(K, Measurement)>)]) -> HashMap<K, f64>
+where
+    B: Eq + Hash,
+    K: Eq + Hash + Clone,
+{
+    let logs: Vec<(&B, Vec<(&K, f64)>)> = series
+        .iter()
+        .map(|(benchmark, points)| {
+            let logs = points
+                .iter()
+                .filter_map(|(run, measurement)| usable(*measurement).map(|value| (run, value.ln())))
+                .collect();
+            (benchmark, logs)
+        })
+        .collect();
+
+    let mut shifts: HashMap<K, f64> = HashMap::new();
+    for _ in 0..MAX_POLISH_ROUNDS {
+        // Per run, per benchmark: what the series' values lie above their
+        // levels once the current shifts are taken out.
+        let mut residuals: HashMap<&K, HashMap<&B, Vec<f64>>> = HashMap::new();
+        for (benchmark, points) in &logs {
+            if points.is_empty() {
+                continue;
+            }
+            let shift = |run: &K| shifts.get(run).copied().unwrap_or(0.0);
+            let mut adjusted: Vec<f64> = points.iter().map(|(run, log)| log - shift(run)).collect();
+            let level = median(&mut adjusted);
+            for (run, log) in points {
+                residuals
+                    .entry(*run)
+                    .or_default()
+                    .entry(*benchmark)
+                    .or_default()
+                    .push(log - shift(run) - level);
+            }
         }
-        let mut sorted: Vec<f64> = logs.iter().map(|(_, log)| *log).collect();
-        sorted.sort_by(f64::total_cmp);
-        let usual = quantile(&sorted, 0.5);
-        for (run, log) in logs {
-            offsets.entry(run.clone()).or_default().push(log - usual);
+
+        let mut largest_move: f64 = 0.0;
+        for (run, by_benchmark) in residuals {
+            if by_benchmark.len() < MIN_SHIFT_BENCHMARKS {
+                continue;
+            }
+            let mut votes: Vec<f64> = by_benchmark
+                .into_values()
+                .map(|mut values| median(&mut values))
+                .collect();
+            let step = median(&mut votes);
+            largest_move = largest_move.max(step.abs());
+            *shifts.entry(run.clone()).or_insert(0.0) += step;
+        }
+        if largest_move < POLISH_TOLERANCE {
+            break;
         }
     }
-    offsets
-        .into_iter()
-        .filter(|(_, run_offsets)| run_offsets.len() >= MIN_SHIFT_SERIES)
-        .map(|(run, mut run_offsets)| {
-            run_offsets.sort_by(f64::total_cmp);
-            (run, quantile(&run_offsets, 0.5))
-        })
-        .collect()
+    shifts
+}
+
+/// Returns the median of non-empty `values`, reordering them.
+fn median(values: &mut [f64]) -> f64 {
+    let middle = values.len() / 2;
+    let (_, upper, _) = values.select_nth_unstable_by(middle, f64::total_cmp);
+    let upper = *upper;
+    if values.len() % 2 == 1 {
+        return upper;
+    }
+    // The largest value below the middle is the lower middle value.
+    let lower = values[..middle]
+        .iter()
+        .copied()
+        .max_by(f64::total_cmp)
+        .unwrap_or(upper);
+    (lower + upper) / 2.0
 }
 
 /// Returns a series' measurements with each usable value divided by its
@@ -325,24 +386,29 @@ mod tests {
         assert_eq!(memory.source, ThresholdSource::History { points: 12 });
     }
 
+    /// Builds one series of `benchmark` with `values` at runs "a", "b", ...
+    fn series<'b>(benchmark: &'b str, values: &[f64]) -> (&'b str, Vec<(&'static str, Measurement)>) {
+        let runs = ["a", "b", "c", "d"];
+        let points = runs
+            .iter()
+            .zip(values)
+            .map(|(run, value)| (*run, Measurement::Value(*value)))
+            .collect();
+        (benchmark, points)
+    }
+
     #[test]
     fn run_shift_is_the_median_offset() {
-        // Five series whose usual level is 1.0 (the median of 1, 1, 1 and
-        // the run-b value). In run "b" four run 10% slower and one 50%
-        // faster: the median offset is ln 1.1.
-        let series: Vec<Vec<(&str, Measurement)>> = [1.1, 1.1, 1.1, 1.1, 0.5]
+        // Five benchmarks whose level is 1.0. In run "b" four run 10%
+        // slower and one 50% faster: the median is ln 1.1. The next round
+        // finds every level unchanged, so the polish stops there.
+        let all: Vec<_> = [1.1, 1.1, 1.1, 1.1, 0.5]
             .iter()
-            .map(|&b| {
-                vec![
-                    ("a", Measurement::Value(1.0)),
-                    ("b", Measurement::Value(b)),
-                    ("c", Measurement::Value(1.0)),
-                    ("d", Measurement::Value(1.0)),
-                ]
-            })
+            .zip(["t0", "t1", "t2", "t3", "t4"])
+            .map(|(&b, name)| series(name, &[1.0, b, 1.0, 1.0]))
             .collect();
 
-        let shifts = run_shifts(&series);
+        let shifts = run_shifts(&all);
 
         assert_close(shifts["b"], 1.1_f64.ln(), "run b");
         assert_close(shifts["a"], 0.0, "run a");
@@ -350,28 +416,59 @@ mod tests {
     }
 
     #[test]
-    fn run_shift_needs_five_series() {
-        let series: Vec<Vec<(&str, Measurement)>> = (0..MIN_SHIFT_SERIES - 1)
-            .map(|_| vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(2.0))])
+    fn run_shift_needs_five_benchmarks() {
+        let four: Vec<_> = ["t0", "t1", "t2", "t3"]
+            .into_iter()
+            .map(|name| series(name, &[1.0, 2.0]))
             .collect();
+        let one_with_ten_combinations: Vec<_> =
+            (0..10).map(|_| series("t0", &[1.0, 2.0])).collect();
 
-        assert!(run_shifts(&series).is_empty());
+        assert!(run_shifts(&four).is_empty());
+        assert!(run_shifts(&one_with_ten_combinations).is_empty());
+    }
+
+    #[test]
+    fn run_shift_gives_each_benchmark_one_vote() {
+        // Four benchmarks run 10% slower in run "b"; the ten combinations
+        // of a fifth run twice as fast. Counted by series, the fast ones
+        // would win; counted by benchmark, the shift is ln 1.1.
+        let mut all: Vec<_> = ["t0", "t1", "t2", "t3"]
+            .into_iter()
+            .map(|name| series(name, &[1.0, 1.1]))
+            .collect();
+        all.extend((0..10).map(|_| series("params", &[1.0, 0.5])));
+
+        let shifts = run_shifts(&all);
+
+        assert_close(shifts["b"] - shifts["a"], 1.1_f64.ln(), "b against a");
     }
 
     #[test]
     fn run_shift_ignores_unusable_values() {
-        // Run "b" has a usable value in four series only: a failure and a
-        // zero do not count, so it gets no shift.
-        let mut series: Vec<Vec<(&str, Measurement)>> = (0..4)
-            .map(|_| vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(2.0))])
+        // Run "b" has usable values of four benchmarks only, because a
+        // failure and a zero do not count, so it gets no shift. Run "a" is
+        // then shifted so that the four benchmarks' values in "a" line up
+        // with theirs in "b": by -ln 2, which the rounds approach by halving
+        // the gap until it is below the tolerance.
+        let mut all: Vec<(&str, Vec<(&str, Measurement)>)> = ["t0", "t1", "t2", "t3"]
+            .into_iter()
+            .map(|name| series(name, &[1.0, 2.0]))
             .collect();
-        series.push(vec![("a", Measurement::Value(1.0)), ("b", Measurement::Failed)]);
-        series.push(vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(0.0))]);
+        all.push(("t4", vec![("a", Measurement::Value(1.0)), ("b", Measurement::Failed)]));
+        all.push(("t5", vec![("a", Measurement::Value(1.0)), ("b", Measurement::Value(0.0))]));
 
-        let shifts = run_shifts(&series);
+        let shifts = run_shifts(&all);
 
         assert!(!shifts.contains_key("b"));
-        assert_close(shifts["a"], -(2.0_f64.ln()) / 2.0, "run a");
+        assert!((shifts["a"] + 2.0_f64.ln()).abs() < 1e-5, "{shifts:?}");
+    }
+
+    #[test]
+    fn median_of_even_and_odd_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [5.0]), 5.0);
     }
 
     #[test]
