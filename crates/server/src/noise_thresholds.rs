@@ -18,6 +18,8 @@ use pitot_stats::{Comparison, Measurement, NoiseThreshold, Row, ThresholdSource}
 use pitot_store::calibrations::{self, SeriesNoise};
 use pitot_store::{RecentSeries, RepoName, Store};
 
+use crate::blocking::run_blocking;
+
 /// A row's series within one comparison: name with parameters, machine,
 /// environment.
 type SeriesId = (String, String, String);
@@ -36,11 +38,14 @@ pub(crate) enum Sides {
     SeparateRuns,
 }
 
-/// A row's series with its history points as (commit, measurement).
-struct History<'c> {
+/// A row's series with what learning its threshold needs: its history
+/// points as (commit, measurement).
+struct History {
     id: SeriesId,
-    row: &'c Row,
-    points: Vec<(&'c str, Measurement)>,
+    benchmark: String,
+    kind: Option<BenchmarkType>,
+    wall_time: bool,
+    points: Vec<(String, Measurement)>,
 }
 
 /// The thresholds of a comparison's rows, by series.
@@ -120,9 +125,9 @@ pub(crate) async fn load_thresholds(
                 )
             })?;
         let mut learnt = Vec::new();
-        for series in &history {
+        for series in history {
             let id = (
-                display_name(series),
+                display_name(&series),
                 machine.to_owned(),
                 environment.to_owned(),
             );
@@ -131,43 +136,69 @@ pub(crate) async fn load_thresholds(
             };
             learnt.push(History {
                 id,
-                row,
+                benchmark: row.benchmark.clone(),
+                kind: row.kind.clone(),
+                wall_time: is_wall_time(row),
                 points: same_version_points(series, row),
             });
         }
-        let shifts = match sides {
-            Sides::OneRun => wall_time_shifts(&learnt),
-            Sides::SeparateRuns => HashMap::new(),
-        };
-        for history in learnt {
-            let values = if is_wall_time(history.row) {
-                without_run_shifts(&history.points, &shifts)
-            } else {
-                history.points.iter().map(|(_, measurement)| *measurement).collect()
-            };
-            let threshold = noise_threshold(&values, history.row.kind.as_ref(), factor);
-            by_series.insert(history.id, threshold);
-        }
+        // The run shifts of a suite of pandas' size took 45 ms in the
+        // `run_shifts` bench, too long to hold a runtime thread.
+        let thresholds = run_blocking(move || learn(learnt, sides, factor)).await?;
+        by_series.extend(thresholds);
     }
     apply_calibrations(store, repo, comparison, &mut by_series).await?;
     Ok(Thresholds { by_series, factor })
 }
 
-/// Returns each history run's shift from the wall-time series among
-/// `learnt`, grouped by benchmark.
-fn wall_time_shifts<'c>(learnt: &[History<'c>]) -> HashMap<&'c str, f64> {
-    let series: Vec<(&str, Vec<(&str, Measurement)>)> = learnt
+/// Learns the threshold of each series of one machine and environment,
+/// with the run shifts taken out of the wall-time series for
+/// [`Sides::OneRun`].
+fn learn(learnt: Vec<History>, sides: Sides, factor: f64) -> Vec<(SeriesId, NoiseThreshold)> {
+    let shifts = match sides {
+        Sides::OneRun => {
+            let series: Vec<(&str, Vec<(&str, Measurement)>)> = learnt
+                .iter()
+                .filter(|history| history.wall_time)
+                .map(|history| (history.benchmark.as_str(), borrowed_points(history)))
+                .collect();
+            run_shifts(&series)
+        }
+        Sides::SeparateRuns => HashMap::new(),
+    };
+    learnt
         .iter()
-        .filter(|history| is_wall_time(history.row))
-        .map(|history| (history.row.benchmark.as_str(), history.points.clone()))
-        .collect();
-    run_shifts(&series)
+        .map(|history| {
+            let values = if history.wall_time {
+                without_run_shifts(&borrowed_points(history), &shifts)
+            } else {
+                history.points.iter().map(|(_, measurement)| *measurement).collect()
+            };
+            let threshold = noise_threshold(&values, history.kind.as_ref(), factor);
+            (history.id.clone(), threshold)
+        })
+        .collect()
 }
 
-/// Returns whether the row is known to measure wall time. A machine's
-/// speed moves only those; a row of unknown type keeps its values.
+fn borrowed_points(history: &History) -> Vec<(&str, Measurement)> {
+    history
+        .points
+        .iter()
+        .map(|(commit, measurement)| (commit.as_str(), *measurement))
+        .collect()
+}
+
+/// Returns whether the row measures wall time: its type in
+/// `benchmarks.json`, or without one the `time_` prefix by which asv
+/// recognizes a timing benchmark. A machine's speed moves only those.
 fn is_wall_time(row: &Row) -> bool {
-    row.kind == Some(BenchmarkType::Time)
+    match &row.kind {
+        Some(kind) => *kind == BenchmarkType::Time,
+        None => {
+            let function = row.benchmark.rsplit('.').next().unwrap_or(&row.benchmark);
+            function.starts_with("time_") || function.starts_with("timeraw_")
+        }
+    }
 }
 
 /// Applies pitot's verdict to a confirmation run's `comparison` with the
@@ -268,15 +299,15 @@ fn display_name(series: &RecentSeries) -> String {
 
 /// Returns the series' points of base's benchmark version as (commit,
 /// measurement).
-fn same_version_points<'s>(series: &'s RecentSeries, row: &Row) -> Vec<(&'s str, Measurement)> {
+fn same_version_points(series: RecentSeries, row: &Row) -> Vec<(String, Measurement)> {
     series
         .points
-        .iter()
+        .into_iter()
         .filter(|point| match (&point.version, &row.before.version) {
             (Some(point), Some(base)) => point == base,
             _ => true,
         })
-        .map(|point| (point.commit.as_str(), Measurement::from_outcome(point.outcome)))
+        .map(|point| (point.commit, Measurement::from_outcome(point.outcome)))
         .collect()
 }
 

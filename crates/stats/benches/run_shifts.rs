@@ -18,6 +18,9 @@ const SERIES: usize = 7_500;
 const RUNS: usize = 55;
 const WINDOW: usize = 50;
 
+/// A series' benchmark and its (run, measurement) points.
+type Series = (usize, Vec<(usize, Measurement)>);
+
 fn main() {
     let runs = match std::env::var("PITOT_BENCH_RUNS") {
         Ok(text) => text.parse().unwrap_or_else(|_| {
@@ -66,7 +69,7 @@ fn main() {
 /// spread over the benchmarks in turn, so each benchmark has several
 /// parameter combinations, and a series' 50 runs end at one of the last
 /// six, so series share runs only in part.
-fn suite() -> (Vec<(usize, Vec<(usize, Measurement)>)>, Vec<f64>) {
+fn suite() -> (Vec<Series>, Vec<f64>) {
     let mut state: u64 = 7;
     let mut uniform = move || {
         state = state

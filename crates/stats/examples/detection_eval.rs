@@ -23,7 +23,7 @@
 //!
 //! The noise threshold of each row is learnt from the up to 50 runs of its
 //! series up to and including the base, in the order the runs happened.
-//! For the runs of one CI job each run's suite-wide shift is taken out
+//! For the runs of one CI job each run's shift of the wall-time benchmarks is taken out
 //! first, as the server does for a job's base and head. Consecutive
 //! commits keep it, as the server does for two stored commits.
 //! A third table measures the runs of one CI job again with thresholds
@@ -436,7 +436,7 @@ fn row_name(benchmark: &str, params: &[&str]) -> String {
 }
 
 /// Returns each row's threshold learnt from the files of `window`, with
-/// each run's suite-wide shift taken out first when `remove_shifts`.
+/// each run's shift of the wall-time benchmarks taken out first when `remove_shifts`.
 fn thresholds(
     window: &[&Values],
     suite: &BenchmarkSuite,
