@@ -110,7 +110,8 @@ impl GitHubClient {
     /// App's run with `run.external_id`, and a stored run is returned
     /// instead of a second one. When the last try or the search fails that
     /// way, the client remembers it, and its next call for the same run
-    /// searches before it creates.
+    /// searches before it creates; a run found then is updated to this
+    /// call's status and output.
     #[tracing::instrument(skip_all, fields(repo = %repo, head_sha = %run.head_sha, external_id = %run.external_id))]
     pub async fn create_check_run(
         &self,
@@ -150,7 +151,12 @@ impl GitHubClient {
         if self.uncertain_check_runs().contains(&uncertain_key) {
             if let Some(stored) = self.find_check_run(repo, run).await? {
                 self.uncertain_check_runs().remove(&uncertain_key);
-                return Ok(Some(stored));
+                // An earlier call stored it, perhaps with another status,
+                // such as in progress where this call completes the run.
+                let updated = self
+                    .update_check_run(repo, stored.id, run.status, run.output)
+                    .await?;
+                return Ok(updated.or(Some(stored)));
             }
         }
         let policy = &self.shared.settings.retry;

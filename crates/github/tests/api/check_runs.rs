@@ -164,6 +164,42 @@ async fn failed_search_is_retried_before_creating() {
     assert_eq!(stub.requests_matching(&list).len(), 2);
 }
 
+/// Checks that a run found by the search before a create, which an earlier
+/// call stored in progress, gets the status and output of the call that
+/// found it.
+#[tokio::test]
+async fn found_run_gets_the_later_status() {
+    let stub = GitHubStub::start().await;
+    let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
+    let list = RequestMatch::get(&format!("/repos/{REPO}/commits/{HEAD_SHA}/check-runs"));
+    stub.fail_next(post.clone(), Failure::BadGatewayAfterHandling, 1);
+    stub.fail_next(list, Failure::NotFound, 1);
+    let client = app_client(&stub);
+    let output = running();
+    let first = client.create_check_run(REPO, &new_run(&output)).await;
+    assert!(first.is_err(), "the search failed: {first:?}");
+    let finished = CheckRunOutput {
+        title: "No significant changes".into(),
+        summary: "312 benchmarks compared".into(),
+        text: None,
+    };
+    let completed = NewCheckRun {
+        status: CheckRunStatus::Completed(CheckConclusion::Success),
+        output: Some(&finished),
+        ..new_run(&output)
+    };
+
+    let found = client.create_check_run(REPO, &completed).await.unwrap().unwrap();
+
+    let runs = stub.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
+    assert_eq!(found.id, runs[0].id);
+    assert_eq!(runs[0].status, "completed");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("success"));
+    assert_eq!(runs[0].output.title.as_deref(), Some("No significant changes"));
+    assert_eq!(stub.requests_matching(&post).len(), 1, "no second POST");
+}
+
 #[tokio::test]
 async fn other_apps_run_is_not_reused() {
     let stub = GitHubStub::start().await;
