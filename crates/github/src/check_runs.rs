@@ -70,6 +70,10 @@ pub struct NewCheckRun<'a> {
     /// find the run again when creating it failed ambiguously.
     pub external_id: &'a str,
     pub output: Option<&'a CheckRunOutput>,
+    /// The external id of an earlier request to create the run that may
+    /// have reached GitHub, made by this process or another. The commit's
+    /// runs are searched for it first.
+    pub earlier_external_id: Option<&'a str>,
 }
 
 /// A check run that was created or updated.
@@ -110,7 +114,8 @@ impl GitHubClient {
     /// App's run with `run.external_id`, and a stored run is returned
     /// instead of a second one. When the last try or the search fails that
     /// way, the client remembers it, and its next call for the same run
-    /// searches before it creates; a run found then is updated to this
+    /// searches before it creates, as does a call with
+    /// `run.earlier_external_id`. A run found then is updated to this
     /// call's status and output.
     #[tracing::instrument(skip_all, fields(repo = %repo, head_sha = %run.head_sha, external_id = %run.external_id))]
     pub async fn create_check_run(
@@ -148,8 +153,12 @@ impl GitHubClient {
         };
 
         let uncertain_key = format!("{repo}\n{}", run.external_id);
+        let mut earlier: Vec<&str> = run.earlier_external_id.into_iter().collect();
         if self.uncertain_check_runs().contains(&uncertain_key) {
-            if let Some(stored) = self.find_check_run(repo, run).await? {
+            earlier.push(run.external_id);
+        }
+        if !earlier.is_empty() {
+            if let Some(stored) = self.find_check_run(repo, run, &earlier).await? {
                 self.uncertain_check_runs().remove(&uncertain_key);
                 // An earlier call stored it, perhaps with another status,
                 // such as in progress where this call completes the run.
@@ -185,7 +194,7 @@ impl GitHubClient {
                 "creating the check run may have failed; checking for it by external id before retrying"
             );
             tokio::time::sleep(wait).await;
-            match self.find_check_run(repo, run).await {
+            match self.find_check_run(repo, run, &[run.external_id]).await {
                 Ok(Some(stored)) => return Ok(Some(stored)),
                 Ok(None) => {}
                 Err(error) => {
@@ -235,12 +244,17 @@ impl GitHubClient {
         Ok(Some(self.send(&call).await?.json(&call)?))
     }
 
-    /// Returns the run on `run.head_sha` that this client's App created,
-    /// named `run.name` with external id `run.external_id`, looking at the
-    /// newest 100 runs of that name and App. Another App can create a run
+    /// Returns a run on `run.head_sha` that this client's App created,
+    /// named `run.name` with one of `external_ids`, looking at the newest
+    /// 100 runs of that name and App. Another App can create a run
     /// with the same name and external id, so the request filters by
     /// `app_id` and each listed run's `app.id` is checked as well.
-    async fn find_check_run(&self, repo: &str, run: &NewCheckRun<'_>) -> Result<Option<CheckRunRef>, GitHubError> {
+    async fn find_check_run(
+        &self,
+        repo: &str,
+        run: &NewCheckRun<'_>,
+        external_ids: &[&str],
+    ) -> Result<Option<CheckRunRef>, GitHubError> {
         // Only Apps create check runs, so a client with a token has none.
         let Some(app_id) = self.app_id() else {
             return Ok(None);
@@ -259,7 +273,10 @@ impl GitHubClient {
         let list: CheckRunList = self.send(&call).await?.json(&call)?;
         let found = list.check_runs.into_iter().find(|listed| {
             listed.app.as_ref().is_some_and(|app| app.id == app_id)
-                && listed.external_id.as_deref() == Some(run.external_id)
+                && listed
+                    .external_id
+                    .as_deref()
+                    .is_some_and(|external_id| external_ids.contains(&external_id))
         });
         Ok(found.map(|listed| CheckRunRef {
             id: listed.id,

@@ -188,6 +188,11 @@ async fn record_failure(
     Ok(())
 }
 
+/// How long a claimed request for a job's in-progress check run keeps
+/// other claims away. Creating a check run takes well under a second;
+/// a request older than this was lost, and the next claim searches for it.
+const CHECK_RUN_REQUEST_WAIT: Duration = Duration::from_secs(60);
+
 /// Creates an in-progress check run for each queued or running job that
 /// has none.
 async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
@@ -209,6 +214,16 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
             text: None,
         };
         let details_url = run_url(state, task.job_id);
+        // The request is claimed before it is sent, so that another replica
+        // does not send one too, and a server that stops before GitHub
+        // answers leaves the next claim an earlier request to look for.
+        let wait = CHECK_RUN_REQUEST_WAIT.as_secs_f64();
+        let Some(earlier) =
+            reporting::claim_check_run_request(&state.pool, task.job_id, &external_id, wait).await?
+        else {
+            tracing::debug!(job_id = task.job_id, "the job's check run was requested lately; leaving it");
+            continue;
+        };
         let created = client
             .create_check_run(
                 &task.repository,
@@ -219,6 +234,7 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
                     details_url: details_url.as_deref(),
                     external_id: &external_id,
                     output: Some(&output),
+                    earlier_external_id: earlier.as_deref(),
                 },
             )
             .await
@@ -639,6 +655,9 @@ async fn conclude_check_run(
                         details_url: details_url.as_deref(),
                         external_id: &external_id(task),
                         output: Some(&output),
+                        // An in-progress run requested earlier may exist
+                        // without its id recorded; it is completed instead.
+                        earlier_external_id: task.check_run_requested.as_deref(),
                     },
                 )
                 .await

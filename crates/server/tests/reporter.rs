@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
 use common::*;
 use pitot_github_stub::{Failure, GitHubStub, RequestMatch, TEST_INSTALLATION_ID};
@@ -275,4 +277,77 @@ async fn older_job_leaves_newer_comment_alone(pool: PgPool) {
         summary.contains(&format!("job {new_job} for the newer head")),
         "{summary}"
     );
+}
+
+/// Delivers the labelled fixture with the stand-in's installation and
+/// returns the queued job's id.
+async fn queue_labelled(app: &TestApp) -> i64 {
+    let mut labeled = pull_request("labeled");
+    labeled["installation"] = json!({ "id": TEST_INSTALLATION_ID });
+    let response = app.deliver("pull_request", "d-1", &labeled).await;
+    response["job_id"].as_i64().expect("a job id")
+}
+
+async fn recorded_check_run(app: &TestApp, job_id: i64) -> Option<i64> {
+    sqlx::query_scalar("SELECT check_run_id FROM jobs WHERE id = $1")
+        .bind(job_id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the job")
+}
+
+/// Checks that a check run whose creation an earlier server process
+/// requested, without learning whether GitHub stored it, is found on GitHub
+/// by the next process instead of created a second time.
+#[sqlx::test(migrations = "../../migrations")]
+async fn requested_check_run_is_found_after_restart(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let first = app_with_github(pool.clone(), &stub);
+    let job_id = queue_labelled(&first).await;
+    // GitHub stores the run but the answer is lost, and so is the search
+    // that would have found it.
+    let post = RequestMatch::post("/repos/*/*/check-runs");
+    stub.fail_next(post.clone(), Failure::BadGatewayAfterHandling, 1);
+    stub.fail_next(
+        RequestMatch::get(&format!("/repos/{REPOSITORY}/commits/{FIXTURE_HEAD}/check-runs")),
+        Failure::NotFound,
+        1,
+    );
+    report_pending(&first.state).await.expect("first round");
+    assert_eq!(stub.check_runs(REPOSITORY).len(), 1, "GitHub stored the run");
+    let restarted = app_with_github(pool, &stub);
+    report_pending(&restarted.state).await.expect("round within the wait");
+    assert_eq!(recorded_check_run(&restarted, job_id).await, None, "the request is still claimed");
+    sqlx::query("UPDATE jobs SET check_run_requested_at = now() - interval '2 minutes'")
+        .execute(&restarted.pool)
+        .await
+        .expect("the request is old");
+
+    report_pending(&restarted.state).await.expect("round after the wait");
+
+    let runs = stub.check_runs(REPOSITORY);
+    assert_eq!(runs.len(), 1, "no second check run");
+    assert_eq!(stub.requests_matching(&post).len(), 1, "no second POST");
+    assert_eq!(recorded_check_run(&restarted, job_id).await, i64::try_from(runs[0].id).ok());
+}
+
+/// Checks that two server replicas whose reporters take the same new job
+/// at once create one in-progress check run between them.
+#[sqlx::test(migrations = "../../migrations")]
+async fn replicas_create_one_check_run(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let first = app_with_github(pool.clone(), &stub);
+    let second = app_with_github(pool, &stub);
+    let job_id = queue_labelled(&first).await;
+    // A slow answer keeps both reporters' rounds overlapping.
+    let post = RequestMatch::post("/repos/*/*/check-runs");
+    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_millis(500)), 2);
+
+    let (one, two) = tokio::join!(report_pending(&first.state), report_pending(&second.state));
+
+    one.expect("first replica's round");
+    two.expect("second replica's round");
+    let runs = stub.check_runs(REPOSITORY);
+    assert_eq!(runs.len(), 1, "requests: {:?}", stub.requests_matching(&post).len());
+    assert_eq!(recorded_check_run(&first, job_id).await, i64::try_from(runs[0].id).ok());
 }

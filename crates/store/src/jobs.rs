@@ -304,7 +304,8 @@ pub async fn requeue_finished_job(
         UPDATE jobs
         SET state = 'queued', attempt_limit = attempt + $8, base_ref = $4, base_sha = NULL,
             clone_url = $5, head_fetch_ref = $6, installation_id = $7, bench = $9, error = NULL,
-            check_run_id = NULL, github_synced = NULL, report_failures = 0, report_after = NULL,
+            check_run_id = NULL, check_run_requested = NULL, check_run_requested_at = NULL,
+            github_synced = NULL, report_failures = 0, report_after = NULL,
             queued_at = now(), started_at = NULL, finished_at = NULL,
             dispatch_uncertain_at = NULL, updated_at = now()
         WHERE repository_id = $1 AND pr_number = $2 AND head_sha = $3

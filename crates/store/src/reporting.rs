@@ -33,6 +33,9 @@ pub struct ReportTask {
     pub machine: Option<String>,
     pub error: Option<String>,
     pub check_run_id: Option<i64>,
+    /// The external id of the last request for the job's check run, made by
+    /// [`claim_check_run_request`].
+    pub check_run_requested: Option<String>,
     /// The pull request's stored comment id, from an earlier report.
     pub comment_id: Option<i64>,
     /// Whether a GitHub Actions workflow ran the job, not a `pitot agent`.
@@ -54,6 +57,7 @@ struct ReportTaskRow {
     machine: Option<String>,
     error: Option<String>,
     check_run_id: Option<i64>,
+    check_run_requested: Option<String>,
     comment_id: Option<i64>,
     on_actions: bool,
 }
@@ -76,6 +80,7 @@ impl TryFrom<ReportTaskRow> for ReportTask {
             machine: row.machine,
             error: row.error,
             check_run_id: row.check_run_id,
+            check_run_requested: row.check_run_requested,
             comment_id: row.comment_id,
             on_actions: row.on_actions,
         })
@@ -96,6 +101,7 @@ pub async fn jobs_without_check_run(
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
+               jobs.check_run_requested,
                pull_requests.comment_id AS "comment_id?",
                jobs.backend = 'actions' AS "on_actions!"
         FROM jobs
@@ -130,6 +136,7 @@ pub async fn lock_next_to_report(
         SELECT jobs.id, jobs.repository_id, repositories.name AS repository,
                jobs.pr_number AS "pr_number!", jobs.head_sha, jobs.base_ref, jobs.base_sha, jobs.installation_id,
                jobs.state, jobs.attempt, jobs.machine, jobs.error, jobs.check_run_id,
+               jobs.check_run_requested,
                pull_requests.comment_id AS "comment_id?",
                jobs.backend = 'actions' AS "on_actions!"
         FROM jobs
@@ -157,6 +164,42 @@ pub async fn lock_next_to_report(
     .fetch_optional(executor)
     .await?;
     row.map(ReportTask::try_from).transpose()
+}
+
+/// Claims the request for the in-progress check run of job `job_id` under
+/// `external_id`, before the request is sent. Returns `None`, and changes
+/// nothing, when the job has a check run, when another transaction has its
+/// row locked, or when a request was claimed less than `wait_seconds` ago,
+/// perhaps by another server: that one is answered or the next claim
+/// follows it. Otherwise returns the external id of the job's previous
+/// request, whose run may exist on GitHub.
+pub async fn claim_check_run_request(
+    executor: impl PgExecutor<'_>,
+    job_id: i64,
+    external_id: &str,
+    wait_seconds: f64,
+) -> Result<Option<Option<String>>, StoreError> {
+    // A claim that finds the row locked, by a concurrent claim for
+    // example, skips the job this round.
+    let row = sqlx::query!(
+        r#"
+        WITH earlier AS (
+            SELECT id, check_run_requested FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED
+        )
+        UPDATE jobs SET check_run_requested = $2, check_run_requested_at = now()
+        FROM earlier
+        WHERE jobs.id = earlier.id AND jobs.check_run_id IS NULL AND jobs.github_synced IS NULL
+          AND (jobs.check_run_requested_at IS NULL
+               OR jobs.check_run_requested_at < now() - make_interval(secs => $3))
+        RETURNING earlier.check_run_requested
+        "#,
+        job_id,
+        external_id,
+        wait_seconds,
+    )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| row.check_run_requested))
 }
 
 /// Records the in-progress check run of a job's current run and returns the

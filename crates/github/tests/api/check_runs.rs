@@ -17,6 +17,7 @@ fn new_run<'a>(output: &'a CheckRunOutput) -> NewCheckRun<'a> {
         details_url: Some("https://pitot.example/jobs/42"),
         external_id: "job-42",
         output: Some(output),
+        earlier_external_id: None,
     }
 }
 
@@ -198,6 +199,36 @@ async fn found_run_gets_the_later_status() {
     assert_eq!(runs[0].conclusion.as_deref(), Some("success"));
     assert_eq!(runs[0].output.title.as_deref(), Some("No significant changes"));
     assert_eq!(stub.requests_matching(&post).len(), 1, "no second POST");
+}
+
+/// Checks that a run an earlier process may have created under another
+/// external id is found, and completed, instead of created again.
+#[tokio::test]
+async fn earlier_request_is_found_first() {
+    let stub = GitHubStub::start().await;
+    let output = running();
+    let stored = stub.seed_check_run(TEST_APP_ID, REPO, HEAD_SHA, "pitot / asv benchmarks", "job-41");
+    let client = app_client(&stub);
+    let finished = CheckRunOutput {
+        title: "No significant changes".into(),
+        summary: "312 benchmarks compared".into(),
+        text: None,
+    };
+    let run = NewCheckRun {
+        status: CheckRunStatus::Completed(CheckConclusion::Success),
+        output: Some(&finished),
+        earlier_external_id: Some("job-41"),
+        ..new_run(&output)
+    };
+
+    let found = client.create_check_run(REPO, &run).await.unwrap().unwrap();
+
+    assert_eq!(found.id, stored);
+    let runs = stub.check_runs(REPO);
+    assert_eq!(runs.len(), 1, "requests: {:#?}", request_lines(&stub));
+    assert_eq!(runs[0].status, "completed");
+    let post = RequestMatch::post(&format!("/repos/{REPO}/check-runs"));
+    assert!(stub.requests_matching(&post).is_empty());
 }
 
 #[tokio::test]
