@@ -206,6 +206,41 @@ impl GitHubClient {
         }
     }
 
+    /// Looks for this App's run named `name` with `external_id` on
+    /// `head_sha`, which an earlier request may have created, and sets its
+    /// status and output. Returns `Ok(None)` when there is none, or when
+    /// the client has a personal token. Unlike
+    /// [`GitHubClient::create_check_run`] it never creates a run.
+    pub async fn complete_found_check_run(
+        &self,
+        repo: &str,
+        head_sha: &str,
+        name: &str,
+        external_id: &str,
+        status: CheckRunStatus,
+        output: Option<&CheckRunOutput>,
+    ) -> Result<Option<CheckRunRef>, GitHubError> {
+        let repo = repo_path(repo)?;
+        check_sha(head_sha)?;
+        if self.skip_check_runs() || external_id.is_empty() {
+            return Ok(None);
+        }
+        let run = NewCheckRun {
+            head_sha,
+            name,
+            status,
+            details_url: None,
+            external_id,
+            output,
+            earlier_external_id: None,
+        };
+        let Some(found) = self.find_check_run(repo, &run, &[external_id]).await? else {
+            return Ok(None);
+        };
+        let updated = self.update_check_run(repo, found.id, status, output).await?;
+        Ok(updated.or(Some(found)))
+    }
+
     /// Locks the set of check runs whose creation may have taken effect.
     fn uncertain_check_runs(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
         // The set stays valid after a panic elsewhere.

@@ -110,7 +110,8 @@ pub async fn report_pending(state: &AppState) -> anyhow::Result<usize> {
             .begin()
             .await
             .context("failed to start the report transaction")?;
-        let Some(task) = reporting::lock_next_to_report(&mut *tx, &tried).await? else {
+        let request_wait = CHECK_RUN_REQUEST_WAIT.as_secs_f64();
+        let Some(task) = reporting::lock_next_to_report(&mut *tx, &tried, request_wait).await? else {
             break;
         };
         tried.push(task.job_id);
@@ -189,12 +190,19 @@ async fn record_failure(
 }
 
 /// How long a claimed request for a job's in-progress check run keeps
-/// other claims away. Creating a check run takes well under a second;
-/// a request older than this was lost, and the next claim searches for it.
-const CHECK_RUN_REQUEST_WAIT: Duration = Duration::from_secs(60);
+/// other claims, and the job's conclusion, away. It is longer than
+/// [`CHECK_RUN_CREATE_LIMIT`], so a request is over before another may
+/// start; a later claim then searches GitHub for the earlier request's run.
+pub const CHECK_RUN_REQUEST_WAIT: Duration = Duration::from_secs(10 * 60);
+
+/// The maximum time a request for an in-progress check run may take, with
+/// the client's retries and rate-limit waits, before the reporter gives it
+/// up.
+const CHECK_RUN_CREATE_LIMIT: Duration = Duration::from_secs(5 * 60);
 
 /// Creates an in-progress check run for each queued or running job that
-/// has none.
+/// has none. A job whose run cannot be created is logged and tried again
+/// in a later round, after [`CHECK_RUN_REQUEST_WAIT`].
 async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
     let Some(github) = &state.github else {
         return Ok(());
@@ -203,50 +211,75 @@ async fn open_check_runs(state: &AppState) -> anyhow::Result<()> {
         return Ok(());
     }
     for task in reporting::jobs_without_check_run(&state.pool, 20).await? {
-        let client = installation_client(github, &task)?;
-        let external_id = external_id(&task);
-        let output = CheckRunOutput {
-            title: "Benchmarks are running".to_owned(),
-            summary: format!(
-                "pitot is running the benchmarks of `{}` against its merge-base.",
-                short_sha(&task.head_sha)
-            ),
-            text: None,
-        };
-        let details_url = run_url(state, task.job_id);
-        // The request is claimed before it is sent, so that another replica
-        // does not send one too, and a server that stops before GitHub
-        // answers leaves the next claim an earlier request to look for.
-        let wait = CHECK_RUN_REQUEST_WAIT.as_secs_f64();
-        let Some(earlier) =
-            reporting::claim_check_run_request(&state.pool, task.job_id, &external_id, wait).await?
-        else {
-            tracing::debug!(job_id = task.job_id, "the job's check run was requested lately; leaving it");
-            continue;
-        };
-        let created = client
-            .create_check_run(
-                &task.repository,
-                &NewCheckRun {
-                    head_sha: &task.head_sha,
-                    name: CHECK_RUN_NAME,
-                    status: CheckRunStatus::InProgress,
-                    details_url: details_url.as_deref(),
-                    external_id: &external_id,
-                    output: Some(&output),
-                    earlier_external_id: earlier.as_deref(),
-                },
-            )
-            .await
-            .with_context(|| format!("failed to create the check run of job {}", task.job_id))?;
-        if let Some(check_run) = created {
-            let id = i64::try_from(check_run.id).context("check run id out of range")?;
-            let recorded = reporting::record_check_run(&state.pool, task.job_id, id).await?;
-            // A claim that ran during the update skipped the locked row and
-            // now waits; the notification makes every waiting claim look again.
-            if recorded == Some(JobState::Queued) {
-                pitot_store::jobs::notify_job_queued(&state.pool, task.job_id).await?;
-            }
+        if let Err(error) = open_check_run(state, github, &task).await {
+            tracing::warn!(
+                job_id = task.job_id,
+                repo = %task.repository,
+                pr = task.pr_number,
+                error = format!("{error:#}"),
+                "failed to create the job's check run; retrying later"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates the in-progress check run of one queued or running job.
+async fn open_check_run(
+    state: &AppState,
+    github: &GitHubClient,
+    task: &ReportTask,
+) -> anyhow::Result<()> {
+    let client = installation_client(github, task)?;
+    let external_id = external_id(task);
+    let output = CheckRunOutput {
+        title: "Benchmarks are running".to_owned(),
+        summary: format!(
+            "pitot is running the benchmarks of `{}` against its merge-base.",
+            short_sha(&task.head_sha)
+        ),
+        text: None,
+    };
+    let details_url = run_url(state, task.job_id);
+
+    // The request is claimed before it is sent, so that another replica
+    // does not send one too, and a server that stops before GitHub's
+    // response arrives leaves the next claim an earlier request to search.
+    let wait = CHECK_RUN_REQUEST_WAIT.as_secs_f64();
+    let Some(earlier) =
+        reporting::claim_check_run_request(&state.pool, task.job_id, &external_id, wait).await?
+    else {
+        tracing::debug!(
+            job_id = task.job_id,
+            "the job's check run was requested lately, or its row is locked; leaving it"
+        );
+        return Ok(());
+    };
+
+    let run = NewCheckRun {
+        head_sha: &task.head_sha,
+        name: CHECK_RUN_NAME,
+        status: CheckRunStatus::InProgress,
+        details_url: details_url.as_deref(),
+        external_id: &external_id,
+        output: Some(&output),
+        earlier_external_id: earlier.as_deref(),
+    };
+    let created = tokio::time::timeout(
+        CHECK_RUN_CREATE_LIMIT,
+        client.create_check_run(&task.repository, &run),
+    )
+    .await
+    .context("creating the check run timed out")?
+    .context("failed to create the check run")?;
+
+    if let Some(check_run) = created {
+        let id = i64::try_from(check_run.id).context("check run id out of range")?;
+        let recorded = reporting::record_check_run(&state.pool, task.job_id, id).await?;
+        // A claim that ran during the update skipped the locked row and
+        // now waits; the notification makes every waiting claim look again.
+        if recorded == Some(JobState::Queued) {
+            pitot_store::jobs::notify_job_queued(&state.pool, task.job_id).await?;
         }
     }
     Ok(())
@@ -671,9 +704,12 @@ async fn close_cancelled_check_run(
     state: &AppState,
     task: &ReportTask,
 ) -> anyhow::Result<Option<i64>> {
-    let (Some(github), Some(id)) = (&state.github, task.check_run_id) else {
+    let Some(github) = &state.github else {
         return Ok(task.check_run_id);
     };
+    if task.check_run_id.is_none() && task.check_run_requested.is_none() {
+        return Ok(None);
+    }
     let client = installation_client(github, task)?;
     let reason = if task.state == JobState::Superseded {
         "A push replaced the commit before it was benchmarked."
@@ -685,11 +721,22 @@ async fn close_cancelled_check_run(
         summary: reason.to_owned(),
         text: None,
     };
+    let status = CheckRunStatus::Completed(CheckConclusion::Cancelled);
+    let Some(id) = task.check_run_id else {
+        // An in-progress run was requested, and GitHub may have stored it
+        // without pitot learning its id.
+        let earlier = task.check_run_requested.as_deref().unwrap_or_default();
+        let found = client
+            .complete_found_check_run(&task.repository, &task.head_sha, CHECK_RUN_NAME, earlier, status, Some(&output))
+            .await
+            .context("failed to look for the check run to cancel")?;
+        return Ok(found.and_then(|run| i64::try_from(run.id).ok()));
+    };
     client
         .update_check_run(
             &task.repository,
             u64::try_from(id).context("check run id out of range")?,
-            CheckRunStatus::Completed(CheckConclusion::Cancelled),
+            status,
             Some(&output),
         )
         .await

@@ -288,6 +288,30 @@ async fn queue_labelled(app: &TestApp) -> i64 {
     response["job_id"].as_i64().expect("a job id")
 }
 
+/// Makes the job's check run request older than the reporter's wait.
+async fn age_check_run_request(app: &TestApp, job_id: i64) {
+    sqlx::query("UPDATE jobs SET check_run_requested_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(job_id)
+        .execute(&app.pool)
+        .await
+        .expect("the request is old");
+}
+
+/// Makes GitHub store the next check run without pitot learning it: the
+/// answer is lost, and so is the search that would have found the run.
+fn lose_next_check_run(stub: &GitHubStub) {
+    stub.fail_next(
+        RequestMatch::post("/repos/*/*/check-runs"),
+        Failure::BadGatewayAfterHandling,
+        1,
+    );
+    stub.fail_next(
+        RequestMatch::get(&format!("/repos/{REPOSITORY}/commits/{FIXTURE_HEAD}/check-runs")),
+        Failure::NotFound,
+        1,
+    );
+}
+
 async fn recorded_check_run(app: &TestApp, job_id: i64) -> Option<i64> {
     sqlx::query_scalar("SELECT check_run_id FROM jobs WHERE id = $1")
         .bind(job_id)
@@ -304,24 +328,14 @@ async fn requested_check_run_is_found_after_restart(pool: PgPool) {
     let stub = GitHubStub::start().await;
     let first = app_with_github(pool.clone(), &stub);
     let job_id = queue_labelled(&first).await;
-    // GitHub stores the run but the answer is lost, and so is the search
-    // that would have found it.
     let post = RequestMatch::post("/repos/*/*/check-runs");
-    stub.fail_next(post.clone(), Failure::BadGatewayAfterHandling, 1);
-    stub.fail_next(
-        RequestMatch::get(&format!("/repos/{REPOSITORY}/commits/{FIXTURE_HEAD}/check-runs")),
-        Failure::NotFound,
-        1,
-    );
+    lose_next_check_run(&stub);
     report_pending(&first.state).await.expect("first round");
     assert_eq!(stub.check_runs(REPOSITORY).len(), 1, "GitHub stored the run");
     let restarted = app_with_github(pool, &stub);
     report_pending(&restarted.state).await.expect("round within the wait");
     assert_eq!(recorded_check_run(&restarted, job_id).await, None, "the request is still claimed");
-    sqlx::query("UPDATE jobs SET check_run_requested_at = now() - interval '2 minutes'")
-        .execute(&restarted.pool)
-        .await
-        .expect("the request is old");
+    age_check_run_request(&restarted, job_id).await;
 
     report_pending(&restarted.state).await.expect("round after the wait");
 
@@ -341,7 +355,7 @@ async fn replicas_create_one_check_run(pool: PgPool) {
     let job_id = queue_labelled(&first).await;
     // A slow answer keeps both reporters' rounds overlapping.
     let post = RequestMatch::post("/repos/*/*/check-runs");
-    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_millis(500)), 2);
+    stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_millis(500)), 1);
 
     let (one, two) = tokio::join!(report_pending(&first.state), report_pending(&second.state));
 
@@ -350,4 +364,27 @@ async fn replicas_create_one_check_run(pool: PgPool) {
     let runs = stub.check_runs(REPOSITORY);
     assert_eq!(runs.len(), 1, "requests: {:?}", stub.requests_matching(&post).len());
     assert_eq!(recorded_check_run(&first, job_id).await, i64::try_from(runs[0].id).ok());
+}
+
+/// Checks that a job cancelled while GitHub held an in-progress check run
+/// that pitot never learnt of finds that run and cancels it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn cancelled_job_closes_the_lost_check_run(pool: PgPool) {
+    let stub = GitHubStub::start().await;
+    let app = app_with_github(pool, &stub);
+    let job_id = queue_labelled(&app).await;
+    lose_next_check_run(&stub);
+    report_pending(&app.state).await.expect("round that loses the run");
+    app.deliver("pull_request", "d-2", &pull_request("unlabeled"))
+        .await;
+    report_pending(&app.state).await.expect("round within the wait");
+    assert_eq!(stub.check_runs(REPOSITORY)[0].status, "in_progress", "the request may still be under way");
+    age_check_run_request(&app, job_id).await;
+
+    report_pending(&app.state).await.expect("round after the wait");
+
+    let runs = stub.check_runs(REPOSITORY);
+    assert_eq!(runs.len(), 1, "no second check run");
+    assert_eq!(runs[0].status, "completed");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("cancelled"));
 }

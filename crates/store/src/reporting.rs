@@ -122,12 +122,15 @@ pub async fn jobs_without_check_run(
 
 /// Locks the oldest pull request job whose outcome is not written to
 /// GitHub yet, skipping jobs another reporter holds, jobs waiting after a
-/// failure or for their confirmation, and the jobs in `skip`, and returns it. The lock
+/// failure or for their confirmation, jobs without a check run whose
+/// in-progress run was requested less than `request_wait_seconds` ago, and
+/// the jobs in `skip`, and returns it. The lock
 /// lasts until the caller's transaction ends, so each outcome is written
 /// once even with several server processes.
 pub async fn lock_next_to_report(
     executor: impl PgExecutor<'_>,
     skip: &[i64],
+    request_wait_seconds: f64,
 ) -> Result<Option<ReportTask>, StoreError> {
     // `FOR UPDATE OF jobs` locks the job row only, not the pull request's.
     let row = sqlx::query_as!(
@@ -147,6 +150,11 @@ pub async fn lock_next_to_report(
           AND jobs.state IN ('ingesting', 'failed', 'cancelled', 'superseded')
           AND (jobs.report_after IS NULL OR jobs.report_after <= now())
           AND NOT (jobs.id = ANY($1))
+          -- A job waits while a request for its in-progress check run
+          -- may still be under way, so that its conclusion does not
+          -- miss or duplicate that run.
+          AND (jobs.check_run_id IS NOT NULL OR jobs.check_run_requested_at IS NULL
+               OR jobs.check_run_requested_at <= now() - make_interval(secs => $2))
           -- A job waits while the confirmation of its current run is
           -- queued or running; the reporter then writes both at once.
           AND NOT EXISTS (
@@ -160,6 +168,7 @@ pub async fn lock_next_to_report(
         FOR UPDATE OF jobs SKIP LOCKED
         "#,
         skip,
+        request_wait_seconds,
     )
     .fetch_optional(executor)
     .await?;
@@ -168,10 +177,11 @@ pub async fn lock_next_to_report(
 
 /// Claims the request for the in-progress check run of job `job_id` under
 /// `external_id`, before the request is sent. Returns `None`, and changes
-/// nothing, when the job has a check run, when another transaction has its
-/// row locked, or when a request was claimed less than `wait_seconds` ago,
-/// perhaps by another server: that one is answered or the next claim
-/// follows it. Otherwise returns the external id of the job's previous
+/// nothing, when the job has a check run or is no longer queued or
+/// running, when another transaction has its row locked, or when a
+/// request was claimed less than `wait_seconds` ago,
+/// perhaps by another server: that request finishes, or the next claim
+/// searches for its run. Otherwise returns the external id of the job's previous
 /// request, whose run may exist on GitHub.
 pub async fn claim_check_run_request(
     executor: impl PgExecutor<'_>,
@@ -189,6 +199,7 @@ pub async fn claim_check_run_request(
         UPDATE jobs SET check_run_requested = $2, check_run_requested_at = now()
         FROM earlier
         WHERE jobs.id = earlier.id AND jobs.check_run_id IS NULL AND jobs.github_synced IS NULL
+          AND jobs.state IN ('queued', 'running')
           AND (jobs.check_run_requested_at IS NULL
                OR jobs.check_run_requested_at < now() - make_interval(secs => $3))
         RETURNING earlier.check_run_requested

@@ -173,12 +173,12 @@ async fn parent_waits_while_confirmation_runs(pool: PgPool) {
     let parent = reported_parent(&pool, repository_id, &sha(2)).await;
     let confirm_id = queue_confirmation(&pool, &parent).await;
 
-    let while_queued = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
+    let while_queued = reporting::lock_next_to_report(&pool, &[], 600.0).await.unwrap();
     let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
         .await
         .unwrap()
         .unwrap();
-    let while_running = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
+    let while_running = reporting::lock_next_to_report(&pool, &[], 600.0).await.unwrap();
     jobs::mark_job_ingesting(
         &pool,
         confirm_id,
@@ -190,7 +190,7 @@ async fn parent_waits_while_confirmation_runs(pool: PgPool) {
     .unwrap()
     .expect("the confirmation was running");
     let commit_reporter = lock_next_commit_job(&pool, &[]).await.unwrap();
-    let after_report = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
+    let after_report = reporting::lock_next_to_report(&pool, &[], 600.0).await.unwrap();
 
     assert_eq!(
         while_queued, None,
@@ -255,7 +255,7 @@ async fn push_supersedes_stale_confirmation(pool: PgPool) {
     let claimed = jobs::claim_next_job(&pool, "agent-1", MACHINE, 60.0)
         .await
         .unwrap();
-    let parent_task = reporting::lock_next_to_report(&pool, &[]).await.unwrap();
+    let parent_task = reporting::lock_next_to_report(&pool, &[], 600.0).await.unwrap();
 
     assert_eq!(superseded, vec![confirm_id]);
     assert_eq!(state_of(&pool, confirm_id).await, JobState::Superseded);
