@@ -157,10 +157,10 @@ pub(crate) async fn load_thresholds(
 fn learn(learnt: Vec<History>, sides: Sides, factor: f64) -> Vec<(SeriesId, NoiseThreshold)> {
     let shifts = match sides {
         Sides::OneRun => {
-            let series: Vec<(&str, Vec<(&str, Measurement)>)> = learnt
+            let series: Vec<(&str, &[(String, Measurement)])> = learnt
                 .iter()
                 .filter(|history| history.wall_time)
-                .map(|history| (history.benchmark.as_str(), borrowed_points(history)))
+                .map(|history| (history.benchmark.as_str(), history.points.as_slice()))
                 .collect();
             run_shifts(&series)
         }
@@ -170,21 +170,13 @@ fn learn(learnt: Vec<History>, sides: Sides, factor: f64) -> Vec<(SeriesId, Nois
         .iter()
         .map(|history| {
             let values = if history.wall_time {
-                without_run_shifts(&borrowed_points(history), &shifts)
+                without_run_shifts(&history.points, &shifts)
             } else {
                 history.points.iter().map(|(_, measurement)| *measurement).collect()
             };
             let threshold = noise_threshold(&values, history.kind.as_ref(), factor);
             (history.id.clone(), threshold)
         })
-        .collect()
-}
-
-fn borrowed_points(history: &History) -> Vec<(&str, Measurement)> {
-    history
-        .points
-        .iter()
-        .map(|(commit, measurement)| (commit.as_str(), *measurement))
         .collect()
 }
 

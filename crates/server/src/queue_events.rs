@@ -6,8 +6,8 @@
 //! deliveries instead announce their jobs after the commit through
 //! [`JobAnnouncer`], which sends one notification for all the jobs queued
 //! while the previous one was on its way. One listener task per process
-//! receives the notifications and wakes every waiting claim; they race for
-//! the job and `SKIP LOCKED` gives it to one of them.
+//! receives the notifications and wakes every waiting claim. The claims race
+//! for the job, and `SKIP LOCKED` gives it to one of them.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -52,7 +52,7 @@ impl QueueEvents {
 /// Sends the job-queued notification for jobs that committed transactions
 /// queued; cheap to clone.
 ///
-/// A notification only asks listeners to look at the queue, so one
+/// A notification only makes listeners look at the queue, so one
 /// notification serves every job queued before it is sent. A sender task
 /// runs while announcements arrive and sends one notification per round
 /// trip, however many jobs were announced during it. PostgreSQL holds one
@@ -85,10 +85,10 @@ impl JobAnnouncer {
     pub fn announce(&self, pool: &PgPool, job_id: i64) {
         let shared = &self.shared;
         shared.latest_job.store(job_id, Ordering::Relaxed);
-        // Sequentially consistent, as in the sender: of this store followed
-        // by a load of `sending`, and the sender's store of `sending`
-        // followed by a load of `pending`, at least one sees the other's
-        // store, so an announcement is never left without a sender.
+        // Sequentially consistent, as in the sender. This store is followed
+        // by a load of `sending`, and the sender's store of `sending` by a
+        // load of `pending`, so at least one of the two loads reads the
+        // other side's store and no announcement is left without a sender.
         shared.pending.store(true, Ordering::SeqCst);
         if !shared.sending.swap(true, Ordering::SeqCst) {
             tokio::spawn(send_announcements(pool.clone(), Arc::clone(shared)));

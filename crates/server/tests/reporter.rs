@@ -298,7 +298,7 @@ async fn age_check_run_request(app: &TestApp, job_id: i64) {
 }
 
 /// Makes GitHub store the next check run without pitot learning it: the
-/// answer is lost, and so is the search that would have found the run.
+/// response is lost, and so is the search that would have found the run.
 fn lose_next_check_run(stub: &GitHubStub) {
     stub.fail_next(
         RequestMatch::post("/repos/*/*/check-runs"),
@@ -353,7 +353,7 @@ async fn replicas_create_one_check_run(pool: PgPool) {
     let first = app_with_github(pool.clone(), &stub);
     let second = app_with_github(pool, &stub);
     let job_id = queue_labelled(&first).await;
-    // A slow answer keeps both reporters' rounds overlapping.
+    // A slow response keeps both reporters' rounds overlapping.
     let post = RequestMatch::post("/repos/*/*/check-runs");
     stub.fail_next(post.clone(), Failure::DelayAfterHandling(Duration::from_millis(500)), 1);
 

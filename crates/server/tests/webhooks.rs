@@ -82,29 +82,36 @@ async fn redelivery_is_one_delivery_and_one_job(pool: PgPool) {
     assert_eq!(app.count("jobs").await, 1);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn concurrent_redeliveries_are_one_job(pool: PgPool) {
-    let app = TestApp::new(pool);
-    let body = serde_json::to_vec(&pull_request("labeled")).unwrap();
-
+/// Sends each (delivery id, body) as a signed `pull_request` delivery, all
+/// at once, and returns the response statuses.
+async fn deliver_at_once(app: &TestApp, deliveries: Vec<(String, Vec<u8>)>) -> Vec<StatusCode> {
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let router = app.router.clone();
-        let request = webhook_request("pull_request", "d-storm", &body)
+    for (delivery_id, body) in deliveries {
+        let request = webhook_request("pull_request", &delivery_id, &body)
             .header(
                 "x-hub-signature-256",
                 pitot_github::sign(SECRET.as_bytes(), &body),
             )
-            .body(Body::from(body.clone()))
-            .unwrap();
+            .body(Body::from(body))
+            .expect("valid request");
+        let router = app.router.clone();
         tasks.spawn(async move {
             tower::ServiceExt::oneshot(router, request)
                 .await
-                .unwrap()
+                .expect("the router never fails")
                 .status()
         });
     }
-    let statuses = tasks.join_all().await;
+    tasks.join_all().await
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn concurrent_redeliveries_are_one_job(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let body = serde_json::to_vec(&pull_request("labeled")).unwrap();
+    let deliveries = (0..10).map(|_| ("d-storm".to_owned(), body.clone())).collect();
+
+    let statuses = deliver_at_once(&app, deliveries).await;
 
     assert!(
         statuses
@@ -117,29 +124,17 @@ async fn concurrent_redeliveries_are_one_job(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn concurrent_labels_of_two_heads_leave_at_most_one_active_job(pool: PgPool) {
+async fn racing_labels_leave_one_active_job(pool: PgPool) {
     let app = TestApp::new(pool);
     let heads = [FIXTURE_HEAD, NEW_HEAD];
+    let deliveries = (0..20)
+        .map(|index| {
+            let payload = with_head(pull_request("labeled"), heads[index % 2]);
+            (format!("d-{index}"), serde_json::to_vec(&payload).unwrap())
+        })
+        .collect();
 
-    let mut tasks = tokio::task::JoinSet::new();
-    for index in 0..20 {
-        let body = serde_json::to_vec(&with_head(pull_request("labeled"), heads[index % 2])).unwrap();
-        let request = webhook_request("pull_request", &format!("d-{index}"), &body)
-            .header(
-                "x-hub-signature-256",
-                pitot_github::sign(SECRET.as_bytes(), &body),
-            )
-            .body(Body::from(body))
-            .unwrap();
-        let router = app.router.clone();
-        tasks.spawn(async move {
-            tower::ServiceExt::oneshot(router, request)
-                .await
-                .unwrap()
-                .status()
-        });
-    }
-    let statuses = tasks.join_all().await;
+    let statuses = deliver_at_once(&app, deliveries).await;
 
     assert!(
         statuses.iter().all(|status| *status == StatusCode::ACCEPTED),
@@ -155,7 +150,7 @@ async fn concurrent_labels_of_two_heads_leave_at_most_one_active_job(pool: PgPoo
 }
 
 #[sqlx::test(migrations = "../../migrations")]
-async fn queued_job_is_announced_after_the_commit(pool: PgPool) {
+async fn queued_job_is_announced_after_commit(pool: PgPool) {
     let app = TestApp::new(pool);
     let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool)
         .await

@@ -56,11 +56,11 @@ fn main() {
         milliseconds(times[0]),
         milliseconds(times[times.len() - 1]),
     );
-    let what = format!("run shifts, {SERIES} series of {WINDOW} points");
-    println!("{what}: median {median:.2} ms, min {min:.2} ms, max {max:.2} ms ({runs} runs)");
+    let measurement = format!("run shifts, {SERIES} series of {WINDOW} points");
+    println!("{measurement}: median {median:.2} ms, min {min:.2} ms, max {max:.2} ms ({runs} runs)");
     // One JSON line for `scripts/bench`, which collects them.
     println!(
-        "bench-result {{\"measurement\":\"{what}\",\"unit\":\"ms\",\"median\":{median:.3},\"min\":{min:.3},\"max\":{max:.3},\"runs\":{runs}}}"
+        "bench-result {{\"measurement\":\"{measurement}\",\"unit\":\"ms\",\"median\":{median:.3},\"min\":{min:.3},\"max\":{max:.3},\"runs\":{runs}}}"
     );
 }
 

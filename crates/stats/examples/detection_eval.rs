@@ -459,11 +459,11 @@ fn thresholds(
         })
         .collect();
     let shifts = if remove_shifts {
-        let wall_time: Vec<(&str, Vec<(usize, Measurement)>)> = last
+        let wall_time: Vec<(&str, &[(usize, Measurement)])> = last
             .keys()
             .zip(&histories)
             .filter(|(name, _)| is_time(name))
-            .map(|(_, series)| series.clone())
+            .map(|(_, (benchmark, points))| (*benchmark, points.as_slice()))
             .collect();
         run_shifts(&wall_time)
     } else {

@@ -158,17 +158,19 @@ const POLISH_TOLERANCE: f64 = 1e-4;
 /// the shifts taken out. A run's values still lie some way above their
 /// levels. Per benchmark, the median of that distance over its series is
 /// one vote, and the run's shift moves by the median vote. So each
-/// benchmark has one vote, however many parameter combinations it has. Rounds repeat until no shift moves by more than
-/// [`POLISH_TOLERANCE`], because series cover different runs, and after
-/// each round the shifts are moved so that their median is zero. A change
+/// benchmark has one vote, however many parameter combinations it has.
+/// Rounds repeat until no shift moves by more than [`POLISH_TOLERANCE`],
+/// because series cover different runs, and after each round the shifts
+/// are moved so that their median is zero. A change
 /// in a few benchmarks barely moves a shift; a machine that runs
 /// everything 10% slower moves it by `ln 1.1` against the others. Runs
 /// with usable values of fewer than [`MIN_SHIFT_BENCHMARKS`] benchmarks get
 /// no shift.
-pub fn run_shifts<B, K>(series: &[(B, Vec<(K, Measurement)>)]) -> HashMap<K, f64>
+pub fn run_shifts<B, K, P>(series: &[(B, P)]) -> HashMap<K, f64>
 where
     B: Eq + Hash,
     K: Eq + Hash + Clone,
+    P: AsRef<[(K, Measurement)]>,
 {
     let suite = PolishSuite::new(series);
     let estimable: Vec<usize> = (0..suite.runs.len())
@@ -239,7 +241,7 @@ struct BenchmarkGroup {
 }
 
 impl<'k, K: Eq + Hash> PolishSuite<'k, K> {
-    fn new<B: Eq + Hash>(series: &'k [(B, Vec<(K, Measurement)>)]) -> Self {
+    fn new<B: Eq + Hash, P: AsRef<[(K, Measurement)]>>(series: &'k [(B, P)]) -> Self {
         let mut runs: Vec<&K> = Vec::new();
         let mut run_numbers: HashMap<&K, usize> = HashMap::new();
         let mut group_numbers: HashMap<&B, usize> = HashMap::new();
@@ -251,8 +253,8 @@ impl<'k, K: Eq + Hash> PolishSuite<'k, K> {
                 cell_numbers.push(HashMap::new());
                 groups.len() - 1
             });
-            let mut logs = Vec::with_capacity(points.len());
-            for (run, measurement) in points {
+            let mut logs = Vec::with_capacity(points.as_ref().len());
+            for (run, measurement) in points.as_ref() {
                 let Some(value) = usable(*measurement) else {
                     continue;
                 };
