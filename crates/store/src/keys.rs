@@ -43,18 +43,38 @@ pub(crate) async fn resolve_run_keys(
 ) -> Result<Vec<RunKeys>, StoreError> {
     let repository_id = resolve_repository(conn, cache, found, repo).await?;
     let commits = resolve_commits(conn, cache, found, repository_id, files).await?;
-    let mut keys = Vec::with_capacity(files.len());
-    for (prepared, (commit_id, committed_at)) in files.iter().zip(commits) {
-        let machine_id = resolve_machine(conn, cache, found, repository_id, &prepared.file.machine).await?;
-        let environment_id = resolve_environment(conn, cache, found, repository_id, prepared, existing).await?;
-        keys.push(RunKeys {
+
+    // Machines, then environments, each in the order of their names, so
+    // that concurrent ingests take these rows' locks in one order and
+    // cannot deadlock. Each sort is stable and starts from the files'
+    // order, so of several files that describe one environment
+    // differently the last still wins.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|a, b| files[*a].file.machine.cmp(&files[*b].file.machine));
+    let mut machine_ids = vec![0; files.len()];
+    for &index in &order {
+        let machine = &files[index].file.machine;
+        machine_ids[index] = resolve_machine(conn, cache, found, repository_id, machine).await?;
+    }
+    order = (0..files.len()).collect();
+    order.sort_by(|a, b| files[*a].file.env_name.cmp(&files[*b].file.env_name));
+    let mut environment_ids = vec![0; files.len()];
+    for &index in &order {
+        environment_ids[index] =
+            resolve_environment(conn, cache, found, repository_id, files[index], existing).await?;
+    }
+
+    let keys = commits
+        .into_iter()
+        .zip(machine_ids.into_iter().zip(environment_ids))
+        .map(|((commit_id, committed_at), (machine_id, environment_id))| RunKeys {
             repository_id,
             machine_id,
             environment_id,
             commit_id,
             committed_at,
-        });
-    }
+        })
+        .collect();
     Ok(keys)
 }
 
